@@ -1,0 +1,1 @@
+"""Spark jobs that turn validated extracts into feature tables."""

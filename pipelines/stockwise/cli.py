@@ -1,0 +1,163 @@
+"""The `stockwise` command line: thin wrappers that print each job's result as JSON on the last line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+from stockwise.errors import StockwiseError
+
+
+def _date(s: str) -> date:
+    try:
+        return date.fromisoformat(s)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {s!r}") from e
+
+
+def cmd_demo_erp(a: argparse.Namespace) -> dict:
+    from stockwise.erp import demo
+    from stockwise.settings import Settings
+
+    s = Settings()
+    s.resolved_home.mkdir(parents=True, exist_ok=True)
+    cfg = demo.DemoConfig(skus=a.skus, stores=a.stores, days=a.days, end=a.end, seed=a.seed)
+    logging.getLogger(__name__).info("generating demo ERP: %s", cfg)
+    d = demo.generate(cfg)
+    counts = demo.write(d, s.erp, s.truth)
+    return {"erp": s.erp, "truth": s.truth, "start": str(d.tables["stock"]["date"].min())[:10],
+            "end": a.end.isoformat(), "rows": counts, "anomalies": len(d.truth["anomalies"])}
+
+
+def cmd_job(a: argparse.Namespace) -> dict:
+    from stockwise.orchestration import call
+
+    kwargs = {}
+    if a.job == "plan":
+        kwargs = {"service_level": a.service_level, "horizon_days": a.horizon_days}
+    elif a.job == "forecast":
+        kwargs = {"horizon_days": a.horizon_days}
+    return call(a.job, a.ds, **kwargs)
+
+
+def cmd_run(a: argparse.Namespace) -> dict:
+    """All stages in one process, without Airflow (the DAG runs the same jobs)."""
+    from stockwise.orchestration import JOBS, call
+
+    out = {}
+    for job in JOBS:
+        kwargs = {}
+        if job == "plan":
+            kwargs = {"service_level": a.service_level, "horizon_days": a.horizon_days}
+        elif job == "forecast":
+            kwargs = {"horizon_days": a.horizon_days}
+        print(f"[stockwise] {job} ...", file=sys.stderr, flush=True)
+        out[job] = call(job, a.ds, **kwargs)
+    return where(a.ds)
+
+
+def where(ds: date) -> dict:
+    from stockwise import lake
+    from stockwise.settings import Settings
+
+    s = Settings()
+    store = lake.open_lake(s)
+    d = ds.isoformat()
+    out: dict = {"ds": d, "lake": store.url}
+    for label, dataset, name in (
+        ("reorder_plan_csv", "plans", "reorder_plan.csv"),
+        ("report", "reports", "index.html"),
+        ("report_xlsx", "reports", "reorder_plan.xlsx"),
+        ("data_docs", "data_docs", "index.html"),
+    ):
+        if lake.has_partition(store, dataset, d):
+            out[label] = store.uri(lake.read_manifest(store, dataset, d).key(name))
+    quarantined = sorted({k.split("/")[1] for k in store.list("quarantine/") if f"/ds={d}/" in k})
+    if quarantined:
+        out["quarantined"] = quarantined
+    out["mlflow"] = s.mlflow_uri
+    out["erp"] = s.erp
+    return out
+
+
+def cmd_where(a: argparse.Namespace) -> dict:
+    return where(a.ds)
+
+
+def cmd_gx_suites(a: argparse.Namespace) -> dict:
+    from stockwise.erp.schema import EXTRACTS
+    from stockwise.settings import Settings
+    from stockwise.validation.suites import suite_dict
+
+    folder = Path(a.dir) if a.dir else Settings().great_expectations_dir
+    out = folder / "expectations"
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in EXTRACTS:
+        path = out / f"{name}.json"
+        path.write_text(json.dumps(suite_dict(name), indent=2, sort_keys=True) + "\n")
+        written.append(str(path))
+    return {"suites": written}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="stockwise", description="AI inventory planning as batch MLOps.")
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the JSON result")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo-erp", help="write a realistic demo ERP (SQLite) and its truth store")
+    d.add_argument("--skus", type=int, default=200)
+    d.add_argument("--stores", type=int, default=5)
+    d.add_argument("--days", type=int, default=730)
+    d.add_argument("--end", type=_date, default=date(2025, 12, 31), help="last day of history")
+    d.add_argument("--seed", type=int, default=7)
+    d.set_defaults(func=cmd_demo_erp)
+
+    from stockwise.orchestration import JOBS
+
+    for job in JOBS:
+        j = sub.add_parser(job.replace("_", "-"), help=f"run the {job} job for one date")
+        j.add_argument("--ds", type=_date, required=True, help="the run's logical date")
+        j.add_argument("--service-level", type=float, default=None)
+        j.add_argument("--horizon-days", type=int, default=None)
+        j.set_defaults(func=cmd_job, job=job)
+
+    r = sub.add_parser("run", help="run every stage for one date in this process (no Airflow)")
+    r.add_argument("--ds", type=_date, required=True)
+    r.add_argument("--service-level", type=float, default=None)
+    r.add_argument("--horizon-days", type=int, default=None)
+    r.set_defaults(func=cmd_run)
+
+    w = sub.add_parser("where", help="print where a date's plan, report and data docs are")
+    w.add_argument("--ds", type=_date, required=True)
+    w.set_defaults(func=cmd_where)
+
+    g = sub.add_parser("gx-suites", help="write the expectation suites into great_expectations/")
+    g.add_argument("--dir", default=None)
+    g.set_defaults(func=cmd_gx_suites)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+    )
+    for noisy in ("py4j", "great_expectations", "alembic", "botocore", "urllib3", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        result = args.func(args)
+    except StockwiseError as e:
+        print(f"stockwise: error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

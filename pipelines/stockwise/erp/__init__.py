@@ -1,0 +1,1 @@
+"""ERP connectors: each returns the canonical extracts of `stockwise.erp.schema`."""

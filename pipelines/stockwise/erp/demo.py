@@ -1,0 +1,385 @@
+"""A realistic demo ERP, deterministic for a seed.
+
+Demand has weekly and yearly seasonality, trend, promotions with a price effect, intermittent
+slow movers and new items. A day-by-day simulation replenishes each sku x store with the ERP's
+own static min/max policy (the baseline Stockwise must beat) through suppliers with variable lead
+times, so stockouts happen and censor sales. Book stock (what the ERP believes) and physical
+stock drift apart through injected, labelled anomalies: unrecorded shrinkage, phantom stock,
+fat-finger adjustments and duplicate receipts.
+
+The true demand and the anomaly labels go to a separate truth store that the pipeline never reads.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from stockwise.erp.schema import WEEKDAYS
+
+log = logging.getLogger(__name__)
+
+CATEGORIES = {
+    # category: (weekly profile mon..sun, yearly amplitude, yearly peak day-of-year)
+    "grocery": ((0.9, 0.85, 0.9, 0.95, 1.1, 1.35, 0.95), 0.08, 350),
+    "beverages": ((0.85, 0.85, 0.9, 0.95, 1.15, 1.35, 0.95), 0.35, 200),
+    "household": ((0.95, 0.95, 0.95, 1.0, 1.05, 1.15, 0.95), 0.05, 90),
+    "personal_care": ((1.0, 1.0, 1.0, 1.0, 1.0, 1.05, 0.95), 0.05, 330),
+    "frozen": ((0.9, 0.9, 0.9, 0.95, 1.1, 1.3, 0.95), 0.25, 190),
+    "garden": ((0.8, 0.8, 0.85, 0.9, 1.05, 1.5, 1.1), 0.6, 140),
+    "toys": ((0.85, 0.85, 0.85, 0.9, 1.1, 1.4, 1.05), 0.5, 355),
+    "hardware": ((0.95, 0.95, 0.95, 1.0, 1.05, 1.15, 0.95), 0.1, 120),
+}
+PACK_SIZES = np.array([1, 4, 6, 12, 24])
+REGIONS = ("north", "south", "east", "west")
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    skus: int = 200
+    stores: int = 5
+    days: int = 730
+    end: date = date(2025, 12, 31)
+    seed: int = 7
+    anomaly_rate: float = 0.002  # share of sku x store x day rows that carry an injected anomaly
+
+
+@dataclass
+class DemoERP:
+    """Everything the demo writes: ERP tables and the truth store (never read by the pipeline)."""
+
+    tables: dict[str, pd.DataFrame]
+    truth: dict[str, pd.DataFrame]
+    config: DemoConfig
+
+
+def _weekday_codes(rng: np.random.Generator, n: int) -> list[str]:
+    options = [("mon", "thu"), ("tue", "fri"), ("mon", "wed", "fri"), ("wed",), ("mon",), ("tue", "thu")]
+    return [",".join(options[i]) for i in rng.integers(0, len(options), n)]
+
+
+def generate(cfg: DemoConfig) -> DemoERP:
+    rng = np.random.default_rng(cfg.seed)
+    n_items, n_stores, n_days = cfg.skus, cfg.stores, cfg.days
+    start = cfg.end - timedelta(days=n_days - 1)
+    dates = pd.date_range(start, cfg.end, freq="D")
+
+    # --- master data --------------------------------------------------------------------------
+    n_sup = max(3, n_items // 25)
+    suppliers = pd.DataFrame(
+        {
+            "supplier_id": [f"SUP{i:03d}" for i in range(n_sup)],
+            "lead_time_days_mean": rng.choice([3, 4, 5, 7, 10, 14], n_sup).astype(float),
+            "order_weekdays": _weekday_codes(rng, n_sup),
+            "min_order_value": rng.choice([0.0, 100.0, 250.0, 500.0], n_sup),
+        }
+    )
+    suppliers["lead_time_days_std"] = np.round(
+        suppliers["lead_time_days_mean"] * rng.uniform(0.1, 0.35, n_sup), 2
+    )
+    suppliers = suppliers[
+        ["supplier_id", "lead_time_days_mean", "lead_time_days_std", "order_weekdays", "min_order_value"]
+    ]
+
+    cats = np.array(list(CATEGORIES))
+    item_cat = cats[rng.integers(0, len(cats), n_items)]
+    kind = rng.choice(["fast", "medium", "slow"], n_items, p=[0.25, 0.45, 0.30])
+    unit_cost = np.round(np.exp(rng.normal(1.3, 0.8, n_items)), 2) + 0.25
+    pack = rng.choice(PACK_SIZES, n_items, p=[0.3, 0.15, 0.2, 0.25, 0.1])
+    pack = np.where(kind == "slow", np.minimum(pack, 4), pack)
+    items = pd.DataFrame(
+        {
+            "sku": [f"SKU{i:05d}" for i in range(n_items)],
+            "name": [f"{c.replace('_', ' ').title()} item {i}" for i, c in enumerate(item_cat)],
+            "category": item_cat,
+            "unit_cost": unit_cost,
+            "unit_price": np.round(unit_cost * rng.uniform(1.25, 1.9, n_items), 2),
+            "pack_size": pack.astype(int),
+            "moq": (pack * rng.choice([1, 1, 1, 2, 3], n_items)).astype(int),
+            "supplier_id": suppliers["supplier_id"].to_numpy()[rng.integers(0, n_sup, n_items)],
+            "shelf_facings": rng.integers(2, 7, n_items),
+        }
+    )
+    locations = pd.DataFrame(
+        {
+            "location_id": [f"ST{j:02d}" for j in range(n_stores)] + ["DC01"],
+            "type": ["store"] * n_stores + ["warehouse"],
+            "region": [REGIONS[j % len(REGIONS)] for j in range(n_stores)] + ["central"],
+        }
+    )
+
+    # --- true demand, [series, day] with series = item * n_stores + store --------------------
+    n_series = n_items * n_stores
+    it = np.repeat(np.arange(n_items), n_stores)
+    st = np.tile(np.arange(n_stores), n_items)
+    base = np.where(
+        kind == "fast", rng.lognormal(2.3, 0.5, n_items),
+        np.where(kind == "medium", rng.lognormal(0.9, 0.5, n_items), rng.lognormal(-1.6, 0.6, n_items)),
+    )
+    store_mult = rng.uniform(0.6, 1.4, n_stores)
+    dow = dates.dayofweek.to_numpy()
+    doy = dates.dayofyear.to_numpy()
+    weekly = np.array([CATEGORIES[c][0] for c in item_cat])[:, dow]  # [items, days]
+    amp = np.array([CATEGORIES[c][1] for c in item_cat]) * rng.uniform(0.6, 1.2, n_items)
+    peak = np.array([CATEGORIES[c][2] for c in item_cat])
+    yearly = 1 + amp[:, None] * np.cos(2 * np.pi * (doy[None, :] - peak[:, None]) / 365.25)
+    trend = np.exp(rng.normal(0.05, 0.15, n_items)[:, None] * np.arange(n_days)[None, :] / 365.25)
+    launch = np.zeros(n_items, dtype=int)
+    new = rng.random(n_items) < 0.08
+    launch[new] = rng.integers(n_days // 3, n_days - 60, new.sum())
+    launched = np.arange(n_days)[None, :] >= launch[:, None]
+
+    # promotions: chain-wide per item, 7-14 days, a price cut with an elastic lift
+    discount = np.zeros((n_items, n_days))
+    for i in np.flatnonzero(kind != "slow"):
+        for _ in range(rng.poisson(n_days / 365.25 * 4)):
+            d0 = rng.integers(0, n_days - 7)
+            discount[i, d0 : d0 + rng.integers(7, 15)] = rng.choice([0.1, 0.15, 0.2, 0.3])
+    elasticity = rng.uniform(1.5, 3.5, n_items)[:, None]
+    lift = (1 - discount) ** (-elasticity)
+    item_rate = base[:, None] * weekly * yearly * trend * lift * launched
+    rate = item_rate[it] * store_mult[st][:, None]
+    shape = np.where(kind[it] == "slow", 0.4, np.where(kind[it] == "medium", 3.0, 8.0))[:, None]
+    demand = rng.poisson(rate * rng.gamma(shape, 1 / shape, rate.shape)).astype(float)
+
+    # --- day-by-day replenishment with the ERP's static min/max ------------------------------
+    sup_idx = pd.Index(suppliers["supplier_id"]).get_indexer(items["supplier_id"])[it]
+    lt_mean = suppliers["lead_time_days_mean"].to_numpy()[sup_idx]
+    lt_std = suppliers["lead_time_days_std"].to_numpy()[sup_idx]
+    order_days = np.zeros((n_series, 7), dtype=bool)
+    for s_i, codes in enumerate(suppliers["order_weekdays"]):
+        cols = [WEEKDAYS.index(c) for c in codes.split(",")]
+        order_days[np.ix_(sup_idx == s_i, cols)] = True
+    s_pack = items["pack_size"].to_numpy()[it].astype(float)
+    s_moq = items["moq"].to_numpy()[it].astype(float)
+    # the planner's static estimate: last year's average, off by up to +/-30%, never updated
+    est = rate.mean(axis=1) * rng.uniform(0.7, 1.3, n_series)
+    mn = np.ceil(est * (lt_mean + 5) * 1.3)
+    mx = mn + np.maximum(np.ceil(est * 14), s_pack)
+
+    horizon = n_days + 60
+    arriving = np.zeros((n_series, horizon))
+    physical = np.where(launch[it] == 0, mx, 0.0)
+    book = physical.copy()
+    on_order = np.zeros(n_series)
+    sales = np.zeros((n_series, n_days))
+    book_eod = np.zeros((n_series, n_days))
+    pos: list[tuple[np.ndarray, int, np.ndarray, np.ndarray]] = []  # (series, day, qty, arrival)
+    moves: list[pd.DataFrame] = []
+    labels: list[dict] = []
+    cycle_count_every = rng.integers(60, 120, n_series)
+    p_anom = cfg.anomaly_rate
+
+    def record(kind_: str, day: int, idx: np.ndarray, qty: np.ndarray, hour: int, ref: list[str] | None = None):
+        if len(idx):
+            moves.append(
+                pd.DataFrame(
+                    {
+                        "series": idx,
+                        "ts": dates[day] + pd.Timedelta(hours=hour),
+                        "kind": kind_,
+                        "qty": qty.astype(float),
+                        "ref": ref if ref is not None else [f"{kind_.upper()}-{day}"] * len(idx),
+                    }
+                )
+            )
+
+    for t in range(n_days):
+        active = launch[it] <= t
+        # a new item's first delivery arrives on launch day
+        first = launch[it] == t
+        if t > 0 and first.any():
+            physical[first] += mx[first]
+            book[first] += mx[first]
+            record("receipt", t, np.flatnonzero(first), mx[first], 8, [f"LAUNCH-{t}"] * int(first.sum()))
+        # receipts (recorded against the PO); on_order falls as they land
+        arr = arriving[:, t]
+        got = np.flatnonzero(arr > 0)
+        physical[got] += arr[got]
+        book[got] += arr[got]
+        on_order[got] -= arr[got]
+        # sales are censored by physical stock
+        sold = np.minimum(demand[:, t], physical) * active
+        physical -= sold
+        book -= sold
+        sales[:, t] = sold
+        # ordinary business: customer returns and recorded damage (shrink movements)
+        ret = np.flatnonzero(active & (rng.random(n_series) < 0.004) & (sold > 0))
+        physical[ret] += 1
+        book[ret] += 1
+        record("return", t, ret, np.ones(len(ret)), 15)
+        dmg = np.flatnonzero(active & (rng.random(n_series) < 0.003) & (physical >= 1))
+        physical[dmg] -= 1
+        book[dmg] -= 1
+        record("shrink", t, dmg, -np.ones(len(dmg)), 11)
+
+        # --- injected anomalies (labelled) ---
+        u = rng.random(n_series)
+        kinds = np.select(
+            [u < p_anom * 0.4, u < p_anom * 0.65, u < p_anom],
+            ["shrinkage", "phantom_stock", "fat_finger"],
+            default="",
+        )
+        kinds[~active] = ""
+        for s in np.flatnonzero(kinds == "shrinkage"):
+            k = min(float(rng.integers(1, 3)), physical[s])
+            if k > 0:
+                physical[s] -= k  # unrecorded: the book does not move
+                labels.append({"kind": "shrinkage", "day": t, "series": s, "magnitude": k})
+        for s in np.flatnonzero(kinds == "phantom_stock"):
+            if physical[s] > 0:
+                labels.append({"kind": "phantom_stock", "day": t, "series": s, "magnitude": physical[s]})
+                physical[s] = 0.0  # the shelf is empty; the ERP still shows stock
+        for s in np.flatnonzero(kinds == "fat_finger"):
+            true_q = float(rng.choice([-2, -1, 1, 2, 3]))
+            wrong = true_q * float(rng.choice([10, 100]))
+            physical[s] = max(physical[s] + true_q, 0.0)
+            book[s] += wrong
+            record("adjustment", t, np.array([s]), np.array([wrong]), 10, [f"ADJ-FF-{t}-{s}"])
+            labels.append({"kind": "fat_finger", "day": t, "series": s, "magnitude": wrong - true_q,
+                           "ref": f"ADJ-FF-{t}-{s}"})
+        # a receipt keyed in twice: only possible on a day a PO line lands
+        for s in np.flatnonzero(active & (arr > 0) & (kinds == "") & (rng.random(n_series) < p_anom * 4)):
+            ref = f"DUP-{t}-{s}"
+            book[s] += arr[s]  # the same PO line keyed in twice
+            labels.append({"kind": "duplicate_receipt", "day": t, "series": s, "magnitude": arr[s], "ref": ref})
+
+        # cycle counts: the book is set to what is on the shelf (heals phantom stock)
+        cc = np.flatnonzero(active & ((t + np.arange(n_series)) % cycle_count_every == 0) & (book != physical))
+        record("adjustment", t, cc, physical[cc] - book[cc], 9, [f"CC-{t}"] * len(cc))
+        book[cc] = physical[cc]
+
+        # the ERP's reorder run, on the supplier's order days, on its book
+        due = np.flatnonzero(active & order_days[:, dow[t]] & (book + on_order <= mn))
+        if len(due):
+            need = mx[due] - (book[due] + on_order[due])
+            qty = np.maximum(np.ceil(need / s_pack[due]) * s_pack[due], s_moq[due])
+            lt = np.maximum(1, np.round(rng.normal(lt_mean[due], lt_std[due]))).astype(int)
+            arrival = t + lt
+            arriving[due, np.minimum(arrival, horizon - 1)] += qty
+            on_order[due] += qty
+            pos.append((due, t, qty, arrival))
+        book_eod[:, t] = np.where(active, book, np.nan)
+
+    # --- to tables ----------------------------------------------------------------------------
+    sku = items["sku"].to_numpy()[it]
+    loc = locations["location_id"].to_numpy()[st]
+    grid = pd.DataFrame({"series": np.repeat(np.arange(n_series), n_days), "day": np.tile(np.arange(n_days), n_series)})
+    grid["date"] = dates[grid["day"].to_numpy()]
+    grid["sku"] = sku[grid["series"].to_numpy()]
+    grid["location_id"] = loc[grid["series"].to_numpy()]
+    disc_s = discount[it]
+    price = items["unit_price"].to_numpy()[it][:, None] * (1 - disc_s)
+    grid["qty"] = sales.ravel()
+    grid["price"] = np.round(price.ravel(), 2)
+    grid["on_promo"] = disc_s.ravel() > 0
+    grid["on_hand"] = book_eod.ravel()
+    grid["true_demand"] = demand.ravel()
+    sales_df = grid.loc[grid["qty"] > 0, ["date", "sku", "location_id", "qty", "price", "on_promo"]]
+    stock_df = grid.loc[grid["on_hand"].notna(), ["date", "sku", "location_id", "on_hand"]]
+
+    po_series = np.concatenate([p[0] for p in pos]) if pos else np.array([], dtype=int)
+    po_day = np.concatenate([np.full(len(p[0]), p[1]) for p in pos]) if pos else np.array([], dtype=int)
+    po_qty = np.concatenate([p[2] for p in pos]) if pos else np.array([])
+    po_arr = np.concatenate([p[3] for p in pos]) if pos else np.array([], dtype=int)
+    po_ids = np.array([f"PO{i:07d}" for i in range(len(po_series))])
+    exp_days = po_day + np.round(lt_mean[po_series]).astype(int)
+    received = po_arr < n_days
+    purchase_orders = pd.DataFrame(
+        {
+            "po_id": po_ids,
+            "sku": sku[po_series],
+            "location_id": loc[po_series],
+            "qty": po_qty,
+            "order_date": dates[0] + pd.to_timedelta(po_day, unit="D"),
+            "expected_date": dates[0] + pd.to_timedelta(exp_days, unit="D"),
+            "received_date": (dates[0] + pd.to_timedelta(np.where(received, po_arr, 0), unit="D")).where(received),
+        }
+    )
+    rec = purchase_orders[received]
+    rec_idx = po_series[received]
+    moves.append(pd.DataFrame({"series": rec_idx, "ts": rec["received_date"].to_numpy() + np.timedelta64(8, "h"),
+                               "kind": "receipt", "qty": rec["qty"].to_numpy(), "ref": rec["po_id"].to_numpy()}))
+    # duplicate receipts repeat the PO line received that day
+    dup_labels = [lab for lab in labels if lab["kind"] == "duplicate_receipt"]
+    if dup_labels:
+        key = pd.DataFrame({"series": rec_idx, "day": (rec["received_date"] - dates[0]).dt.days.to_numpy(),
+                            "po_id": rec["po_id"].to_numpy(), "qty": rec["qty"].to_numpy()})
+        for lab in dup_labels:
+            hit = key[(key["series"] == lab["series"]) & (key["day"] == lab["day"])].iloc[0]
+            lab["ref"] = hit["po_id"]
+            moves.append(pd.DataFrame({"series": [lab["series"]], "ts": [dates[lab["day"]] + pd.Timedelta(hours=8, minutes=30)],
+                                       "kind": ["receipt"], "qty": [hit["qty"]], "ref": [hit["po_id"]]}))
+    sale_rows = grid.loc[grid["qty"] > 0]
+    moves.append(pd.DataFrame({"series": sale_rows["series"].to_numpy(), "ts": sale_rows["date"].to_numpy() + np.timedelta64(20, "h"),
+                               "kind": "sale", "qty": -sale_rows["qty"].to_numpy(), "ref": "POS"}))
+    mv = pd.concat(moves, ignore_index=True).sort_values(["ts", "series", "kind"], kind="stable").reset_index(drop=True)
+    mv["movement_id"] = [f"MV{i:09d}" for i in range(len(mv))]
+    mv["sku"] = sku[mv["series"].to_numpy()]
+    mv["location_id"] = loc[mv["series"].to_numpy()]
+    movements = mv[["movement_id", "ts", "sku", "location_id", "kind", "qty", "ref"]]
+
+    lab = pd.DataFrame(labels, columns=["kind", "day", "series", "magnitude", "ref"])
+    anomalies = pd.DataFrame(
+        {
+            "anomaly_id": [f"AN{i:05d}" for i in range(len(lab))],
+            "kind": lab["kind"],
+            "date": dates[0] + pd.to_timedelta(lab["day"].astype(int), unit="D"),
+            "sku": sku[lab["series"].astype(int).to_numpy()] if len(lab) else [],
+            "location_id": loc[lab["series"].astype(int).to_numpy()] if len(lab) else [],
+            "magnitude": lab["magnitude"].astype(float),
+            "ref": lab["ref"],
+        }
+    )
+    if len(anomalies):
+        refs = movements[movements["kind"].isin(["adjustment", "receipt"])]
+        last_mv = refs.drop_duplicates(["ref", "sku", "location_id"], keep="last").set_index(["ref", "sku", "location_id"])["movement_id"]
+        anomalies["movement_id"] = [
+            last_mv.get((r, s, lc)) if isinstance(r, str) else None
+            for r, s, lc in zip(anomalies["ref"], anomalies["sku"], anomalies["location_id"], strict=True)
+        ]
+    truth_demand = grid[["date", "sku", "location_id", "true_demand"]].copy()
+    truth_demand["lost_sales"] = grid["true_demand"] - grid["qty"]
+    minmax = pd.DataFrame({"sku": sku, "location_id": loc, "min_qty": mn, "max_qty": mx, "est_daily_demand": est})
+
+    tables = {
+        "items": items,
+        "locations": locations,
+        "suppliers": suppliers,
+        "sales": sales_df.reset_index(drop=True),
+        "stock": stock_df.reset_index(drop=True),
+        "movements": movements,
+        "purchase_orders": purchase_orders,
+        "reorder_rules": minmax,  # the ERP's static min/max (the baseline policy)
+    }
+    truth = {"demand": truth_demand, "anomalies": anomalies, "item_profile": pd.DataFrame(
+        {"sku": items["sku"], "kind": kind, "launch_date": dates[launch]})}
+    log.info("demo ERP: %d items x %d stores x %d days, %d sales rows, %d movements, %d POs, %d anomalies",
+             n_items, n_stores, n_days, len(sales_df), len(movements), len(purchase_orders), len(anomalies))
+    return DemoERP(tables, truth, cfg)
+
+
+def write(demo: DemoERP, erp_url: str, truth_url: str) -> dict[str, int]:
+    """Write the ERP tables (replacing them) and the truth store; return row counts."""
+    import sqlalchemy as sa
+
+    from stockwise.erp.sql import create_writeback_tables
+
+    counts: dict[str, int] = {}
+    erp = sa.create_engine(erp_url)
+    with erp.begin() as conn:
+        for name, df in demo.tables.items():
+            df.to_sql(name, conn, if_exists="replace", index=False, chunksize=50_000)
+            counts[name] = len(df)
+    create_writeback_tables(erp)
+    erp.dispose()
+    truth = sa.create_engine(truth_url)
+    with truth.begin() as conn:
+        for name, df in demo.truth.items():
+            df.to_sql(name, conn, if_exists="replace", index=False, chunksize=50_000)
+    truth.dispose()
+    return counts

@@ -1,0 +1,80 @@
+"""Mapping files: how a real ERP's tables, views or files become the canonical extracts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stockwise.erp.schema import EXTRACTS
+from stockwise.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ExtractMapping:
+    name: str
+    table: str | None = None
+    query: str | None = None
+    file: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)  # canonical -> source column
+    constants: dict[str, Any] = field(default_factory=dict)  # canonical -> fixed value
+    date_format: str | None = None
+
+
+@dataclass(frozen=True)
+class Mapping:
+    source: str
+    extracts: dict[str, ExtractMapping]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def load_mapping(path: str | Path | None) -> Mapping:
+    """Read a mapping YAML; `None` is the demo ERP's mapping shipped with the package."""
+    if path is None:
+        text = resources.files("stockwise.erp").joinpath("mappings/demo.yaml").read_text()
+        source = "stockwise/erp/mappings/demo.yaml"
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"mapping file {p} does not exist")
+        text, source = p.read_text(), str(p)
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{source}: not valid YAML: {e}") from e
+    entries = raw.get("extracts")
+    if not isinstance(entries, dict):
+        raise ConfigError(f"{source}: needs a top-level 'extracts:' mapping")
+    unknown = sorted(set(entries) - set(EXTRACTS))
+    if unknown:
+        raise ConfigError(f"{source}: unknown extract(s) {unknown}; known: {sorted(EXTRACTS)}")
+    out: dict[str, ExtractMapping] = {}
+    for name, spec in entries.items():
+        spec = spec or {}
+        bad = sorted(set(spec) - {"table", "query", "file", "columns", "constants", "date_format"})
+        if bad:
+            raise ConfigError(f"{source}: extract '{name}' has unknown key(s) {bad}")
+        out[name] = ExtractMapping(
+            name=name,
+            table=spec.get("table"),
+            query=spec.get("query"),
+            file=spec.get("file"),
+            columns=dict(spec.get("columns") or {}),
+            constants=dict(spec.get("constants") or {}),
+            date_format=spec.get("date_format"),
+        )
+    return Mapping(source=source, extracts=out, options=dict(raw.get("options") or {}))
+
+
+def apply_columns(df, m: ExtractMapping):
+    """Rename source columns to canonical names and add constants."""
+    missing = [src for src in m.columns.values() if src not in df.columns]
+    if missing:
+        return df, missing
+    df = df.rename(columns={src: canon for canon, src in m.columns.items()})
+    for col, value in m.constants.items():
+        df[col] = value
+    return df, []

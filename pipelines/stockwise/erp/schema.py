@@ -1,0 +1,152 @@
+"""The ERP contract: the canonical extracts every connector returns, and the write-back tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from stockwise.errors import ExtractError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class Extract:
+    name: str
+    key: tuple[str, ...]
+    columns: dict[str, str]  # column -> kind: str, int, float, bool, date, datetime
+    date_column: str | None = None  # the column that bounds the extract in time
+    non_negative: tuple[str, ...] = ()
+
+
+EXTRACTS: dict[str, Extract] = {
+    e.name: e
+    for e in (
+        Extract(
+            "items",
+            ("sku",),
+            {
+                "sku": "str",
+                "name": "str",
+                "category": "str",
+                "unit_cost": "float",
+                "unit_price": "float",
+                "pack_size": "int",
+                "moq": "int",
+                "supplier_id": "str",
+                "shelf_facings": "int",
+            },
+            non_negative=("unit_cost", "unit_price", "moq", "shelf_facings"),
+        ),
+        Extract("locations", ("location_id",), {"location_id": "str", "type": "str", "region": "str"}),
+        Extract(
+            "suppliers",
+            ("supplier_id",),
+            {
+                "supplier_id": "str",
+                "lead_time_days_mean": "float",
+                "lead_time_days_std": "float",
+                "order_weekdays": "str",
+                "min_order_value": "float",
+            },
+            non_negative=("lead_time_days_mean", "lead_time_days_std", "min_order_value"),
+        ),
+        Extract(
+            "sales",
+            ("date", "sku", "location_id"),
+            {
+                "date": "date",
+                "sku": "str",
+                "location_id": "str",
+                "qty": "float",
+                "price": "float",
+                "on_promo": "bool",
+            },
+            date_column="date",
+            non_negative=("qty", "price"),
+        ),
+        Extract(
+            "stock",
+            ("date", "sku", "location_id"),
+            {"date": "date", "sku": "str", "location_id": "str", "on_hand": "float"},
+            date_column="date",
+        ),
+        Extract(
+            "movements",
+            ("movement_id",),
+            {
+                "movement_id": "str",
+                "ts": "datetime",
+                "sku": "str",
+                "location_id": "str",
+                "kind": "str",
+                "qty": "float",
+                "ref": "str",
+            },
+            date_column="ts",
+        ),
+        Extract(
+            "open_orders",
+            ("po_id", "sku", "location_id"),
+            {
+                "po_id": "str",
+                "sku": "str",
+                "location_id": "str",
+                "qty": "float",
+                "order_date": "date",
+                "expected_date": "date",
+            },
+            date_column="order_date",
+            non_negative=("qty",),
+        ),
+    )
+}
+
+MOVEMENT_KINDS = ("receipt", "sale", "adjustment", "transfer", "return", "shrink")
+LOCATION_TYPES = ("store", "warehouse")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# Stockwise writes these back to the ERP.
+PURCHASE_REQUISITIONS = "purchase_requisitions"
+CYCLE_COUNT_TASKS = "cycle_count_tasks"
+
+
+def conform(name: str, df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Select and type the canonical columns of extract `name`; name the source on any mismatch.
+
+    Types are coerced where the coercion cannot lose meaning (strings of digits to numbers,
+    ISO strings to dates). What cannot be coerced stays as is, so that validation reports the
+    rows at fault instead of this function hiding them.
+    """
+    import pandas as pd
+
+    spec = EXTRACTS[name]
+    missing = [c for c in spec.columns if c not in df.columns]
+    if missing:
+        raise ExtractError(
+            f"{source}: extract '{name}' lacks column(s) {missing}; it has {sorted(df.columns)}"
+        )
+    out = df[list(spec.columns)].copy()
+    for col, kind in spec.columns.items():
+        s = out[col]
+        if kind == "str":
+            out[col] = s.astype("string").astype(object).where(s.notna(), None)
+        elif kind in ("float", "int"):
+            num = pd.to_numeric(s, errors="coerce")
+            # keep non-numeric values visible to validation rather than silently NaN-ing them
+            out[col] = num if num.notna().sum() == s.notna().sum() else s
+        elif kind == "bool":
+            if s.dtype != bool:
+                mapped = s.map(
+                    {True: True, False: False, 1: True, 0: False, "1": True, "0": False,
+                     "true": True, "false": False, "True": True, "False": False}
+                )
+                out[col] = mapped if mapped.notna().sum() == s.notna().sum() else s
+        elif kind == "date":
+            d = pd.to_datetime(s, errors="coerce")
+            out[col] = d.dt.normalize().astype("datetime64[ns]") if d.notna().sum() == s.notna().sum() else s
+        elif kind == "datetime":
+            d = pd.to_datetime(s, errors="coerce")
+            out[col] = d.astype("datetime64[ns]") if d.notna().sum() == s.notna().sum() else s
+    return out.reset_index(drop=True)

@@ -1,0 +1,1 @@
+"""Forecasting shared by training and serving: the panel layout and the always-available baseline."""

@@ -1,0 +1,60 @@
+"""How orchestrators call jobs: by dotted path, with the run date, returning a small JSON dict.
+
+The only module of the core that knows about Airflow: a domain error that a retry cannot fix
+(bad data, bad settings) is turned into Airflow's "fail without retrying".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import logging
+from datetime import date
+from typing import Any
+
+from stockwise.errors import ConfigError, ExtractError, ValidationFailed
+
+log = logging.getLogger(__name__)
+
+JOBS = {
+    "extract": "stockwise.extract",
+    "validate": "stockwise.validation.step",
+    "build_features": "stockwise_features.demand_panel",
+    "forecast": "stockwise_serving.forecast",
+    "plan": "stockwise.planning.step",
+    "publish": "stockwise.publish",
+    "report": "stockwise.report",
+}
+NOT_RETRYABLE = (ValidationFailed, ConfigError, ExtractError)
+
+
+def to_jsonable(result: Any) -> dict[str, Any]:
+    data = dataclasses.asdict(result) if dataclasses.is_dataclass(result) else dict(result)
+    return json.loads(json.dumps(data, default=str))
+
+
+def call(job: str, ds: str | date, *, in_airflow: bool = False, **kwargs: Any) -> dict[str, Any]:
+    """Run job `job` (a key of JOBS or a module path with a `run(ds, settings, ...)`).
+
+    `in_airflow`: raise Airflow's no-retry failure for errors that a retry cannot fix.
+    """
+    logging.getLogger("stockwise").setLevel(logging.INFO)
+    for name in ("stockwise_features", "stockwise_serving", "stockwise_training"):
+        logging.getLogger(name).setLevel(logging.INFO)
+    module = importlib.import_module(JOBS.get(job, job))
+    day = ds if isinstance(ds, date) else date.fromisoformat(str(ds)[:10])
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    try:
+        result = module.run(day, **kwargs)
+    except NOT_RETRYABLE as e:
+        if not in_airflow:
+            raise
+        try:
+            from airflow.exceptions import AirflowFailException
+        except ImportError:
+            raise e from None
+        raise AirflowFailException(str(e)) from e
+    out = to_jsonable(result)
+    log.info("%s %s -> %s", job, day, json.dumps(out)[:2000])
+    return out

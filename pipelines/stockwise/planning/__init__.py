@@ -1,0 +1,1 @@
+"""Planning: from forecast and stock positions to reorder lines with reasons."""

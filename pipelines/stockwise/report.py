@@ -1,0 +1,158 @@
+"""Job: the planner report, a self-contained HTML page (charts inline, readable offline)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date
+
+from stockwise import lake
+from stockwise.publish import PLANS
+from stockwise.settings import Settings
+from stockwise.validation.step import DOCS
+
+log = logging.getLogger(__name__)
+
+REPORTS = "reports"
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1f2933}
+h1{margin-bottom:.2rem} .sub{color:#52606d;margin-top:0}
+.kpis{display:flex;flex-wrap:wrap;gap:1rem;margin:1.5rem 0}
+.kpi{background:#f5f7fa;border-radius:8px;padding:.8rem 1.2rem;min-width:9rem}
+.kpi b{display:block;font-size:1.5rem} .kpi span{color:#52606d;font-size:.85rem}
+.flag{background:#fff3c4;border-left:4px solid #f0b429;padding:.6rem 1rem;margin:1rem 0}
+table{border-collapse:collapse;width:100%;font-size:.85rem} th,td{padding:.35rem .5rem;border-bottom:1px solid #e4e7eb;text-align:left}
+th{background:#f5f7fa;position:sticky;top:0} td.n{text-align:right;font-variant-numeric:tabular-nums}
+.charts{display:flex;flex-wrap:wrap;gap:1rem} .charts img{max-width:48%;min-width:320px;border:1px solid #e4e7eb}
+"""
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    ds: str
+    html: str
+    xlsx: str
+    order_lines: int
+    seconds: float
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def charts(orders, positions) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = []
+    if len(orders):
+        top = orders.nlargest(15, "order_value").iloc[::-1]
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.barh(top["sku"] + " @ " + top["location_id"], top["order_value"], color="#2680c2")
+        ax.set_xlabel("order value")
+        ax.set_title("Largest order lines by value")
+        out.append(("Largest order lines by value", _png(fig)))
+        plt.close(fig)
+        by_sup = orders.groupby("supplier_id")["order_value"].sum().sort_values()
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.barh(by_sup.index, by_sup.to_numpy(), color="#3ebd93")
+        ax.set_xlabel("order value")
+        ax.set_title("Order value by supplier")
+        out.append(("Order value by supplier", _png(fig)))
+        plt.close(fig)
+    cover = positions["days_of_cover"].replace([float("inf")], float("nan")).dropna().clip(upper=90)
+    if len(cover):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.hist(cover, bins=30, color="#9aa5b1")
+        ax.set_xlabel("days of cover before ordering (capped at 90)")
+        ax.set_ylabel("sku x locations")
+        ax.set_title("Days of cover")
+        out.append(("Days of cover", _png(fig)))
+        plt.close(fig)
+    return out
+
+
+def render(ds: str, orders, positions, meta: dict, forecast_meta: dict, docs_href: str | None) -> str:
+    esc = html.escape
+    kpis = [
+        ("order lines", f"{len(orders):,}"),
+        ("units to order", f"{orders['order_qty'].sum():,.0f}"),
+        ("order value", f"{orders['order_value'].sum():,.2f}"),
+        ("sku x locations planned", f"{len(positions):,}"),
+        ("target service level", f"{meta.get('service_level', 0):.1%}"),
+        ("below order-up-to", f"{(positions['inventory_position'] < positions['order_up_to']).mean():.0%}"),
+    ]
+    bt = forecast_meta.get("backtest", {})
+    if bt:
+        kpis.append(("forecast WAPE (backtest)", f"{bt.get('wape', float('nan')):.2f}"))
+        kpis.append(("80% interval coverage", f"{bt.get('coverage_80', float('nan')):.0%}"))
+    flag = ""
+    if forecast_meta.get("baseline"):
+        flag = (f"<div class='flag'>Forecasts come from the <b>{esc(str(forecast_meta.get('method')))}</b> "
+                "baseline: no champion demand model is registered yet.</div>")
+    rows = []
+    cols = [("sku", "sku"), ("location", "location_id"), ("item", "name"), ("supplier", "supplier_id"),
+            ("on hand", "on_hand"), ("on order", "on_order"), ("order-up-to", "order_up_to"),
+            ("order qty", "order_qty"), ("value", "order_value"), ("need by", "need_by"), ("reason", "reason")]
+    for r in orders.itertuples(index=False):
+        cells = []
+        for _, c in cols:
+            v = getattr(r, c)
+            if c == "need_by":
+                cells.append(f"<td>{esc(str(v)[:10])}</td>")
+            elif isinstance(v, float):
+                cells.append(f"<td class='n'>{v:,.0f}</td>" if c != "order_value" else f"<td class='n'>{v:,.2f}</td>")
+            else:
+                cells.append(f"<td>{esc(str(v))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    imgs = "".join(f"<img alt='{esc(t)}' src='data:image/png;base64,{b}'>" for t, b in charts(orders, positions))
+    docs = f"<a href='{esc(docs_href)}'>Data quality (Great Expectations Data Docs)</a>" if docs_href else ""
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Stockwise reorder plan {esc(ds)}</title><style>{CSS}</style></head><body>
+<h1>Reorder plan {esc(ds)}</h1>
+<p class="sub">Plan {esc(str(meta.get('plan_id', '')))} · {docs} · <a href="reorder_plan.xlsx">Excel</a></p>
+{flag}
+<div class="kpis">{''.join(f"<div class='kpi'><b>{esc(v)}</b><span>{esc(k)}</span></div>" for k, v in kpis)}</div>
+<div class="charts">{imgs}</div>
+<h2>Order lines ({len(orders):,})</h2>
+<table><thead><tr>{''.join(f'<th>{esc(h)}</th>' for h, _ in cols)}</tr></thead>
+<tbody>{''.join(rows)}</tbody></table>
+</body></html>"""
+
+
+def run(ds: date, settings: Settings | None = None) -> ReportResult:
+    settings = settings or Settings()
+    store = lake.open_lake(settings)
+    d = ds.isoformat()
+    t0 = time.monotonic()
+    plan_part = lake.read_manifest(store, PLANS, d)
+    orders = lake.read_parquet(store, PLANS, d, "reorder_plan.parquet")
+    positions = lake.read_parquet(store, PLANS, d, "all_positions.parquet")
+    fmeta = lake.read_manifest(store, "forecasts", d).meta
+    docs_href = None
+    if lake.has_partition(store, DOCS, d):
+        docs_key = lake.read_manifest(store, DOCS, d).key("index.html")
+        # reports/ds=D/v=H/index.html -> the lake root is three levels up
+        docs_href = "../../../" + docs_key
+    page = render(d, orders, positions, plan_part.meta, fmeta, docs_href)
+    xlsx = io.BytesIO()
+    export = orders.copy()
+    export["need_by"] = export["need_by"].astype(str).str[:10]
+    export.to_excel(xlsx, index=False, sheet_name="order lines")
+    part = lake.write_partition(
+        store, REPORTS, d, {"index.html": page.encode(), "reorder_plan.xlsx": xlsx.getvalue()},
+        meta={"plan_id": plan_part.meta.get("plan_id"), "order_lines": len(orders)},
+    )
+    uri = store.uri(part.key("index.html"))
+    log.info("report: %s", uri)
+    return ReportResult(d, uri, store.uri(part.key("reorder_plan.xlsx")), len(orders),
+                        round(time.monotonic() - t0, 1))

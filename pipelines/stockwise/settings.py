@@ -1,0 +1,69 @@
+"""The one reader of the environment: every knob is a `STOCKWISE_*` variable with an embedded default."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where Stockwise reads and writes. Defaults: everything under `./.stockwise/`, no servers."""
+
+    model_config = SettingsConfigDict(env_prefix="STOCKWISE_", extra="ignore", frozen=True)
+
+    home: Path = Field(default=Path(".stockwise"), description="Root of the embedded setup.")
+    erp_url: str | None = Field(default=None, description="SQLAlchemy URL of the ERP database.")
+    erp_connector: str = Field(default="sql", description="'sql' or 'files'.")
+    erp_files_dir: str | None = Field(default=None, description="Folder of the files connector.")
+    erp_mapping: str | None = Field(default=None, description="YAML column mapping (files/sql).")
+    lake_url: str | None = Field(default=None, description="Folder path or s3://bucket/prefix.")
+    s3_endpoint_url: str | None = Field(default=None, description="For MinIO or any S3 server.")
+    aws_access_key_id: SecretStr | None = None
+    aws_secret_access_key: SecretStr | None = None
+    aws_region: str = "us-east-1"
+    mlflow_tracking_uri: str | None = Field(default=None, description="MLflow store or server.")
+    spark_master: str = Field(default="local[2]", description="Spark master URL.")
+    spark_shuffle_partitions: int = 4
+    history_days: int = Field(default=730, ge=28, description="Days of history extracted per run.")
+    service_level: float = Field(default=0.95, gt=0.5, lt=1.0)
+    horizon_days: int = Field(default=28, ge=7, le=365)
+    gx_dir: Path | None = Field(default=None, description="The committed GX project folder.")
+
+    @cached_property
+    def resolved_home(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def erp(self) -> str:
+        return self.erp_url or f"sqlite:///{self.resolved_home / 'erp.db'}"
+
+    @property
+    def truth(self) -> str:
+        """The demo ERP's truth store (true demand, anomaly labels): never read by the pipeline."""
+        return f"sqlite:///{self.resolved_home / 'truth.db'}"
+
+    @property
+    def lake(self) -> str:
+        return self.lake_url or str(self.resolved_home / "lake")
+
+    @property
+    def mlflow_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.resolved_home / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifacts(self) -> str:
+        return (self.resolved_home / "mlartifacts").as_uri()
+
+    @property
+    def great_expectations_dir(self) -> Path:
+        if self.gx_dir is not None:
+            return self.gx_dir
+        return Path(__file__).resolve().parents[2] / "great_expectations"
+
+    @property
+    def scratch(self) -> Path:
+        """Local working space for jobs that stage files (Spark output before it enters the lake)."""
+        return self.resolved_home / "scratch"

@@ -1,0 +1,1 @@
+"""Data quality gate: one Great Expectations suite per ERP extract."""

@@ -1,0 +1,130 @@
+"""Run the committed suites on a batch; quarantine what fails; build Data Docs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from stockwise.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchResult:
+    extract: str
+    success: bool
+    rows: int
+    failures: list[dict[str, Any]]
+    result_json: dict[str, Any]
+
+
+@dataclass
+class GateRun:
+    results: dict[str, BatchResult] = field(default_factory=dict)
+    docs_files: dict[str, bytes] = field(default_factory=dict)
+
+
+def load_suite(gx_dir: Path, name: str):
+    import great_expectations as gx
+
+    path = gx_dir / "expectations" / f"{name}.json"
+    if not path.is_file():
+        raise ConfigError(f"no expectation suite for extract '{name}' at {path} (run `stockwise gx-suites`)")
+    return gx.ExpectationSuite(**json.loads(path.read_text()))
+
+
+def suite_parameters(ds: date, extracts: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    import pandas as pd
+
+    from stockwise.validation import suites
+
+    def known(name: str, col: str) -> list[str]:
+        df = extracts.get(name)
+        return sorted(df[col].dropna().astype(str).unique().tolist()) if df is not None else []
+
+    return {
+        suites.RUN_END: pd.Timestamp(ds + timedelta(days=1)),
+        suites.KNOWN_SKUS: known("items", "sku"),
+        suites.KNOWN_LOCATIONS: known("locations", "location_id"),
+        suites.KNOWN_SUPPLIERS: known("suppliers", "supplier_id"),
+    }
+
+
+def _failures(result) -> list[dict[str, Any]]:
+    out = []
+    for r in result.results:
+        if r.success:
+            continue
+        cfg = r.expectation_config
+        res = r.result or {}
+        kwargs = cfg.kwargs or {}
+        examples = res.get("partial_unexpected_list") or res.get("details", {}).get("mismatched") or []
+        if r.exception_info and r.exception_info.get("raised_exception"):
+            examples = [r.exception_info.get("exception_message", "")[:200]]
+        out.append(
+            {
+                "expectation": cfg.type,
+                "column": kwargs.get("column") or ",".join(kwargs.get("column_list") or []) or None,
+                "unexpected_count": res.get("unexpected_count"),
+                "observed": res.get("observed_value"),
+                "examples": [str(x) for x in examples[:5]],
+                "rows": [int(i) for i in (res.get("partial_unexpected_index_list") or [])[:10]],
+            }
+        )
+    return out
+
+
+def validate(
+    extracts: dict[str, pd.DataFrame], ds: date, gx_dir: Path, site_name: str = "stockwise"
+) -> GateRun:
+    """Validate every extract with its suite in an ephemeral context; build one Data Docs site."""
+    import great_expectations as gx
+
+    params = suite_parameters(ds, extracts)
+    gate = GateRun()
+    with tempfile.TemporaryDirectory(prefix="gx-docs-") as docs_dir:
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        ctx = gx.get_context(mode="ephemeral")
+        ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+        ctx.add_data_docs_site(
+            site_name=site_name,
+            site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": docs_dir},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
+        source = ctx.data_sources.add_pandas("erp")
+        for name, df in extracts.items():
+            suite = ctx.suites.add(load_suite(gx_dir, name))
+            batch_def = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
+            vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch_def, suite=suite))
+            cp = ctx.checkpoints.add(
+                gx.Checkpoint(
+                    name=f"{name}_gate",
+                    validation_definitions=[vd],
+                    actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=[site_name])],
+                    result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10,
+                                   "include_unexpected_rows": False, "unexpected_index_column_names": None},
+                )
+            )
+            log.info("validating %s (%d rows, %d expectations)", name, len(df), len(suite.expectations))
+            res = cp.run(batch_parameters={"dataframe": df}, expectation_parameters=params)
+            vres = next(iter(res.run_results.values()))
+            failures = _failures(vres)
+            gate.results[name] = BatchResult(name, bool(vres.success), len(df), failures, vres.to_json_dict())
+            if failures:
+                log.warning("%s: %d expectation(s) failed", name, len(failures))
+        root = Path(docs_dir)
+        gate.docs_files = {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    return gate

@@ -1,0 +1,74 @@
+"""Job: the data-quality gate. Passing batches go to `validated/`, failing ones to `quarantine/`.
+
+A failure fails the job with a message that names each extract, the failed expectations and
+example rows; nothing downstream runs, because downstream reads `validated/` only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date
+
+from stockwise import lake
+from stockwise.erp.schema import EXTRACTS
+from stockwise.errors import ValidationFailed
+from stockwise.extract import raw_dataset
+from stockwise.settings import Settings
+from stockwise.validation.gate import validate
+
+log = logging.getLogger(__name__)
+
+DOCS = "data_docs"
+
+
+@dataclass(frozen=True)
+class ValidateResult:
+    ds: str
+    passed: list[str]
+    rows: dict[str, int]
+    data_docs: str
+    seconds: float
+
+
+def run(ds: date, settings: Settings | None = None) -> ValidateResult:
+    settings = settings or Settings()
+    store = lake.open_lake(settings)
+    d = ds.isoformat()
+    t0 = time.monotonic()
+    extracts = {name: lake.read_parquet(store, raw_dataset(name), d, "data.parquet") for name in EXTRACTS}
+    gate = validate(extracts, ds, settings.great_expectations_dir)
+    docs = lake.write_partition(store, DOCS, d, gate.docs_files)
+    docs_uri = store.uri(docs.key("index.html"))
+    failures, quarantine = {}, {}
+    for name, res in gate.results.items():
+        if res.success:
+            lake.write_partition(
+                store, f"validated/{name}", d, {"data.parquet": lake.parquet_bytes(extracts[name])},
+                meta={"rows": res.rows},
+            )
+            continue
+        q = lake.write_partition(
+            store, f"quarantine/{name}", d,
+            {
+                "data.parquet": lake.parquet_bytes(extracts[name]),
+                "validation_result.json": json.dumps(res.result_json, indent=2, default=str).encode(),
+                "failures.json": json.dumps(res.failures, indent=2, default=str).encode(),
+            },
+            meta={"rows": res.rows, "failed_expectations": len(res.failures)},
+        )
+        # a stale validated batch of the same date must not feed anything downstream
+        stale = store.list(lake.partition_prefix(f"validated/{name}", d) + "/")
+        if stale:
+            store.delete(stale)
+        failures[name] = res.failures
+        quarantine[name] = store.uri(lake.partition_prefix(q.dataset, d))
+    if failures:
+        err = ValidationFailed(failures, quarantine)
+        log.error("%s\nData Docs: %s", err, docs_uri)
+        raise err
+    log.info("all %d extracts passed validation; Data Docs: %s", len(gate.results), docs_uri)
+    return ValidateResult(d, sorted(gate.results), {n: r.rows for n, r in gate.results.items()},
+                          docs_uri, round(time.monotonic() - t0, 1))

@@ -1,0 +1,1 @@
+"""Batch scoring with registered models (by alias)."""

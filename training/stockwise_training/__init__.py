@@ -1,0 +1,1 @@
+"""Forecast, anomaly and vision training, backtests and MLflow registration."""
