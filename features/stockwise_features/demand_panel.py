@@ -103,7 +103,7 @@ class FeaturesResult:
 
 def run(ds: date, settings: Settings | None = None) -> FeaturesResult:
     """Read validated sales/stock/items for `ds`, build the panel in Spark, write its partition."""
-    from stockwise.spark import spark_session
+    from stockwise.spark import spark_job
 
     settings = settings or Settings()
     store = lake.open_lake(settings)
@@ -118,17 +118,15 @@ def run(ds: date, settings: Settings | None = None) -> FeaturesResult:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(store.get(part.key("data.parquet")))
             inputs[name] = path
-        spark = spark_session(settings, "stockwise-features")
-        try:
+        with spark_job(settings, "stockwise-features") as spark:
             frames = {n: spark.read.parquet(str(p)) for n, p in inputs.items()}
             panel = build_panel(spark, frames["sales"], frames["stock"], frames["items"], ds)
             out = work / "out"
             panel.repartition(settings.spark_shuffle_partitions, "sku").sortWithinPartitions(
                 "sku", "location_id", "date"
             ).write.mode("overwrite").parquet(str(out))
-        finally:
-            spark.stop()
-        files = {p.name: p.read_bytes() for p in sorted(out.glob("part-*.parquet"))}
+        # Spark names parts with a random id: stable names keep reruns content-identical
+        files = {f"part-{i:05d}.parquet": p.read_bytes() for i, p in enumerate(sorted(out.glob("part-*.parquet")))}
         import pyarrow.parquet as pq
 
         rows = sum(pq.ParquetFile(p).metadata.num_rows for p in out.glob("part-*.parquet"))

@@ -51,7 +51,7 @@ def call(job: str, ds: str | date, *, in_airflow: bool = False, **kwargs: Any) -
         if not in_airflow:
             raise
         try:
-            from airflow.exceptions import AirflowFailException
+            from airflow.sdk.exceptions import AirflowFailException
         except ImportError:
             raise e from None
         raise AirflowFailException(str(e)) from e

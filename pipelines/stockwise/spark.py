@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -60,3 +62,17 @@ def spark_session(settings: Settings, app: str = "stockwise") -> SparkSession:
             "spark.driver.bindAddress", "127.0.0.1"
         )
     return builder.getOrCreate()
+
+
+@contextmanager
+def spark_job(settings: Settings, app: str = "stockwise") -> Iterator[SparkSession]:
+    """A session for one job: stopped at the end only if this job started it (tests share one)."""
+    from pyspark.sql import SparkSession
+
+    existing = SparkSession.getActiveSession()
+    spark = existing or spark_session(settings, app)
+    try:
+        yield spark
+    finally:
+        if existing is None:
+            spark.stop()

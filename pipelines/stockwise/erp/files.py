@@ -63,8 +63,8 @@ class FilesConnector:
             frames.append(df)
         df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         spec = EXTRACTS[name]
-        out = conform(name, df, f"{self.folder}/{m.file}")
-        if spec.date_column and pd.api.types.is_datetime64_any_dtype(out[spec.date_column]):
+        out = conform(name, df, f"{self.folder}/{m.file}", strict=False)
+        if spec.date_column in out and pd.api.types.is_datetime64_any_dtype(out[spec.date_column]):
             end = pd.Timestamp(ds) + pd.Timedelta(days=1)
             keep = out[spec.date_column] < end
             if history_days:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -9,6 +10,8 @@ from stockwise.errors import ExtractError
 
 if TYPE_CHECKING:
     import pandas as pd
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -112,8 +115,11 @@ PURCHASE_REQUISITIONS = "purchase_requisitions"
 CYCLE_COUNT_TASKS = "cycle_count_tasks"
 
 
-def conform(name: str, df: pd.DataFrame, source: str) -> pd.DataFrame:
+def conform(name: str, df: pd.DataFrame, source: str, strict: bool = True) -> pd.DataFrame:
     """Select and type the canonical columns of extract `name`; name the source on any mismatch.
+
+    `strict=False` (what connectors use) lets a batch with missing columns through as pulled,
+    so that the validation gate reports it and quarantines it with everything else it finds.
 
     Types are coerced where the coercion cannot lose meaning (strings of digits to numbers,
     ISO strings to dates). What cannot be coerced stays as is, so that validation reports the
@@ -123,12 +129,17 @@ def conform(name: str, df: pd.DataFrame, source: str) -> pd.DataFrame:
 
     spec = EXTRACTS[name]
     missing = [c for c in spec.columns if c not in df.columns]
-    if missing:
+    if missing and strict:
         raise ExtractError(
             f"{source}: extract '{name}' lacks column(s) {missing}; it has {sorted(df.columns)}"
         )
-    out = df[list(spec.columns)].copy()
+    if missing:
+        log.warning("%s: extract '%s' lacks column(s) %s; validation will quarantine it", source, name, missing)
+    present = [c for c in spec.columns if c in df.columns]
+    out = df[present].copy()
     for col, kind in spec.columns.items():
+        if col not in out.columns:
+            continue
         s = out[col]
         if kind == "str":
             out[col] = s.astype("string").astype(object).where(s.notna(), None)
@@ -139,7 +150,7 @@ def conform(name: str, df: pd.DataFrame, source: str) -> pd.DataFrame:
         elif kind == "bool":
             if s.dtype != bool:
                 mapped = s.map(
-                    {True: True, False: False, 1: True, 0: False, "1": True, "0": False,
+                    {True: True, False: False, "1": True, "0": False,
                      "true": True, "false": False, "True": True, "False": False}
                 )
                 out[col] = mapped if mapped.notna().sum() == s.notna().sum() else s

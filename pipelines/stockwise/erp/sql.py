@@ -68,7 +68,8 @@ class SqlConnector:
         if m is None:
             raise ExtractError(f"{self.mapping.source}: no mapping for extract '{name}'")
         since = ds - timedelta(days=history_days - 1)
-        params = {"ds": ds.isoformat(), "since": since.isoformat()}
+        params = {"ds": ds.isoformat(), "since": since.isoformat(),
+                  "ds_end": (ds + timedelta(days=1)).isoformat()}
         if m.query:
             stmt = sa.text(m.query)
             params = {k: v for k, v in params.items() if f":{k}" in m.query}
@@ -78,9 +79,7 @@ class SqlConnector:
             if spec.date_column:
                 col = table.c[m.columns.get(spec.date_column, spec.date_column)]
                 # bound by the day, whatever the stored type (DATE, TIMESTAMP or ISO text)
-                stmt = stmt.where(col >= params["since"]).where(
-                    col < (ds + timedelta(days=1)).isoformat()
-                )
+                stmt = stmt.where(col >= params["since"]).where(col < params["ds_end"])
             params = {}
         else:
             raise ExtractError(f"{self.mapping.source}: extract '{name}' needs a table or a query")
@@ -92,7 +91,7 @@ class SqlConnector:
         df, missing = apply_columns(df, m)
         if missing:
             raise ExtractError(f"{self.describe()}: extract '{name}' source lacks column(s) {missing}")
-        return conform(name, df, f"{self.describe()} ({m.table or 'query'})")
+        return conform(name, df, f"{self.describe()} ({m.table or 'query'})", strict=False)
 
     # --- write-back ------------------------------------------------------------------------
     def write_requisitions(self, plan_id: str, lines: pd.DataFrame, ds: date) -> dict[str, int]:

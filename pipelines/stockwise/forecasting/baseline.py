@@ -8,6 +8,7 @@ interval coverage is honest (not measured on the residuals it was built from).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -44,7 +45,8 @@ def panel_matrix(panel: pd.DataFrame, end: date, days: int) -> tuple[pd.DataFram
 
 def point_forecast(y: np.ndarray, hist_dates: pd.DatetimeIndex, horizon: int, p: BaselineParams) -> np.ndarray:
     """[series, horizon] mean forecast from history matrix `y` (NaN = censored or not yet sold)."""
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # series without observed days
         recent = y[:, -p.window :]
         level = np.nanmean(recent, axis=1)
         longer = np.nanmean(y, axis=1)
@@ -66,7 +68,8 @@ def point_forecast(y: np.ndarray, hist_dates: pd.DatetimeIndex, horizon: int, p:
 
 def residual_quantiles(resid: np.ndarray, quantiles: tuple[float, ...], min_n: int) -> np.ndarray:
     """[series, len(quantiles)] residual quantiles; series with few residuals take the pooled ones."""
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows fall back to the pool
         per = np.nanquantile(resid, quantiles, axis=1).T if resid.size else np.zeros((0, len(quantiles)))
         pooled = np.nanquantile(resid, quantiles) if np.isfinite(resid).any() else np.zeros(len(quantiles))
     few = np.sum(np.isfinite(resid), axis=1) < min_n
@@ -97,7 +100,8 @@ def forecast(panel: pd.DataFrame, ds: date, horizon: int, p: BaselineParams | No
     qa = residual_quantiles(aa - fa, QUANTILES, p.min_residuals)
     metrics = backtest_metrics(ab, fb, fb[:, :, None] + qa[:, None, :])
     qb = residual_quantiles(ab - fb, QUANTILES, p.min_residuals)
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # series without observed days
         sigma = np.nanstd(ab - fb, axis=1)
     sigma = np.where(np.isfinite(sigma), sigma, np.nanmean(sigma) if np.isfinite(sigma).any() else 0.0)
     mean = point_forecast(y, dates, h, p)

@@ -46,8 +46,8 @@ def positions(stock: pd.DataFrame, open_orders: pd.DataFrame, ds: date) -> pd.Da
     on_hand = s.groupby(KEYS, as_index=False).last()[KEYS + ["on_hand"]]
     oo = open_orders.groupby(KEYS, as_index=False)["qty"].sum().rename(columns={"qty": "on_order"})
     pos = on_hand.merge(oo, on=KEYS, how="outer")
-    pos["on_hand"] = pos["on_hand"].fillna(0.0).clip(lower=0.0)
-    pos["on_order"] = pos["on_order"].fillna(0.0)
+    pos["on_hand"] = pd.to_numeric(pos["on_hand"]).fillna(0.0).clip(lower=0.0)
+    pos["on_order"] = pd.to_numeric(pos["on_order"]).fillna(0.0)
     return pos
 
 

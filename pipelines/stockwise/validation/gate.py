@@ -67,7 +67,10 @@ def _failures(result) -> list[dict[str, Any]]:
         cfg = r.expectation_config
         res = r.result or {}
         kwargs = cfg.kwargs or {}
-        examples = res.get("partial_unexpected_list") or res.get("details", {}).get("mismatched") or []
+        examples = res.get("partial_unexpected_list") or []
+        mismatched = (res.get("details") or {}).get("mismatched")
+        if isinstance(mismatched, dict):  # table-level column checks: what is missing or extra
+            examples = [f"{k}: {v}" for k, v in mismatched.items() if v]
         if r.exception_info and r.exception_info.get("raised_exception"):
             examples = [r.exception_info.get("exception_message", "")[:200]]
         out.append(

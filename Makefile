@@ -1,0 +1,101 @@
+# Stockwise: `make run` runs the daily planning DAG on the embedded demo; `make test` runs the tests.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+# the embedded default: everything under ./.stockwise, no servers
+export STOCKWISE_HOME ?= $(CURDIR)/.stockwise
+export AIRFLOW_HOME ?= $(STOCKWISE_HOME)/airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__PARALLELISM := 4
+export AIRFLOW__API__HOST := 127.0.0.1
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := true
+export GX_ANALYTICS_ENABLED := false
+export SPARK_LOCAL_IP := 127.0.0.1
+export PYSPARK_PYTHON := $(BIN)/python
+export PYSPARK_DRIVER_PYTHON := $(BIN)/python
+
+# the demo ERP and the run date (the last day of the demo's history)
+SKUS ?= 200
+STORES ?= 5
+DAYS ?= 730
+SEED ?= 7
+DS ?= 2025-12-31
+PYTEST_ARGS ?=
+
+.PHONY: help install run demo test test-fast lint lock airflow-ui mlflow-ui where clean
+
+help:
+	@echo "make run         create the environment, the demo ERP, and run the inventory_planning DAG for DS=$(DS)"
+	@echo "make test        run the whole test suite (installs what it needs)"
+	@echo "make test-fast   unit tests only"
+	@echo "make demo        (re)generate the demo ERP (SKUS=$(SKUS) STORES=$(STORES) DAYS=$(DAYS) SEED=$(SEED))"
+	@echo "make airflow-ui  Airflow UI on http://127.0.0.1:8080 with this repo's DAGs and data"
+	@echo "make mlflow-ui   MLflow UI on http://127.0.0.1:5000 on the embedded tracking store"
+	@echo "make lint        ruff"
+	@echo "make lock        re-resolve requirements/lock.txt from requirements/base.in"
+
+$(STAMP): requirements/lock.txt requirements/tools.txt pyproject.toml
+	@echo "[stockwise] creating $(VENV) from requirements/lock.txt (about 1-2 minutes the first time)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -r requirements/tools.txt
+	$(BIN)/uv pip install -q --python $(BIN)/python --compile-bytecode -r requirements/lock.txt
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(STOCKWISE_HOME)/erp.db: | $(STAMP)
+	@echo "[stockwise] generating the demo ERP: $(SKUS) skus x $(STORES) stores x $(DAYS) days"
+	$(BIN)/stockwise demo-erp --skus $(SKUS) --stores $(STORES) --days $(DAYS) --seed $(SEED) --end $(DS)
+
+demo: $(STAMP)
+	rm -f $(STOCKWISE_HOME)/erp.db
+	$(MAKE) $(STOCKWISE_HOME)/erp.db
+
+$(AIRFLOW_HOME)/airflow.db: | $(STAMP)
+	@echo "[stockwise] creating the Airflow metadata database (SQLite) in $(AIRFLOW_HOME)"
+	$(BIN)/airflow db migrate > /dev/null
+
+run: $(STAMP) $(STOCKWISE_HOME)/erp.db $(AIRFLOW_HOME)/airflow.db
+	@mkdir -p $(STOCKWISE_HOME)/logs
+	@echo "[stockwise] running DAG inventory_planning for $(DS) (full log: $(STOCKWISE_HOME)/logs/inventory_planning-$(DS).log)"
+	$(BIN)/airflow dags test inventory_planning $(DS) 2>&1 \
+	  | tee $(STOCKWISE_HOME)/logs/inventory_planning-$(DS).log \
+	  | $(BIN)/python -u -m stockwise.progress
+	@$(BIN)/stockwise -q where --ds $(DS) | $(BIN)/python -m stockwise.progress --summary
+
+where:
+	@$(BIN)/stockwise -q where --ds $(DS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/python -m pip install -q ruff
+	$(BIN)/ruff check pipelines features training serving dags tests bench
+
+lock:
+	$(BIN)/uv pip compile requirements/base.in --python-version 3.11 -o requirements/lock.txt --no-header
+
+airflow-ui: $(STAMP) $(AIRFLOW_HOME)/airflow.db
+	@echo "[stockwise] Airflow UI on http://127.0.0.1:8080 (user admin; password in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated)"
+	$(BIN)/airflow standalone
+
+mlflow-ui: $(STAMP)
+	@mkdir -p $(STOCKWISE_HOME)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(STOCKWISE_HOME)/mlflow.db \
+	  --default-artifact-root file://$(STOCKWISE_HOME)/mlartifacts --host 127.0.0.1 --port 5000 --workers 1
+
+clean:
+	rm -rf $(STOCKWISE_HOME)

@@ -1,0 +1,3 @@
+-- Databases of the compose stack besides Airflow's (created by POSTGRES_DB).
+CREATE DATABASE mlflow;
+CREATE DATABASE erp;

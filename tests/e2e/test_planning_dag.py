@@ -1,0 +1,105 @@
+"""The inventory_planning DAG end to end with dag.test() on the tiny demo."""
+
+import json
+import sqlite3
+
+import pandas as pd
+import pytest
+
+from stockwise import lake
+from stockwise.settings import Settings
+from support.demo import TINY_DS
+
+pytestmark = [pytest.mark.dags, pytest.mark.slow, pytest.mark.spark]
+
+
+def _run(conf=None):
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(Settings().great_expectations_dir.parent / "dags")).dags["inventory_planning"]
+    dr = dag.test(logical_date=pd.Timestamp(TINY_DS, tz="UTC").to_pydatetime(), run_conf=conf or {})
+    return {ti.task_id: str(ti.state) for ti in dr.get_task_instances()}, dr
+
+
+def _requisitions(home):
+    with sqlite3.connect(home / "erp.db") as c:
+        return pd.read_sql("SELECT * FROM purchase_requisitions", c)
+
+
+def test_plans_publishes_reports_and_reruns_idempotently(airflow_db, demo_home, monkeypatch):
+    monkeypatch.setenv("STOCKWISE_SPARK_MASTER", "local[1]")
+    states, dr = _run({"service_level": 0.97})
+    assert set(states.values()) == {"success"}, states
+    assert str(dr.state) == "success"
+
+    store = lake.open_lake(Settings())
+    d = TINY_DS.isoformat()
+    plan = lake.read_parquet(store, "plans", d, "reorder_plan.parquet")
+    assert len(plan) > 0
+    assert (plan["order_qty"] > 0).all() and (plan["order_qty"] % plan["pack_size"] == 0).all()
+    assert (plan["order_qty"] >= plan["moq"]).all()
+    assert (plan["service_level"] == 0.97).all()  # the DAG param reached the policy
+    assert plan["reason"].str.contains("order .* pack").all()
+    csv = pd.read_csv(store.uri(lake.read_manifest(store, "plans", d).key("reorder_plan.csv")))
+    assert len(csv) == len(plan)
+
+    req = _requisitions(demo_home)
+    assert len(req) == len(plan) and set(req["plan_id"]) == {f"SW-{d}"}
+    assert sorted(zip(req["sku"], req["location_id"], strict=True)) == sorted(zip(plan["sku"], plan["location_id"], strict=True))
+
+    html = store.get(lake.read_manifest(store, "reports", d).key("index.html")).decode()
+    assert f"Reorder plan {d}" in html and "data:image/png;base64," in html
+    assert html.count("<tr>") == len(plan) + 1
+    assert "Data Docs" in html and "baseline" in html
+    docs_key = lake.read_manifest(store, "data_docs", d).key("index.html")
+    assert f"../../../{docs_key}" in html
+
+    plans_before = {k: store.get(k) for k in store.list("plans/")}
+    # forecast data too; its manifest names the new MLflow run (each attempt is logged)
+    forecasts_before = {k: store.get(k) for k in store.list("forecasts/") if k.endswith(".parquet")}
+    states, _ = _run({"service_level": 0.97})
+    assert set(states.values()) == {"success"}, states
+    assert {k: store.get(k) for k in store.list("plans/")} == plans_before
+    assert {k: store.get(k) for k in store.list("forecasts/") if k.endswith(".parquet")} == forecasts_before
+    again = _requisitions(demo_home)
+    assert len(again) == len(req)
+    assert not again.duplicated(["plan_id", "sku", "location_id"]).any()
+
+
+@pytest.mark.parametrize(
+    ("table", "corruption", "extract", "expectation"),
+    [
+        ("sales", "UPDATE sales SET qty = -3 WHERE rowid IN (SELECT rowid FROM sales WHERE date >= '2025-12-01' LIMIT 2)",
+         "sales", "expect_column_values_to_be_between"),
+        ("stock", "UPDATE stock SET sku = 'GHOST-SKU' WHERE rowid IN (SELECT rowid FROM stock WHERE date >= '2025-12-01' LIMIT 1)",
+         "stock", "expect_column_values_to_be_in_set"),
+        ("items", "ALTER TABLE items DROP COLUMN pack_size", "items", "expect_table_columns_to_match_set"),
+    ],
+    ids=["negative-quantity", "unknown-sku", "missing-column"],
+)
+def test_corrupt_extract_stops_at_validate(airflow_db, demo_home, table, corruption, extract, expectation, caplog):
+    with sqlite3.connect(demo_home / "erp.db") as c:
+        c.execute(corruption)
+    states, dr = _run()
+    assert str(dr.state) == "failed"
+    assert states["validate"] == "failed", states
+    for t in ("build_features", "forecast", "plan", "publish", "report"):
+        assert states[t] in ("upstream_failed", "None"), states
+    store = lake.open_lake(Settings())
+    d = TINY_DS.isoformat()
+    assert not lake.has_partition(store, "plans", d)
+    assert len(_requisitions_or_empty(demo_home)) == 0
+    q = lake.read_manifest(store, f"quarantine/{extract}", d)
+    failures = json.loads(store.get(q.key("failures.json")))
+    assert expectation in {f["expectation"] for f in failures}
+    assert lake.read_parquet(store, f"quarantine/{extract}", d, "data.parquet").shape[0] > 0
+    assert "validation_result.json" in q.files
+    assert f"extract '{extract}'" in caplog.text and expectation in caplog.text
+    assert not lake.has_partition(store, f"validated/{extract}", d)
+
+
+def _requisitions_or_empty(home):
+    try:
+        return _requisitions(home)
+    except Exception:  # noqa: BLE001 - the table does not exist until a plan is published
+        return []

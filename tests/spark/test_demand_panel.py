@@ -1,0 +1,68 @@
+"""The Spark feature job: gaps filled, stockouts flagged, features use only the past."""
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from stockwise_features.demand_panel import build_panel
+
+pytestmark = pytest.mark.spark
+DS = date(2025, 1, 10)
+
+
+@pytest.fixture
+def panel(spark):
+    sales = pd.DataFrame({
+        "date": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-04", "2025-01-09"]),
+        "sku": "A", "location_id": "S", "qty": [3.0, 5.0, 2.0, 4.0], "price": [2.0, 2.0, 1.5, 2.0],
+        "on_promo": [False, False, True, False],
+    })
+    stock = pd.DataFrame({
+        "date": pd.date_range("2025-01-01", "2025-01-10"), "sku": "A", "location_id": "S",
+        "on_hand": [10.0, 5.0, 5.0, 0.0, 0.0, 8.0, 8.0, 8.0, 4.0, 4.0],
+    })
+    items = pd.DataFrame({"sku": ["A"], "category": ["c"], "unit_price": [2.0]})
+    out = build_panel(spark, spark.createDataFrame(sales), spark.createDataFrame(stock),
+                      spark.createDataFrame(items), DS)
+    return out.toPandas().sort_values("date").reset_index(drop=True)
+
+
+def test_every_day_is_present_and_gaps_sold_nothing(panel):
+    assert len(panel) == 10
+    assert panel["date"].astype(str).tolist()[0] == "2025-01-01"
+    assert panel["qty"].tolist() == [3, 5, 0, 2, 0, 0, 0, 0, 4, 0]
+
+
+def test_stockout_days_are_flagged_and_not_demand(panel):
+    assert panel["stockout"].tolist() == [False, False, False, True, True] + [False] * 5
+    assert panel.loc[3:4, "demand_obs"].isna().all()
+    assert panel.loc[2, "demand_obs"] == 0  # in stock and sold nothing: a real zero
+
+
+def test_lags_and_rolling_means_use_only_earlier_days(panel):
+    assert pd.isna(panel.loc[0, "lag_1"]) and panel.loc[1, "lag_1"] == 3
+    # rmean_7 on day 6 (index 5): observed demand of days 0..4 = 3, 5, 0 (days 3, 4 censored)
+    assert panel.loc[5, "rmean_7"] == pytest.approx((3 + 5 + 0) / 3)
+    assert panel.loc[5, "stockout_days_7"] == 2
+
+
+def test_no_feature_changes_when_later_data_is_removed(spark, panel):
+    """Cutting the inputs at a cutoff gives the same features up to the cutoff: no leakage."""
+    sales = spark.createDataFrame(pd.DataFrame({
+        "date": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-04"]), "sku": "A", "location_id": "S",
+        "qty": [3.0, 5.0, 2.0], "price": [2.0, 2.0, 1.5], "on_promo": [False, False, True]}))
+    stock = spark.createDataFrame(pd.DataFrame({
+        "date": pd.date_range("2025-01-01", "2025-01-06"), "sku": "A", "location_id": "S",
+        "on_hand": [10.0, 5.0, 5.0, 0.0, 0.0, 8.0]}))
+    items = spark.createDataFrame(pd.DataFrame({"sku": ["A"], "category": ["c"], "unit_price": [2.0]}))
+    cut = build_panel(spark, sales, stock, items, date(2025, 1, 6)).toPandas().sort_values("date").reset_index(drop=True)
+    cols = [c for c in cut.columns if c not in ("sku", "location_id", "category")]
+    pd.testing.assert_frame_equal(cut[cols], panel.loc[:5, cols].reset_index(drop=True), check_dtype=False)
+
+
+def test_calendar_and_price_features(panel):
+    assert panel.loc[0, "dow"] == 4  # 2025-01-01 is a Wednesday (Spark: Sunday=1)
+    assert panel.loc[3, "on_promo"] == 1
+    assert panel.loc[3, "price_ratio"] == pytest.approx(0.75)
+    assert panel.loc[4, "price"] == 1.5  # carried forward until the next sale

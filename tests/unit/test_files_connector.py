@@ -1,0 +1,77 @@
+"""The `files` connector reads an ERP's CSV/Parquet drop through a YAML mapping."""
+
+import pandas as pd
+import pytest
+
+from stockwise.erp.files import FilesConnector
+from stockwise.erp.mapping import load_mapping
+from stockwise.errors import ExtractError
+from support.demo import TINY_DS
+
+MAPPING = """
+extracts:
+  items:
+    file: export/ITEMS.csv
+    columns: {sku: ITEM_NO, name: DESCR, unit_cost: COST}
+  locations: {file: export/locations.parquet}
+  suppliers: {file: export/suppliers.csv}
+  sales:
+    file: export/sales_*.csv
+    columns: {sku: ITEM_NO, location_id: STORE, qty: UNITS}
+  stock: {file: export/stock.parquet}
+  movements: {file: export/movements.parquet}
+  open_orders: {file: export/open_orders.csv}
+"""
+
+
+@pytest.fixture
+def drop(tmp_path, tiny_demo):
+    t = tiny_demo.tables
+    ex = tmp_path / "export"
+    ex.mkdir()
+    t["items"].rename(columns={"sku": "ITEM_NO", "name": "DESCR", "unit_cost": "COST"}).to_csv(ex / "ITEMS.csv", index=False)
+    t["locations"].to_parquet(ex / "locations.parquet")
+    t["suppliers"].to_csv(ex / "suppliers.csv", index=False)
+    sales = t["sales"].rename(columns={"sku": "ITEM_NO", "location_id": "STORE", "qty": "UNITS"})
+    half = len(sales) // 2
+    sales.iloc[:half].to_csv(ex / "sales_1.csv", index=False)  # an ERP that splits its exports
+    sales.iloc[half:].to_csv(ex / "sales_2.csv", index=False)
+    t["stock"].to_parquet(ex / "stock.parquet")
+    t["movements"].to_parquet(ex / "movements.parquet")
+    po = t["purchase_orders"]
+    po[po["received_date"].isna()].drop(columns="received_date").to_csv(ex / "open_orders.csv", index=False)
+    (tmp_path / "mapping.yaml").write_text(MAPPING)
+    return tmp_path
+
+
+def test_files_give_the_same_extracts_as_the_database(drop, tiny_demo):
+    conn = FilesConnector(drop, load_mapping(drop / "mapping.yaml"))
+    items = conn.extract("items", TINY_DS, None)
+    pd.testing.assert_frame_equal(items, tiny_demo.tables["items"], check_dtype=False)
+    sales = conn.extract("sales", TINY_DS, 30)
+    src = tiny_demo.tables["sales"]
+    expect = src[src["date"] > pd.Timestamp("2025-12-01")].reset_index(drop=True)
+    pd.testing.assert_frame_equal(sales, expect, check_dtype=False)
+    assert sales["on_promo"].dtype == bool and sales["qty"].dtype == float
+    assert len(conn.extract("open_orders", TINY_DS, 365)) > 0
+
+
+def test_missing_file_or_source_column_is_named(drop):
+    (drop / "export" / "stock.parquet").unlink()
+    conn = FilesConnector(drop, load_mapping(drop / "mapping.yaml"))
+    with pytest.raises(ExtractError, match=r"export/stock.parquet: no file for extract 'stock'"):
+        conn.extract("stock", TINY_DS, 30)
+    df = pd.read_csv(drop / "export" / "ITEMS.csv").drop(columns=["COST"])
+    df.to_csv(drop / "export" / "ITEMS.csv", index=False)
+    with pytest.raises(ExtractError, match=r"ITEMS.csv: extract 'items' lacks source column\(s\) \['COST'\]"):
+        conn.extract("items", TINY_DS, 30)
+
+
+def test_write_back_replaces_the_plan_file(drop):
+    conn = FilesConnector(drop, load_mapping(drop / "mapping.yaml"))
+    lines = pd.DataFrame({"sku": ["A", "B"], "location_id": "S", "supplier_id": "V", "order_qty": [12.0, 24.0],
+                          "need_by": "2026-01-05", "reason": "r"})
+    conn.write_requisitions("SW-1", lines, TINY_DS)
+    conn.write_requisitions("SW-1", lines.head(1), TINY_DS)
+    out = pd.read_csv(drop / "outbox" / "purchase_requisitions" / "SW-1.csv")
+    assert out["sku"].tolist() == ["A"] and out["qty"].tolist() == [12.0]
