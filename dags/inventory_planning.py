@@ -5,6 +5,11 @@ Pulls the ERP extracts, gates them with Great Expectations, builds the demand pa
 forecasts every sku x location, computes the reorder plan, publishes it to the lake and the
 ERP's `purchase_requisitions`, and writes the planner report.
 
+**Schedule** daily at 05:00 UTC, and whenever `model_training` publishes a new demand model.
+
+**Forecasts** come from the registered `stockwise-demand@champion`; with no champion the run
+says so and uses the baseline, flagged in the report.
+
 **Stages** `extract` → `validate` → `build_features` → `forecast` → `plan` → `publish` → `report`
 
 **Params** (what-ifs from *Trigger DAG w/ config*):
@@ -23,9 +28,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk import (
+    Asset,
+    AssetOrTimeSchedule,
+    CronTriggerTimetable,
+    Param,
+    dag,
+    get_current_context,
+    task,
+)
 
 PLAN_ASSET = Asset("stockwise://plans")
+# produced by model_training when it finishes: a new champion re-plans the same day
+DEMAND_MODEL = Asset("stockwise://models/stockwise-demand")
 
 
 def _run_date() -> str:
@@ -46,7 +61,9 @@ def _call(job: str, **kwargs) -> dict:
 
 @dag(
     dag_id="inventory_planning",
-    schedule="@daily",
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 5 * * *", timezone="UTC"), assets=DEMAND_MODEL
+    ),
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

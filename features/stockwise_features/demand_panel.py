@@ -27,38 +27,54 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TABLE = "features/demand_panel"
-LAGS = (1, 7, 14, 28)
-WINDOWS = (7, 28)
+# lags and rolling windows, in periods, per frequency (daily, monthly)
+LAGS = {"D": (1, 7, 14, 28), "MS": (1, 2, 3, 12)}
+WINDOWS = {"D": (7, 28, 56, 112), "MS": (3, 6, 12)}
+STEP = {"D": "interval 1 day", "MS": "interval 1 month"}
 
 
-def build_panel(spark: SparkSession, sales: DataFrame, stock: DataFrame, items: DataFrame, ds: date) -> DataFrame:
-    """Pure transform: canonical sales/stock/items frames -> the feature panel."""
+def build_panel(
+    spark: SparkSession,
+    sales: DataFrame,
+    stock: DataFrame | None,
+    items: DataFrame,
+    ds: date,
+    freq: str = "D",
+) -> DataFrame:
+    """Pure transform: canonical sales/stock/items frames -> the feature panel.
+
+    A series starts on its first stock record or its first positive sale, whichever is first
+    (leading zeros before a launch are not demand). Without a stock extract (an ERP that only
+    exports sales) no day is flagged as a stockout.
+    """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    first = stock.groupBy("sku", "location_id").agg(F.min("date").alias("first_date"))
-    first_sale = sales.groupBy("sku", "location_id").agg(F.min("date").alias("first_sale"))
-    series = (
-        first.join(first_sale, ["sku", "location_id"], "full")
-        .select("sku", "location_id", F.least("first_date", "first_sale").alias("start"))
-    )
+    first_sale = sales.where(F.col("qty") > 0).groupBy("sku", "location_id").agg(F.min("date").alias("first_sale"))
+    if stock is not None:
+        first = stock.groupBy("sku", "location_id").agg(F.min("date").alias("first_date"))
+        series = first.join(first_sale, ["sku", "location_id"], "full").select(
+            "sku", "location_id", F.least("first_date", "first_sale").alias("start"))
+    else:
+        series = first_sale.select("sku", "location_id", F.col("first_sale").alias("start"))
     grid = series.select(
         "sku", "location_id",
-        F.explode(F.sequence(F.col("start").cast("date"), F.lit(ds), F.expr("interval 1 day"))).alias("date"),
+        F.explode(F.sequence(F.col("start").cast("date"), F.lit(ds), F.expr(STEP[freq]))).alias("date"),
     )
     s = sales.select(
         "sku", "location_id", F.col("date").cast("date").alias("date"),
         F.col("qty").cast("double").alias("qty"), F.col("price").cast("double").alias("price"),
         F.col("on_promo").cast("boolean").alias("on_promo"),
     )
-    k = stock.select("sku", "location_id", F.col("date").cast("date").alias("date"),
-                     F.col("on_hand").cast("double").alias("on_hand"))
     it = items.select("sku", "category", F.col("unit_price").cast("double").alias("list_price"))
-    p = (
-        grid.join(s, ["sku", "location_id", "date"], "left")
-        .join(k, ["sku", "location_id", "date"], "left")
-        .join(it, ["sku"], "left")
-    )
+    p = grid.join(s, ["sku", "location_id", "date"], "left")
+    if stock is not None:
+        k = stock.select("sku", "location_id", F.col("date").cast("date").alias("date"),
+                         F.col("on_hand").cast("double").alias("on_hand"))
+        p = p.join(k, ["sku", "location_id", "date"], "left")
+    else:
+        p = p.withColumn("on_hand", F.lit(None).cast("double"))
+    p = p.join(it, ["sku"], "left")
     w = Window.partitionBy("sku", "location_id").orderBy("date")
     ffill = w.rowsBetween(Window.unboundedPreceding, 0)
     p = (
@@ -70,9 +86,9 @@ def build_panel(spark: SparkSession, sales: DataFrame, stock: DataFrame, items: 
         .withColumn("price", F.coalesce(F.last("price", ignorenulls=True).over(ffill), F.col("list_price")))
         .withColumn("on_promo", F.coalesce("on_promo", F.lit(False)))
     )
-    for lag in LAGS:
+    for lag in LAGS[freq]:
         p = p.withColumn(f"lag_{lag}", F.lag("qty", lag).over(w))
-    for n in WINDOWS:
+    for n in WINDOWS[freq]:
         past = w.rowsBetween(-n, -1)
         p = (
             p.withColumn(f"rmean_{n}", F.avg("demand_obs").over(past))
@@ -84,7 +100,7 @@ def build_panel(spark: SparkSession, sales: DataFrame, stock: DataFrame, items: 
         .withColumn("month", F.month("date"))
         .withColumn("doy", F.dayofyear("date"))
         .withColumn("days_since_start", F.datediff("date", F.min("date").over(Window.partitionBy("sku", "location_id"))))
-        .withColumn("price_ratio", F.col("price") / F.max("price").over(w.rowsBetween(-28, 0)))
+        .withColumn("price_ratio", F.col("price") / F.max("price").over(w.rowsBetween(-WINDOWS[freq][1], 0)))
         .withColumn("on_promo", F.col("on_promo").cast("int"))
         .drop("list_price")
     )
@@ -145,3 +161,18 @@ def run(ds: date, settings: Settings | None = None) -> FeaturesResult:
 
 def as_dict(result: FeaturesResult) -> dict:
     return asdict(result)
+
+
+def build_panel_pandas(settings: Settings, sales, stock, items, ds: date, freq: str = "D"):
+    """Run `build_panel` on pandas inputs and return a pandas panel (benchmarks, the backtest CLI)."""
+    import pandas as pd
+
+    from stockwise.spark import spark_job
+
+    with spark_job(settings, "stockwise-features") as spark:
+        sdf = spark.createDataFrame(sales)
+        kdf = spark.createDataFrame(stock) if stock is not None and len(stock) else None
+        idf = spark.createDataFrame(items[["sku", "category", "unit_price"]])
+        panel = build_panel(spark, sdf, kdf, idf, ds, freq).toPandas()
+    panel["date"] = pd.to_datetime(panel["date"])
+    return panel.sort_values(["sku", "location_id", "date"]).reset_index(drop=True)

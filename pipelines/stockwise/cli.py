@@ -104,6 +104,28 @@ def cmd_gx_suites(a: argparse.Namespace) -> dict:
     return {"suites": written}
 
 
+def cmd_backtest(a: argparse.Namespace) -> dict:
+    import importlib
+
+    # the training package is named by string: the core does not import stage packages
+    job = importlib.import_module("stockwise_training.forecast.job")
+    builder = importlib.import_module("stockwise_features.demand_panel").build_panel_pandas
+    res = job.backtest_folder(a.data, a.mapping, a.horizon, a.out, panel_builder=builder,
+                              candidates=tuple(a.models.split(",")) if a.models else None, cutoffs=a.cutoffs)
+    bt = res.pop("backtest")
+    for k in ("matrix", "forecast", "every_model"):
+        res.pop(k, None)
+    hold = res["holdout"]
+    print(f"\nholdout ({res['horizon']} periods after {res['cutoff']}, {res['series']} series):", file=sys.stderr)
+    for k in ("WRMSSE", "RMSSE_mean", "MASE_mean", "WAPE", "bias_pct", "coverage_80", "coverage_95"):
+        if k in hold:
+            print(f"  {k:<12} {hold[k]:.4f}", file=sys.stderr)
+    print("champions by segment: " + ", ".join(f"{k}={v}" for k, v in res["champions"].items()), file=sys.stderr)
+    if a.scores:
+        bt.scores.to_csv(a.scores, index=False)
+    return res
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stockwise", description="AI inventory planning as batch MLOps.")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the JSON result")
@@ -135,6 +157,16 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("where", help="print where a date's plan, report and data docs are")
     w.add_argument("--ds", type=_date, required=True)
     w.set_defaults(func=cmd_where)
+
+    b = sub.add_parser("backtest", help="train on a history folder except its last H periods, forecast them, score")
+    b.add_argument("--data", required=True, help="folder of CSV/Parquet files")
+    b.add_argument("--mapping", required=True, help="YAML mapping of the files to the canonical extracts")
+    b.add_argument("--horizon", type=int, required=True, help="periods held out and forecast")
+    b.add_argument("--out", required=True, help="CSV of the forecasts (keys, date, mean, quantiles)")
+    b.add_argument("--models", default=None, help="comma-separated candidates (default: all)")
+    b.add_argument("--cutoffs", type=int, default=3, help="rolling-origin backtest cutoffs")
+    b.add_argument("--scores", default=None, help="CSV of every backtest score (model x cutoff x segment)")
+    b.set_defaults(func=cmd_backtest)
 
     g = sub.add_parser("gx-suites", help="write the expectation suites into great_expectations/")
     g.add_argument("--dir", default=None)

@@ -17,6 +17,7 @@ from stockwise.errors import ConfigError, ExtractError, ValidationFailed
 
 log = logging.getLogger(__name__)
 
+# the daily planning jobs, in order
 JOBS = {
     "extract": "stockwise.extract",
     "validate": "stockwise.validation.step",
@@ -25,6 +26,11 @@ JOBS = {
     "plan": "stockwise.planning.step",
     "publish": "stockwise.publish",
     "report": "stockwise.report",
+}
+# other jobs, "module" (its `run`) or "module:function"
+OTHER_JOBS = {
+    "train_forecast": "stockwise_training.forecast.train",
+    "promote_forecast": "stockwise_training.forecast.train:promote_job",
 }
 NOT_RETRYABLE = (ValidationFailed, ConfigError, ExtractError)
 
@@ -42,11 +48,13 @@ def call(job: str, ds: str | date, *, in_airflow: bool = False, **kwargs: Any) -
     logging.getLogger("stockwise").setLevel(logging.INFO)
     for name in ("stockwise_features", "stockwise_serving", "stockwise_training"):
         logging.getLogger(name).setLevel(logging.INFO)
-    module = importlib.import_module(JOBS.get(job, job))
+    target = JOBS.get(job) or OTHER_JOBS.get(job) or job
+    module_name, _, func = target.partition(":")
+    fn = getattr(importlib.import_module(module_name), func or "run")
     day = ds if isinstance(ds, date) else date.fromisoformat(str(ds)[:10])
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     try:
-        result = module.run(day, **kwargs)
+        result = fn(day, **kwargs)
     except NOT_RETRYABLE as e:
         if not in_airflow:
             raise

@@ -92,9 +92,11 @@ def render(ds: str, orders, positions, meta: dict, forecast_meta: dict, docs_hre
         ("below order-up-to", f"{(positions['inventory_position'] < positions['order_up_to']).mean():.0%}"),
     ]
     bt = forecast_meta.get("backtest", {})
-    if bt:
-        kpis.append(("forecast WAPE (backtest)", f"{bt.get('wape', float('nan')):.2f}"))
+    if "wape" in bt:
+        kpis.append(("forecast WAPE (backtest)", f"{bt['wape']:.2f}"))
         kpis.append(("80% interval coverage", f"{bt.get('coverage_80', float('nan')):.0%}"))
+    if "wrmsse" in bt:
+        kpis.append(("forecast WRMSSE (backtest)", f"{bt['wrmsse']:.3f}"))
     flag = ""
     if forecast_meta.get("baseline"):
         flag = (f"<div class='flag'>Forecasts come from the <b>{esc(str(forecast_meta.get('method')))}</b> "
@@ -119,7 +121,7 @@ def render(ds: str, orders, positions, meta: dict, forecast_meta: dict, docs_hre
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Stockwise reorder plan {esc(ds)}</title><style>{CSS}</style></head><body>
 <h1>Reorder plan {esc(ds)}</h1>
-<p class="sub">Plan {esc(str(meta.get('plan_id', '')))} · {docs} · <a href="reorder_plan.xlsx">Excel</a></p>
+<p class="sub">Plan {esc(str(meta.get('plan_id', '')))} · forecasts: {esc(str(forecast_meta.get('method', '?')))} · {docs} · <a href="reorder_plan.xlsx">Excel</a></p>
 {flag}
 <div class="kpis">{''.join(f"<div class='kpi'><b>{esc(v)}</b><span>{esc(k)}</span></div>" for k, v in kpis)}</div>
 <div class="charts">{imgs}</div>

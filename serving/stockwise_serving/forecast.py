@@ -1,7 +1,10 @@
 """Job: forecast every sku x location for the planning horizon, logged as an MLflow run.
 
-Today this is the baseline (a day-of-week-shaped moving average with quantiles from its own
-backtest residuals). The run is flagged as a baseline in MLflow and in the report.
+The model is the registered `stockwise-demand@champion` (loaded through MLflow's pyfunc, so
+whatever a reviewer promotes in the MLflow UI is what plans). With no champion registered, or
+when the champion cannot serve the asked horizon, the job says so and falls back to the baseline
+(a weekday-shaped moving average with quantiles from its own backtest residuals); the run is
+flagged as a baseline in MLflow and in the report.
 """
 
 from __future__ import annotations
@@ -38,8 +41,12 @@ class ForecastResult:
     seconds: float
 
 
-def read_panel(store, ds: date, days: int):
-    """The last `days` days of the feature panel (only the columns the baseline needs)."""
+MODEL_NAME = "stockwise-demand"
+Z90 = 1.2815515655446004
+
+
+def read_panel(store, ds: date, days: int, columns: list[str] | None = None):
+    """The last `days` days of the feature panel (all columns, or those named)."""
     import io
 
     import pandas as pd
@@ -49,8 +56,7 @@ def read_panel(store, ds: date, days: int):
     since = pd.Timestamp(ds - timedelta(days=days))
     frames = []
     for name in sorted(n for n in part.files if n.endswith(".parquet")):
-        t = pq.read_table(io.BytesIO(store.get(part.key(name))),
-                          columns=["sku", "location_id", "date", "qty", "stockout"])
+        t = pq.read_table(io.BytesIO(store.get(part.key(name))), columns=columns)
         df = t.to_pandas()
         frames.append(df[pd.to_datetime(df["date"]) > since])
     df = pd.concat(frames, ignore_index=True)
@@ -65,11 +71,14 @@ def run(ds: date, settings: Settings | None = None, horizon_days: int | None = N
     store = lake.open_lake(settings)
     h = horizon_days or settings.horizon_days
     t0 = time.monotonic()
-    params = baseline.BaselineParams()
-    panel = read_panel(store, ds, 3 * h + params.season * params.season_weeks + 1)
-    fc, metrics = baseline.forecast(panel, ds, h, params)
-    log.info("no registered champion is served yet: using the %s baseline", baseline.METHOD)
     use_mlflow(settings, EXPERIMENT)
+    champion = _champion(h)
+    if champion is not None:
+        return _serve_champion(ds, settings, store, h, champion, t0)
+    params = baseline.BaselineParams()
+    panel = read_panel(store, ds, 3 * h + params.season * params.season_weeks + 1,
+                       ["sku", "location_id", "date", "qty", "stockout"])
+    fc, metrics = baseline.forecast(panel, ds, h, params)
     with mlflow.start_run(run_name=f"baseline-{ds.isoformat()}") as run_:
         mlflow.set_tags({"stockwise.ds": ds.isoformat(), "stockwise.model": baseline.METHOD,
                          "stockwise.baseline": "true", "stockwise.job": "inventory_planning.forecast"})
@@ -89,3 +98,55 @@ def run(ds: date, settings: Settings | None = None, horizon_days: int | None = N
              n_series, h, metrics["wape"], metrics["bias_pct"], metrics["coverage_80"])
     return ForecastResult(ds.isoformat(), baseline.METHOD, True, n_series, len(fc), h, metrics, run_id,
                           store.uri(part.key("forecast.parquet")), round(time.monotonic() - t0, 1))
+
+
+def _champion(horizon: int):
+    """The registered champion's version, or None (with the reason logged) to use the baseline."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mv = mlflow.MlflowClient().get_model_version_by_alias(MODEL_NAME, "champion")
+    except MlflowException:
+        log.warning("no champion is registered for %s: falling back to the %s baseline", MODEL_NAME, baseline.METHOD)
+        return None
+    trained = int(json.loads(mv.tags.get("horizon", "0")) or 0)
+    if trained and horizon > trained:
+        log.warning("champion %s v%s was trained for %d days, %d asked: falling back to the baseline",
+                    MODEL_NAME, mv.version, trained, horizon)
+        return None
+    return mv
+
+
+def _serve_champion(ds: date, settings: Settings, store, h: int, mv, t0: float) -> ForecastResult:
+    import mlflow
+
+    uri = f"models:/{MODEL_NAME}@champion"
+    model = mlflow.pyfunc.load_model(uri)
+    panel = read_panel(store, ds, 400)
+    panel["date"] = pd_to_datetime(panel["date"])
+    fc = model.predict(panel, params={"horizon": h})
+    fc["method"] = f"{MODEL_NAME} v{mv.version} ({'/'.join(sorted(set(fc['model'])))})"
+    method = f"{MODEL_NAME} v{mv.version}"
+    with mlflow.start_run(run_name=f"serve-{ds.isoformat()}") as run_:
+        mlflow.set_tags({"stockwise.ds": ds.isoformat(), "stockwise.model": method, "stockwise.baseline": "false",
+                         "stockwise.job": "inventory_planning.forecast"})
+        mlflow.log_params({"model_uri": uri, "model_version": mv.version, "horizon_days": h})
+        mlflow.log_metrics({"series": float(fc[["sku", "location_id"]].drop_duplicates().shape[0])})
+        run_id = run_.info.run_id
+    part = lake.write_partition(
+        store, OUT, ds.isoformat(), {"forecast.parquet": lake.parquet_bytes(fc)},
+        meta={"method": method, "baseline": False, "mlflow_run_id": run_id, "horizon_days": h,
+              "model_version": mv.version, "backtest": {"wrmsse": float(mv.tags.get("backtest.wrmsse", "nan"))}},
+    )
+    n_series = int(fc[["sku", "location_id"]].drop_duplicates().shape[0])
+    log.info("forecast: %d series x %d days with %s (champion)", n_series, h, method)
+    return ForecastResult(ds.isoformat(), method, False, n_series, len(fc), h,
+                          {"wrmsse": float(mv.tags.get("backtest.wrmsse", "nan"))}, run_id,
+                          store.uri(part.key("forecast.parquet")), round(time.monotonic() - t0, 1))
+
+
+def pd_to_datetime(s):
+    import pandas as pd
+
+    return pd.to_datetime(s)

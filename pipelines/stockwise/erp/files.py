@@ -46,21 +46,58 @@ class FilesConnector:
             raise ExtractError(f"{path}: cannot be read as {path.suffix} ({e})") from e
         raise ExtractError(f"{path}: unsupported file type (use .csv or .parquet)")
 
+    def _paths(self, pattern: str | list[str], what: str) -> list[Path]:
+        patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+        paths = [p for pat in patterns for p in sorted(self.folder.glob(pat))]
+        if not paths:
+            raise ExtractError(f"{self.folder}/{patterns[0] if len(patterns) == 1 else patterns}: no file for {what}")
+        return paths
+
+    def has(self, name: str) -> bool:
+        m = self.mapping.extracts.get(name)
+        return m is not None and bool(m.file)
+
+    def covariates(self) -> pd.DataFrame | None:
+        """Known-in-advance covariates (sku, location_id, date, ...), or None without a mapping."""
+        import pandas as pd
+
+        cm = self.mapping.covariates
+        if cm is None:
+            return None
+        frames = []
+        for p in self._paths(cm.file, "covariates"):
+            df = self._read(p, cm).rename(columns={src: canon for canon, src in cm.columns.items()})
+            for col, value in cm.constants.items():
+                df[col] = value
+            missing = [c for c in ["sku", "location_id", "date", *cm.keep] if c not in df.columns]
+            if missing:
+                raise ExtractError(f"{p}: covariates lack column(s) {missing}")
+            frames.append(df[["sku", "location_id", "date", *cm.keep]])
+        out = pd.concat(frames, ignore_index=True)
+        out["date"] = pd.to_datetime(out["date"])
+        for c in cm.keep:
+            num = pd.to_numeric(out[c], errors="coerce")
+            if num.notna().sum() == out[c].notna().sum():
+                out[c] = num
+        out["sku"] = out["sku"].astype(str)
+        out["location_id"] = out["location_id"].astype(str)
+        return out.drop_duplicates(["sku", "location_id", "date"], keep="last").reset_index(drop=True)
+
     def extract(self, name: str, ds: date, history_days: int | None) -> pd.DataFrame:
         import pandas as pd
 
         m = self.mapping.extracts.get(name)
         if m is None or not m.file:
             raise ExtractError(f"{self.mapping.source}: no `file` for extract '{name}'")
-        paths = sorted(self.folder.glob(m.file))
-        if not paths:
-            raise ExtractError(f"{self.folder}/{m.file}: no file for extract '{name}'")
+        what = f"extract '{name}'"
+        paths = self._paths(m.file, what)
         frames = []
         for p in paths:
             df, missing = apply_columns(self._read(p, m), m)
             if missing:
                 raise ExtractError(f"{p}: extract '{name}' lacks source column(s) {missing}")
             frames.append(df)
+        frames = [f.dropna(axis=1, how="all") if len(frames) > 1 else f for f in frames]
         df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         spec = EXTRACTS[name]
         out = conform(name, df, f"{self.folder}/{m.file}", strict=False)

@@ -18,10 +18,20 @@ class ExtractMapping:
     name: str
     table: str | None = None
     query: str | None = None
-    file: str | None = None
+    file: str | list[str] | None = None  # glob(s), relative to the files connector's folder
     columns: dict[str, str] = field(default_factory=dict)  # canonical -> source column
     constants: dict[str, Any] = field(default_factory=dict)  # canonical -> fixed value
     date_format: str | None = None
+
+
+@dataclass(frozen=True)
+class CovariatesMapping:
+    """Known-in-advance covariates per series and date (planned prices, events, holidays)."""
+
+    file: str | list[str]
+    columns: dict[str, str] = field(default_factory=dict)  # canonical key -> source column
+    keep: list[str] = field(default_factory=list)  # value columns to keep, as named after renaming
+    constants: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -29,6 +39,7 @@ class Mapping:
     source: str
     extracts: dict[str, ExtractMapping]
     options: dict[str, Any] = field(default_factory=dict)
+    covariates: CovariatesMapping | None = None
 
 
 def load_mapping(path: str | Path | None) -> Mapping:
@@ -66,15 +77,31 @@ def load_mapping(path: str | Path | None) -> Mapping:
             constants=dict(spec.get("constants") or {}),
             date_format=spec.get("date_format"),
         )
-    return Mapping(source=source, extracts=out, options=dict(raw.get("options") or {}))
+    cov = raw.get("covariates")
+    covariates = None
+    if cov:
+        if not cov.get("file"):
+            raise ConfigError(f"{source}: 'covariates' needs a 'file'")
+        covariates = CovariatesMapping(file=cov["file"], columns=dict(cov.get("columns") or {}),
+                                       keep=list(cov.get("keep") or []), constants=dict(cov.get("constants") or {}))
+    return Mapping(source=source, extracts=out, options=dict(raw.get("options") or {}), covariates=covariates)
 
 
 def apply_columns(df, m: ExtractMapping):
-    """Rename source columns to canonical names and add constants."""
-    missing = [src for src in m.columns.values() if src not in df.columns]
+    """Rename source columns to canonical names and add constants.
+
+    A source name ending in `?` is optional: a file without it gets an empty column (for
+    example a holdout file without prices next to a training file with them).
+    """
+    required = {canon: src for canon, src in m.columns.items() if not src.endswith("?")}
+    optional = {canon: src[:-1] for canon, src in m.columns.items() if src.endswith("?")}
+    missing = [src for src in required.values() if src not in df.columns]
     if missing:
         return df, missing
-    df = df.rename(columns={src: canon for canon, src in m.columns.items()})
+    df = df.rename(columns={src: canon for canon, src in {**required, **optional}.items()})
+    for canon in optional:
+        if canon not in df.columns:
+            df[canon] = None
     for col, value in m.constants.items():
         df[col] = value
     return df, []

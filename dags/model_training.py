@@ -1,0 +1,87 @@
+"""
+### Demand model training (weekly)
+
+Refreshes the extracts and the Spark feature panel, then backtests every forecasting candidate
+(seasonal naive, moving averages, TSB, Croston-SBA, a global LightGBM with quantiles) with
+rolling origins, picks a champion per demand segment (smooth, erratic, intermittent, lumpy,
+new), trains them on all the data and registers the result in MLflow as `stockwise-demand`
+with the alias **challenger**.
+
+`promote` compares the challenger with the current **champion** on the same backtest cutoffs
+and moves the alias only when the challenger's WRMSSE is lower by at least `promotion_margin`.
+The decision and both figures are tags of the model version (MLflow UI, *Models*). A reviewer
+can move `champion` by hand there; the planning DAG always serves `stockwise-demand@champion`.
+
+Emits the asset `stockwise://models/stockwise-demand` when it finishes.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Asset, Param, dag, get_current_context, task
+
+DEMAND_MODEL = Asset("stockwise://models/stockwise-demand")
+
+
+def _run_date() -> str:
+    ctx = get_current_context()
+    override = ctx["params"].get("run_date")
+    if override:
+        return str(override)
+    if ctx.get("logical_date") is not None:
+        return ctx["logical_date"].strftime("%Y-%m-%d")
+    return ctx["dag_run"].run_after.strftime("%Y-%m-%d")
+
+
+def _call(job: str, **kwargs) -> dict:
+    from stockwise.orchestration import call
+
+    return call(job, _run_date(), in_airflow=True, **kwargs)
+
+
+@dag(
+    dag_id="model_training",
+    schedule="@weekly",
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["stockwise", "training", "mlflow"],
+    default_args={"owner": "stockwise", "retries": 1, "retry_delay": timedelta(minutes=5)},
+    params={
+        "promotion_margin": Param(0.02, type="number", minimum=0, maximum=0.5,
+                                  description="Relative WRMSSE improvement needed to promote"),
+        "candidates": Param(None, type=["null", "string"],
+                            description="Comma-separated candidate models (default: all)"),
+        "run_date": Param(None, type=["null", "string"], format="date",
+                          description="Train as of this date instead of the logical date"),
+    },
+)
+def model_training():
+    @task
+    def extract() -> dict:
+        return _call("extract")
+
+    @task
+    def validate(extracted: dict) -> dict:
+        return _call("validate")
+
+    @task
+    def build_features(validated: dict) -> dict:
+        return _call("build_features")
+
+    @task
+    def train(features: dict) -> dict:
+        cands = get_current_context()["params"].get("candidates")
+        return _call("train_forecast", candidates=tuple(cands.split(",")) if cands else None)
+
+    @task(outlets=[DEMAND_MODEL])
+    def promote(trained: dict) -> dict:
+        return _call("promote_forecast", margin=get_current_context()["params"]["promotion_margin"])
+
+    promote(train(build_features(validate(extract()))))
+
+
+model_training()

@@ -1,0 +1,66 @@
+"""model_training end to end on the tiny demo with a real MLflow store, then planning follows it."""
+
+import mlflow
+import pandas as pd
+import pytest
+
+from stockwise import lake
+from stockwise.settings import Settings
+from support.demo import TINY_DS
+
+pytestmark = [pytest.mark.dags, pytest.mark.slow, pytest.mark.spark, pytest.mark.integration]
+
+
+def _dag(dag_id):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(Settings().great_expectations_dir.parent / "dags")).dags[dag_id]
+
+
+def _test(dag_id, conf=None):
+    dr = _dag(dag_id).test(logical_date=pd.Timestamp(TINY_DS, tz="UTC").to_pydatetime(), run_conf=conf or {})
+    return {ti.task_id: str(ti.state) for ti in dr.get_task_instances()}, dr
+
+
+def test_train_register_promote_and_serve(airflow_db, demo_home, monkeypatch):
+    monkeypatch.setenv("STOCKWISE_SPARK_MASTER", "local[1]")
+    monkeypatch.setenv("STOCKWISE_HORIZON_DAYS", "14")
+    cands = "moving_average,tsb,shaped_average,lightgbm,ensemble"
+    states, dr = _test("model_training", {"candidates": cands})
+    assert str(dr.state) == "success", states
+
+    mlflow.set_tracking_uri(Settings().mlflow_uri)
+    client = mlflow.MlflowClient()
+    v1 = client.get_model_version_by_alias("stockwise-demand", "champion")
+    assert client.get_model_version_by_alias("stockwise-demand", "challenger").version == v1.version
+    assert v1.tags["promotion.decision"] == "promoted" and v1.tags["promotion.reason"] == "no champion yet"
+    run = client.get_run(v1.run_id)
+    assert "backtest_WRMSSE" in run.data.metrics and run.inputs.dataset_inputs
+    arts = {a.path for a in client.list_artifacts(v1.run_id, "plots")}
+    assert {"plots/error_by_segment.png", "plots/fan_charts_last_cutoff.png"} <= arts
+    families = {e.name for e in client.search_experiments()}
+    assert {"stockwise-forecast-tsb", "stockwise-forecast-lightgbm", "stockwise-demand"} <= families
+
+    # the registered pyfunc forecasts quantiles for every series from the panel
+    store = lake.open_lake(Settings())
+    panel = lake.read_parquet(store, "features/demand_panel", TINY_DS.isoformat())
+    out = mlflow.pyfunc.load_model("models:/stockwise-demand@champion").predict(panel, params={"horizon": 14})
+    n = panel[["sku", "location_id"]].drop_duplicates().shape[0]
+    assert len(out) == n * 14 and (out[["mean", "p10", "p90", "sigma"]] >= 0).all().all()
+
+    # a second training run registers v2 as challenger; a huge margin keeps v1 as champion
+    states, dr = _test("model_training", {"candidates": cands, "promotion_margin": 0.5})
+    assert str(dr.state) == "success", states
+    v2 = client.get_model_version_by_alias("stockwise-demand", "challenger")
+    assert v2.version != v1.version
+    assert client.get_model_version_by_alias("stockwise-demand", "champion").version == v1.version
+    v2 = client.get_model_version("stockwise-demand", v2.version)
+    assert v2.tags["promotion.decision"] == "rejected" and v2.tags["promotion.champion_wrmsse"]
+
+    # the planning DAG serves the champion, not the baseline
+    states, dr = _test("inventory_planning", {"horizon_days": 14})
+    assert str(dr.state) == "success", states
+    meta = lake.read_manifest(store, "forecasts", TINY_DS.isoformat()).meta
+    assert meta["baseline"] is False and meta["model_version"] == v1.version
+    html = store.get(lake.read_manifest(store, "reports", TINY_DS.isoformat()).key("index.html")).decode()
+    assert "stockwise-demand v" in html and "no champion demand model" not in html

@@ -1,0 +1,86 @@
+"""Each forecaster on tiny data: complete, non-negative, sensible; no look-ahead."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stockwise_training.forecast.models import make
+from stockwise_training.forecast.panel import demand_classes, to_matrix
+
+H = 14
+
+
+def panel(n_days=200, seed=0, kinds=("smooth", "intermittent", "constant")):
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2025-01-01", periods=n_days)
+    rows = []
+    for i, kind in enumerate(kinds):
+        if kind == "smooth":
+            y = rng.poisson(8 * (1 + 0.5 * (dates.dayofweek == 5)))
+        elif kind == "intermittent":
+            y = rng.poisson(0.15, n_days) * rng.integers(1, 4, n_days)
+        else:
+            y = np.full(n_days, 3)
+        df = pd.DataFrame({"sku": f"S{i}", "location_id": "L", "date": dates, "qty": y.astype(float),
+                           "stockout": False, "price": 2.0, "on_promo": 0})
+        # the panel's origin features, computed as the Spark job does (windows end the day before)
+        q = df["qty"]
+        for lag in (1, 7, 14, 28):
+            df[f"lag_{lag}"] = q.shift(lag)
+        for w in (7, 28):
+            df[f"rmean_{w}"] = q.shift(1).rolling(w, min_periods=1).mean()
+        rows.append(df)
+    return pd.concat(rows, ignore_index=True)
+
+
+@pytest.mark.parametrize("name", ["seasonal_naive", "moving_average", "shaped_average", "tsb", "croston_sba"])
+def test_statistical_models_complete_and_non_negative(name):
+    m = to_matrix(panel(), "D")
+    mean, q = make(name).fit(m).predict(H)
+    assert mean.shape == (3, H) and np.isfinite(mean).all() and (mean >= 0).all()
+    assert q is None
+
+
+@pytest.mark.parametrize("name", ["seasonal_naive", "moving_average", "shaped_average", "tsb", "croston_sba"])
+def test_constant_series_stays_flat(name):
+    m = to_matrix(panel(kinds=("constant",)), "D")
+    mean, _ = make(name).fit(m).predict(H)
+    expected = 3.0 * (1 - 0.1 / 2) if name == "croston_sba" else 3.0  # SBA deflates by design
+    assert np.allclose(mean, expected)
+
+
+def test_intermittent_methods_ignore_censored_periods():
+    p = panel(kinds=("constant",))
+    last = p["date"] >= p["date"].max() - pd.Timedelta(days=9)
+    p.loc[last, "qty"] = 0.0
+    p.loc[last, "stockout"] = True  # zeros while out of stock are not demand
+    m = to_matrix(p, "D")
+    for name in ("tsb", "moving_average"):
+        mean, _ = make(name).fit(m).predict(H)
+        assert np.allclose(mean, 3.0), name
+
+
+@pytest.mark.slow
+def test_lightgbm_quantiles_and_no_look_ahead():
+    p = panel(n_days=240)
+    m = to_matrix(p, "D")
+    params = dict(horizon=H, rounds=30, quantile_rounds=20, num_leaves=7, min_data_in_leaf=5, threads=1)
+    model = make("lightgbm", **params).fit(m)
+    mean, q = model.predict(H)
+    assert mean.shape == (3, H) and (mean >= 0).all()
+    assert q.shape == (3, H, 5) and (np.diff(q, axis=-1) >= 0).all()
+    assert model.n_train_rows > 0 and model.importance.index[0]
+    # a forecast from a cutoff must not change when the data after the cutoff changes
+    cut = m.dates[180]
+    p2 = p.copy()
+    p2.loc[p2["date"] > cut, "qty"] = 999.0
+    a, _ = make("lightgbm", **params).fit(m.upto(cut)).predict(H)
+    b, _ = make("lightgbm", **params).fit(to_matrix(p2, "D").upto(cut)).predict(H)
+    np.testing.assert_allclose(a, b)
+
+
+def test_demand_classes():
+    m = to_matrix(panel(kinds=("smooth", "intermittent", "constant")), "D")
+    assert list(demand_classes(m.observed, 28)) == ["smooth", "intermittent", "smooth"]
+    assert demand_classes(m.observed[:, :10], 28)[0] == "new"
+    assert demand_classes(np.zeros((1, 50)), 28)[0] == "inactive"

@@ -1,0 +1,1 @@
+"""Demand forecasting: models, rolling-origin backtests, selection and MLflow registration."""

@@ -1,0 +1,159 @@
+"""Rolling-origin backtests, interval calibration and the choice of a champion per segment.
+
+Cutoffs step back one horizon at a time from the end of the training data; each candidate is
+fitted on the data up to a cutoff only (the matrix is cut there, so nothing after it can leak in)
+and scored on the following `horizon` periods. Models without native quantiles get intervals
+from their own backtest errors: per segment and step, quantiles of the error divided by the
+series' recent level, calibrated on the earlier cutoffs and applied to later ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from stockwise_training.forecast import metrics
+from stockwise_training.forecast.models import make
+from stockwise_training.forecast.panel import QUANTILES, Matrix, demand_classes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BacktestConfig:
+    horizon: int = 28
+    cutoffs: int = 3
+    season: int = 7
+    weight_window: int = 28
+    candidates: tuple[str, ...] = ("seasonal_naive", "moving_average", "shaped_average", "tsb", "croston_sba",
+                                   "lightgbm", "ensemble")
+    # an ensemble averages its members' means and quantiles (members must be candidates too)
+    ensemble: tuple[str, ...] = ("lightgbm", "shaped_average")
+    model_params: dict[str, dict] = field(default_factory=dict)
+    selection_metric: str = "WRMSSE"
+
+
+@dataclass
+class BacktestResult:
+    scores: pd.DataFrame  # model x cutoff x segment -> metrics
+    per_series: pd.DataFrame  # model x cutoff x series -> rmsse, mase
+    champions: dict[str, str]  # segment -> model
+    segments: pd.Series  # series index -> segment
+    calibration: dict[str, np.ndarray]  # model -> [segment-code, step, quantile] scaled error quantiles
+    seconds: dict[str, float]
+
+
+def cutoff_dates(m: Matrix, horizon: int, n: int) -> list[pd.Timestamp]:
+    T = len(m.dates)
+    return [m.dates[T - 1 - horizon * j] for j in range(n, 0, -1)]
+
+
+def _level(y: np.ndarray, window: int) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lv = np.nanmean(y[:, -window:], axis=1)
+    return np.maximum(np.nan_to_num(lv, nan=0.0), 0.05)
+
+
+def fit_predict(name: str, m: Matrix, horizon: int, cfg: BacktestConfig, statics=None, exog=None,
+                cache: dict | None = None):
+    """Fit candidate `name` on `m` and forecast; `cache` reuses fits within one cutoff."""
+    if cache is not None and name in cache:
+        return cache[name]
+    if name == "ensemble":
+        parts = [fit_predict(n, m, horizon, cfg, statics, exog, cache) for n in cfg.ensemble]
+        mean = np.mean([p[1] for p in parts], axis=0)
+        qs = [p[2] for p in parts]
+        q = None if any(x is None for x in qs) else np.sort(np.mean(qs, axis=0), axis=-1)
+        out = ({n: p[0] for n, p in zip(cfg.ensemble, parts, strict=True)}, mean, q)
+        if cache is not None:
+            cache[name] = out
+        return out
+    params = dict(cfg.model_params.get(name, {}))
+    if name in ("seasonal_naive", "shaped_average"):
+        params.setdefault("season", cfg.season)
+    if name == "lightgbm":
+        params.setdefault("horizon", horizon)
+        params.setdefault("season", cfg.season)
+        model = make(name, **params).fit(m, statics=statics, exog=exog)
+    else:
+        model = make(name, **params).fit(m)
+    mean, q = model.predict(horizon)
+    if cache is not None:
+        cache[name] = (model, mean, q)
+    return model, mean, q
+
+
+def apply_calibration(mean: np.ndarray, level: np.ndarray, seg_codes: np.ndarray, cal: np.ndarray) -> np.ndarray:
+    """Quantiles = mean + level x (scaled error quantile of the series' segment and step)."""
+    q = mean[..., None] + level[:, None, None] * cal[seg_codes][:, : mean.shape[1], :]
+    return np.sort(np.maximum(q, 0), axis=-1)
+
+
+def run_backtest(m: Matrix, cfg: BacktestConfig, statics=None, exog=None, price_raw: np.ndarray | None = None) -> BacktestResult:
+    cuts = cutoff_dates(m, cfg.horizon, cfg.cutoffs)
+    seg = demand_classes(m.observed[:, : len(m.dates) - cfg.horizon * cfg.cutoffs], 2 * cfg.horizon)
+    seg_names = sorted(set(seg))
+    seg_codes = np.array([seg_names.index(s) for s in seg])
+    rows, per_rows, seconds = [], [], {}
+    errors: dict[str, list[tuple[int, np.ndarray]]] = {c: [] for c in cfg.candidates}
+    for ci, cut in enumerate(cuts):
+        train = m.upto(cut)
+        T = len(train.dates)
+        actual = m.observed[:, T : T + cfg.horizon]
+        price = price_raw[:, :T] if price_raw is not None else None
+        w = metrics.weights(train.observed, price, cfg.weight_window)
+        level = _level(train.observed, cfg.horizon)
+        cache: dict = {}
+        for name in cfg.candidates:
+            t0 = time.monotonic()
+            _, mean, q = fit_predict(name, train, cfg.horizon, cfg, statics, exog, cache)
+            seconds[name] = seconds.get(name, 0.0) + time.monotonic() - t0
+            errors[name].append((ci, (actual - mean) / level[:, None]))
+            if q is None and ci > 0:
+                q = apply_calibration(mean, level, seg_codes, _calibrate(errors[name][:-1], seg_codes, len(seg_names)))
+            for segment in ["all", *seg_names]:
+                sel = np.ones(len(seg), bool) if segment == "all" else seg == segment
+                res, per = metrics.evaluate(actual[sel], mean[sel], train.observed[sel], w[sel],
+                                            None if q is None else q[sel], QUANTILES)
+                rows.append({"model": name, "cutoff": cut.date().isoformat(), "segment": segment, **res})
+                if segment == "all":
+                    per_rows.append(per.assign(model=name, cutoff=cut.date().isoformat(),
+                                               sku=m.keys["sku"].to_numpy(), location_id=m.keys["location_id"].to_numpy(),
+                                               segment=seg))
+            log.info("backtest %s @ %s: WRMSSE %.3f", name, cut.date(), rows[-1 - len(seg_names)]["WRMSSE"])
+    scores = pd.DataFrame(rows)
+    champions = choose(scores, cfg.selection_metric)
+    cal = {name: _calibrate(errs, seg_codes, len(seg_names)) for name, errs in errors.items()}
+    return BacktestResult(scores, pd.concat(per_rows, ignore_index=True), champions,
+                          pd.Series(seg, index=pd.MultiIndex.from_frame(m.keys)), cal,
+                          {k: round(v, 1) for k, v in seconds.items()})
+
+
+def _calibrate(errs: list[tuple[int, np.ndarray]], seg_codes: np.ndarray, n_seg: int) -> np.ndarray:
+    """[segment, step, quantile] quantiles of scaled errors pooled over the given cutoffs."""
+    e = np.concatenate([x for _, x in errs], axis=0)
+    codes = np.concatenate([seg_codes for _ in errs])
+    h = e.shape[1]
+    out = np.zeros((n_seg, h, len(QUANTILES)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        pooled = np.nanquantile(e, QUANTILES, axis=0).T  # [step, q]
+        for s in range(n_seg):
+            rows = e[codes == s]
+            if np.isfinite(rows).sum() >= 50:
+                out[s] = np.nanquantile(rows, QUANTILES, axis=0).T
+            else:
+                out[s] = pooled
+    return np.nan_to_num(out)
+
+
+def choose(scores: pd.DataFrame, metric: str) -> dict[str, str]:
+    """The model with the best mean `metric` over cutoffs, per segment (and overall)."""
+    s = scores.groupby(["segment", "model"])[metric].mean().reset_index()
+    return {seg: g.sort_values(metric).iloc[0]["model"] for seg, g in s.groupby("segment")}

@@ -1,0 +1,22 @@
+"""Forecasters: each `fit(matrix)` then `predict(horizon, future)` -> (mean, quantiles or None)."""
+
+from __future__ import annotations
+
+from stockwise_training.forecast.models.intermittent import TSB, CrostonSBA
+from stockwise_training.forecast.models.naive import MovingAverage, SeasonalNaive, ShapedAverage
+
+REGISTRY = {
+    "seasonal_naive": SeasonalNaive,
+    "moving_average": MovingAverage,
+    "shaped_average": ShapedAverage,
+    "tsb": TSB,
+    "croston_sba": CrostonSBA,
+}
+
+
+def make(name: str, **params):
+    if name == "lightgbm":
+        from stockwise_training.forecast.models.lgbm import GlobalLGBM
+
+        return GlobalLGBM(**params)
+    return REGISTRY[name](**params)

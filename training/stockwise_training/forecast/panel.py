@@ -1,0 +1,112 @@
+"""The feature panel as [series, period] matrices, and the series' demand classes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+KEYS = ["sku", "location_id"]
+QUANTILES = (0.025, 0.1, 0.5, 0.9, 0.975)
+QCOLS = ("p2_5", "p10", "p50", "p90", "p97_5")
+
+
+def offset(freq: str) -> pd.DateOffset:
+    return pd.tseries.frequencies.to_offset(freq)
+
+
+@dataclass
+class Matrix:
+    """Aligned matrices over all series and periods of a panel (NaN where a series has no row)."""
+
+    keys: pd.DataFrame
+    dates: pd.DatetimeIndex
+    freq: str
+    cols: dict[str, np.ndarray]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.cols["qty"]
+
+    @property
+    def observed(self) -> np.ndarray:
+        """Demand as observed: NaN before a series starts and on stockout (censored) periods."""
+        y = self.cols["qty"].copy()
+        y[self.cols["stockout"] > 0] = np.nan
+        return y
+
+    def upto(self, cutoff: pd.Timestamp) -> Matrix:
+        n = int(np.searchsorted(self.dates, cutoff, side="right"))
+        return Matrix(self.keys, self.dates[:n], self.freq, {k: v[:, :n] for k, v in self.cols.items()})
+
+    def key_index(self) -> pd.MultiIndex:
+        return pd.MultiIndex.from_frame(self.keys)
+
+
+def to_matrix(panel: pd.DataFrame, freq: str, columns: list[str] | None = None) -> Matrix:
+    """Pivot a long panel (sku, location_id, date, qty, stockout, ...) into matrices."""
+    p = panel.copy()
+    p["date"] = pd.to_datetime(p["date"])
+    if "stockout" not in p:
+        p["stockout"] = False
+    p["stockout"] = p["stockout"].astype(float)
+    dates = pd.date_range(p["date"].min(), p["date"].max(), freq=freq)
+    keys = p[KEYS].drop_duplicates().sort_values(KEYS).reset_index(drop=True)
+    s_idx = pd.MultiIndex.from_frame(keys).get_indexer(pd.MultiIndex.from_frame(p[KEYS]))
+    t_idx = dates.get_indexer(p["date"])
+    if (t_idx < 0).any():
+        raise ValueError(f"panel dates are not on a regular {freq} grid")
+    wanted = columns or [c for c in p.columns if c not in KEYS + ["date"] and pd.api.types.is_numeric_dtype(p[c])]
+    wanted = list(dict.fromkeys(["qty", "stockout", *wanted]))
+    cols = {}
+    for c in wanted:
+        m = np.full((len(keys), len(dates)), np.nan)
+        m[s_idx, t_idx] = pd.to_numeric(p[c], errors="coerce").astype(float).to_numpy()
+        cols[c] = m
+    return Matrix(keys, dates, freq, cols)
+
+
+def demand_classes(y: np.ndarray, min_periods: int) -> np.ndarray:
+    """Syntetos-Boylan classes from ADI and CV² of the non-zero demands (leading zeros trimmed).
+
+    'new' for series with fewer than `min_periods` observed periods, 'inactive' for no demand.
+    """
+    out = np.empty(y.shape[0], dtype=object)
+    for i, row in enumerate(y):
+        obs = row[~np.isnan(row)]
+        nz = np.flatnonzero(obs > 0)
+        if not len(nz):
+            out[i] = "inactive"
+            continue
+        obs = obs[nz[0]:]
+        if len(obs) < min_periods:
+            out[i] = "new"
+            continue
+        pos = obs[obs > 0]
+        adi = len(obs) / len(pos)
+        cv2 = (pos.std() / pos.mean()) ** 2 if len(pos) > 1 else 0.0
+        out[i] = ("smooth" if cv2 < 0.49 else "erratic") if adi < 1.32 else ("intermittent" if cv2 < 0.49 else "lumpy")
+    return out
+
+
+def future_dates(last: pd.Timestamp, horizon: int, freq: str) -> pd.DatetimeIndex:
+    return pd.date_range(last + offset(freq), periods=horizon, freq=freq)
+
+
+def long_forecast(keys: pd.DataFrame, dates: pd.DatetimeIndex, mean: np.ndarray, q: np.ndarray | None,
+                  model: str) -> pd.DataFrame:
+    """[series, horizon] arrays -> the long forecast frame (quantiles sorted, non-negative)."""
+    h = len(dates)
+    out = pd.DataFrame({
+        "sku": np.repeat(keys["sku"].to_numpy(), h),
+        "location_id": np.repeat(keys["location_id"].to_numpy(), h),
+        "date": np.tile(dates.to_numpy(), len(keys)),
+        "mean": np.maximum(mean, 0).ravel(),
+    })
+    if q is not None:
+        qs = np.sort(np.maximum(q, 0), axis=-1)
+        for j, c in enumerate(QCOLS):
+            out[c] = qs[..., j].ravel()
+    out["model"] = model
+    return out

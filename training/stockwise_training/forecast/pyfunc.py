@@ -1,0 +1,70 @@
+"""The registered `stockwise-demand` model: a pyfunc that forecasts quantiles from a feature panel.
+
+Input: the Spark feature panel (one row per sku x location x period up to the forecast origin).
+Output: one row per sku x location x future period with `mean`, the quantiles P2.5..P97.5,
+`sigma` and the model that produced it. Statistical champions are refitted on the given history
+at predict time (their parameters are the model); LightGBM uses its trained boosters.
+"""
+
+from __future__ import annotations
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+from stockwise_training.forecast.backtest import (
+    BacktestConfig,
+    _level,
+    apply_calibration,
+    fit_predict,
+)
+from stockwise_training.forecast.champion import assign
+from stockwise_training.forecast.panel import (
+    QCOLS,
+    demand_classes,
+    future_dates,
+    long_forecast,
+    to_matrix,
+)
+
+Z90 = 1.2815515655446004  # P90 - P10 spans 2 x 1.2816 sigma under a normal
+
+
+class DemandModel(mlflow.pyfunc.PythonModel):
+    def __init__(self, champions: dict[str, str], cfg: BacktestConfig, calibration: dict[str, np.ndarray],
+                 segment_names: list[str], freq: str, lgbm=None, statics: pd.DataFrame | None = None) -> None:
+        self.champions = champions
+        self.cfg = cfg
+        self.calibration = calibration
+        self.segment_names = segment_names
+        self.freq = freq
+        self.lgbm = lgbm.slim() if lgbm is not None else None
+        self.statics = statics
+
+    def forecast(self, panel: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
+        h = horizon or self.cfg.horizon
+        m = to_matrix(panel, self.freq)
+        seg = demand_classes(m.observed, 2 * self.cfg.horizon)
+        chosen = assign(seg, self.champions)
+        codes = np.array([self.segment_names.index(s) if s in self.segment_names else 0 for s in seg])
+        level = _level(m.observed, self.cfg.horizon)
+        mean = np.zeros((len(m.keys), h))
+        q = np.zeros((len(m.keys), h, len(QCOLS)))
+        cache: dict = {}
+        if self.lgbm is not None:  # the trained boosters stand in for a refit
+            cache["lightgbm"] = (self.lgbm, *self.lgbm.predict_on(m, h, self.statics))
+        for name in sorted(set(chosen)):
+            _, mu, qq = fit_predict(name, m, h, self.cfg, self.statics, None, cache)
+            if qq is None:
+                qq = apply_calibration(mu, level, codes, self.calibration[name])
+            sel = chosen == name
+            mean[sel], q[sel] = mu[sel], qq[sel]
+        out = long_forecast(m.keys, future_dates(m.dates[-1], h, self.freq), mean, q, "champion")
+        out["model"] = np.repeat(chosen, h)
+        out["segment"] = np.repeat(seg, h)
+        out["sigma"] = (out["p90"] - out["p10"]) / (2 * Z90)
+        return out
+
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        horizon = int((params or {}).get("horizon", self.cfg.horizon))
+        return self.forecast(model_input, horizon)

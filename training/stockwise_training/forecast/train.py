@@ -1,0 +1,188 @@
+"""Jobs of the weekly `model_training` DAG: backtest and train (`run`), then `promote`.
+
+`run` reads the feature panel of `ds` from the lake, backtests every candidate with rolling
+origins, picks a champion per demand segment, fits them on all the data, logs one MLflow run per
+model family (its backtest metrics) and one for the assembled model (plots, the training data
+as an MLflow input, signature, input example), and registers it as `stockwise-demand` with the
+alias `challenger`. `promote` then decides whether the challenger becomes `champion`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stockwise import lake
+from stockwise.settings import Settings
+from stockwise.tracking import use_mlflow
+from stockwise_training.forecast import plots
+from stockwise_training.forecast.backtest import BacktestConfig, cutoff_dates, run_backtest
+from stockwise_training.forecast.champion import assign, forecast_champions
+from stockwise_training.forecast.panel import to_matrix
+from stockwise_training.forecast.pyfunc import DemandModel
+from stockwise_training.forecast.registry import (
+    CHALLENGER,
+    MODEL_NAME,
+    champion_version,
+    promote,
+    rescore,
+)
+
+log = logging.getLogger(__name__)
+
+PANEL = "features/demand_panel"
+EXPERIMENT = "stockwise-demand"
+PIP = ["mlflow", "pandas", "numpy", "scipy", "lightgbm", "stockwise"]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    ds: str
+    model: str
+    version: str
+    champions: dict
+    backtest_wrmsse: float
+    by_model: dict
+    run_id: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class PromoteResult:
+    ds: str
+    version: str
+    promoted: bool
+    reason: str
+    challenger_wrmsse: float
+    champion_wrmsse: float | None
+
+
+def read_panel(settings: Settings, ds: date) -> pd.DataFrame:
+    store = lake.open_lake(settings)
+    panel = lake.read_parquet(store, PANEL, ds.isoformat())
+    panel["date"] = pd.to_datetime(panel["date"])
+    return panel.sort_values(["sku", "location_id", "date"]).reset_index(drop=True)
+
+
+def assembled_score(bt, champions: dict[str, str]) -> float:
+    """Backtest WRMSSE of the per-segment assembly (each series scored with its segment's model)."""
+    per = bt.per_series
+    per = per.assign(chosen=assign(per["segment"].to_numpy(), champions))
+    mine = per[per["model"] == per["chosen"]]
+    out = []
+    for _, g in mine.groupby("cutoff"):
+        ok = g["rmsse"].notna()
+        w = g.loc[ok, "weight"]
+        out.append(float((w / w.sum() * g.loc[ok, "rmsse"]).sum()) if w.sum() > 0 else np.nan)
+    return float(np.nanmean(out))
+
+
+def run(ds: date, settings: Settings | None = None, candidates: tuple[str, ...] | None = None,
+        model_params: dict | None = None) -> TrainResult:
+    import mlflow
+    from mlflow.models import infer_signature
+
+    settings = settings or Settings()
+    t0 = time.monotonic()
+    panel = read_panel(settings, ds)
+    store = lake.open_lake(settings)
+    items = lake.read_parquet(store, "validated/items", ds.isoformat(), "data.parquet")
+    statics = items[["sku", "category"]]
+    m = to_matrix(panel, "D")
+    cfg = BacktestConfig(horizon=settings.horizon_days, cutoffs=3, season=7, weight_window=28,
+                         model_params=model_params or {})
+    if candidates:
+        cfg.candidates = tuple(candidates)
+    bt = run_backtest(m, cfg, statics, None, m.cols.get("price"))
+    score = assembled_score(bt, bt.champions)
+    fc, models = forecast_champions(m, bt, cfg, cfg.horizon, statics)
+    by_model = bt.scores[bt.scores["segment"] == "all"].groupby("model")[["WRMSSE", "RMSSE_mean", "MASE_mean", "bias_pct", "coverage_80", "coverage_95"]].mean()
+
+    use_mlflow(settings, EXPERIMENT)
+    for name in cfg.candidates:  # one experiment per model family, so reviewers compare like with like
+        fam = use_mlflow(settings, f"stockwise-forecast-{name.replace('_', '-')}")
+        with mlflow.start_run(experiment_id=fam, run_name=f"backtest-{ds.isoformat()}"):
+            mlflow.set_tags({"stockwise.ds": ds.isoformat(), "stockwise.family": name})
+            mlflow.log_params({"horizon": cfg.horizon, "cutoffs": cfg.cutoffs, **cfg.model_params.get(name, {})})
+            sc = bt.scores[bt.scores["model"] == name]
+            for _, r in sc.iterrows():
+                prefix = f"{r['segment']}_" if r["segment"] != "all" else ""
+                mlflow.log_metrics({f"{prefix}{k}": float(r[k]) for k in ("WRMSSE", "RMSSE_mean", "MASE_mean", "bias_pct")
+                                    if pd.notna(r[k])}, step=int(pd.Timestamp(r["cutoff"]).strftime("%Y%m%d")))
+    exp = use_mlflow(settings, EXPERIMENT)
+    with mlflow.start_run(experiment_id=exp, run_name=f"train-{ds.isoformat()}") as run_:
+        mlflow.set_tags({"stockwise.ds": ds.isoformat(), "stockwise.job": "model_training.train"})
+        mlflow.log_params({"horizon": cfg.horizon, "cutoffs": cfg.cutoffs, "candidates": ",".join(cfg.candidates),
+                           "selection_metric": cfg.selection_metric, "series": len(m.keys)})
+        mlflow.log_dict(bt.champions, "champions.json")
+        mlflow.log_metric("backtest_WRMSSE", score)
+        for name, r in by_model.iterrows():
+            mlflow.log_metrics({f"{name}.{k}": float(v) for k, v in r.items() if pd.notna(v)})
+        with tempfile.TemporaryDirectory() as tmp:
+            bt.scores.to_csv(Path(tmp) / "backtest_scores.csv", index=False)
+            mlflow.log_artifact(str(Path(tmp) / "backtest_scores.csv"))
+        mlflow.log_figure(plots.error_by_segment(bt.scores), "plots/error_by_segment.png")
+        last_cut = cutoff_dates(m, cfg.horizon, 1)[0]
+        hist = panel[panel["date"] <= last_cut]
+        bt_fc = _backtest_forecast(m, bt, cfg, statics, last_cut, panel)
+        mlflow.log_figure(plots.fan_charts(hist, bt_fc), "plots/fan_charts_last_cutoff.png")
+        if "lightgbm" in models:
+            mlflow.log_figure(plots.feature_importance(models["lightgbm"].importance), "plots/feature_importance.png")
+        dataset = mlflow.data.from_pandas(panel, source=store.uri(lake.partition_prefix(PANEL, ds.isoformat())),
+                                          name=f"demand_panel_{ds.isoformat()}", targets="qty")
+        mlflow.log_input(dataset, context="training")
+        model = DemandModel(bt.champions, cfg, bt.calibration, sorted(set(bt.segments)), "D",
+                            models.get("lightgbm"), statics)
+        example = panel[panel["sku"] == panel["sku"].iloc[0]].tail(120)
+        signature = infer_signature(example, model.forecast(example).head(5))
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=model, signature=signature, input_example=example.head(3),
+            pip_requirements=PIP, registered_model_name=MODEL_NAME,
+        )
+        run_id = run_.info.run_id
+    client = mlflow.MlflowClient()
+    version = str(info.registered_model_version)
+    client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version)
+    for k, v in {"backtest.wrmsse": f"{score:.6f}", "stockwise.ds": ds.isoformat(), "horizon": str(cfg.horizon),
+                 "champions": json.dumps(bt.champions)}.items():
+        client.set_model_version_tag(MODEL_NAME, version, k, v)
+    log.info("registered %s v%s (challenger), backtest WRMSSE %.4f, champions %s", MODEL_NAME, version, score, bt.champions)
+    return TrainResult(ds.isoformat(), MODEL_NAME, version, bt.champions, round(score, 4),
+                       by_model.round(4).to_dict(orient="index"), run_id, round(time.monotonic() - t0, 1))
+
+
+def _backtest_forecast(m, bt, cfg, statics, cut, panel):
+    """The assembled forecast from the last backtest cutoff, with actuals, for the fan charts."""
+    fc, _ = forecast_champions(m.upto(cut), bt, cfg, cfg.horizon, statics)
+    act = panel[["sku", "location_id", "date", "qty"]].rename(columns={"qty": "actual"})
+    return fc.merge(act, on=["sku", "location_id", "date"], how="left")
+
+
+def promote_job(ds: date, settings: Settings | None = None, margin: float = 0.02) -> PromoteResult:
+    import mlflow
+
+    settings = settings or Settings()
+    use_mlflow(settings, EXPERIMENT)
+    client = mlflow.MlflowClient()
+    chal = client.get_model_version_by_alias(MODEL_NAME, CHALLENGER)
+    chal_score = float(chal.tags["backtest.wrmsse"])
+    champ = champion_version(client)
+    champ_score = None
+    if champ is not None and champ.version != chal.version:
+        panel = read_panel(settings, ds)
+        m = to_matrix(panel, "D")
+        cuts = cutoff_dates(m, settings.horizon_days, 3)
+        champ_score = rescore(f"models:/{MODEL_NAME}/{champ.version}", panel, cuts, settings.horizon_days, "D", 28)
+    elif champ is not None:
+        return PromoteResult(ds.isoformat(), chal.version, True, "challenger is already champion", chal_score, chal_score)
+    p = promote(client, chal.version, chal_score, champ_score, champ.version if champ else None, margin)
+    return PromoteResult(ds.isoformat(), p.version, p.promoted, p.reason, p.challenger_score, p.champion_score)
+
