@@ -30,12 +30,14 @@ SEED ?= 7
 DS ?= 2025-12-31
 PYTEST_ARGS ?=
 
-.PHONY: help install run demo test test-fast lint lock airflow-ui mlflow-ui where clean
+.PHONY: help install run train demo test test-fast lint lock airflow-ui mlflow-ui where clean bench-deps bench
 
 help:
 	@echo "make run         create the environment, the demo ERP, and run the inventory_planning DAG for DS=$(DS)"
 	@echo "make test        run the whole test suite (installs what it needs)"
+	@echo "make train       run the model_training DAG for DS (backtest, register, promote in MLflow)"
 	@echo "make test-fast   unit tests only"
+	@echo "make bench       forecast accuracy on ../shared/data vs statsforecast and mlforecast"
 	@echo "make demo        (re)generate the demo ERP (SKUS=$(SKUS) STORES=$(STORES) DAYS=$(DAYS) SEED=$(SEED))"
 	@echo "make airflow-ui  Airflow UI on http://127.0.0.1:8080 with this repo's DAGs and data"
 	@echo "make mlflow-ui   MLflow UI on http://127.0.0.1:5000 on the embedded tracking store"
@@ -64,13 +66,27 @@ $(AIRFLOW_HOME)/airflow.db: | $(STAMP)
 	@echo "[stockwise] creating the Airflow metadata database (SQLite) in $(AIRFLOW_HOME)"
 	$(BIN)/airflow db migrate > /dev/null
 
-run: $(STAMP) $(STOCKWISE_HOME)/erp.db $(AIRFLOW_HOME)/airflow.db
+# $(call dag_test,DAG_ID): run one DAG for DS through Airflow, short progress here, full log kept
+define dag_test
 	@mkdir -p $(STOCKWISE_HOME)/logs
-	@echo "[stockwise] running DAG inventory_planning for $(DS) (full log: $(STOCKWISE_HOME)/logs/inventory_planning-$(DS).log)"
-	$(BIN)/airflow dags test inventory_planning $(DS) 2>&1 \
-	  | tee $(STOCKWISE_HOME)/logs/inventory_planning-$(DS).log \
+	@echo "[stockwise] running DAG $(1) for $(DS) (full log: $(STOCKWISE_HOME)/logs/$(1)-$(DS).log)"
+	$(BIN)/airflow dags test $(1) $(DS) 2>&1 \
+	  | tee $(STOCKWISE_HOME)/logs/$(1)-$(DS).log \
 	  | $(BIN)/python -u -m stockwise.progress
+endef
+
+run: $(STAMP) $(STOCKWISE_HOME)/erp.db $(AIRFLOW_HOME)/airflow.db
+	$(call dag_test,inventory_planning)
 	@$(BIN)/stockwise -q where --ds $(DS) | $(BIN)/python -m stockwise.progress --summary
+
+train: $(STAMP) $(STOCKWISE_HOME)/erp.db $(AIRFLOW_HOME)/airflow.db
+	$(call dag_test,model_training)
+
+bench-deps: $(STAMP)
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements/bench-lock.txt
+
+bench: bench-deps
+	$(BIN)/python bench/forecast_accuracy.py
 
 where:
 	@$(BIN)/stockwise -q where --ds $(DS)

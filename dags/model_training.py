@@ -25,20 +25,10 @@ from airflow.sdk import Asset, Param, dag, get_current_context, task
 DEMAND_MODEL = Asset("stockwise://models/stockwise-demand")
 
 
-def _run_date() -> str:
-    ctx = get_current_context()
-    override = ctx["params"].get("run_date")
-    if override:
-        return str(override)
-    if ctx.get("logical_date") is not None:
-        return ctx["logical_date"].strftime("%Y-%m-%d")
-    return ctx["dag_run"].run_after.strftime("%Y-%m-%d")
-
-
 def _call(job: str, **kwargs) -> dict:
-    from stockwise.orchestration import call
+    from stockwise.orchestration import call_from_airflow
 
-    return call(job, _run_date(), in_airflow=True, **kwargs)
+    return call_from_airflow(job, **kwargs)
 
 
 @dag(

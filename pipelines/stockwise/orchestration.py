@@ -66,3 +66,21 @@ def call(job: str, ds: str | date, *, in_airflow: bool = False, **kwargs: Any) -
     out = to_jsonable(result)
     log.info("%s %s -> %s", job, day, json.dumps(out)[:2000])
     return out
+
+
+def run_date_from_context(ctx: dict) -> str:
+    """The date a DAG run works for: the `run_date` param, else the logical date, else run_after
+    (manual and asset-triggered runs in Airflow 3 may have no logical date)."""
+    override = ctx["params"].get("run_date")
+    if override:
+        return str(override)
+    if ctx.get("logical_date") is not None:
+        return ctx["logical_date"].strftime("%Y-%m-%d")
+    return ctx["dag_run"].run_after.strftime("%Y-%m-%d")
+
+
+def call_from_airflow(job: str, **kwargs: Any) -> dict[str, Any]:
+    """`call` for a TaskFlow task: the run date comes from the task's Airflow context."""
+    from airflow.sdk import get_current_context
+
+    return call(job, run_date_from_context(get_current_context()), in_airflow=True, **kwargs)

@@ -32,3 +32,19 @@ def test_planning_dag_structure(bag):
     assert set(dag.params) == {"service_level", "horizon_days", "run_date"}
     for f in DAGS.glob("*.py"):
         assert f.stem in bag.dag_ids, f"DAG id must be the file stem: {f.name}"
+
+
+def test_training_dag_structure(bag):
+    dag = bag.dags["model_training"]
+    order = ["extract", "validate", "build_features", "train", "promote"]
+    assert sorted(dag.task_ids) == sorted(order)
+    for up, down in zip(order, order[1:], strict=False):
+        assert down in dag.get_task(up).downstream_task_ids
+    assert [o.uri for o in dag.get_task("promote").outlets] == ["stockwise://models/stockwise-demand"]
+    assert set(dag.params) == {"promotion_margin", "candidates", "run_date"}
+    assert dag.doc_md and "challenger" in dag.doc_md
+
+
+def test_planning_follows_the_model_asset(bag):
+    dag = bag.dags["inventory_planning"]
+    assert "stockwise://models/stockwise-demand" in str(dag.timetable.asset_condition)

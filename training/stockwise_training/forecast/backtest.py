@@ -19,7 +19,7 @@ import pandas as pd
 
 from stockwise_training.forecast import metrics
 from stockwise_training.forecast.models import make
-from stockwise_training.forecast.panel import QUANTILES, Matrix, demand_classes
+from stockwise_training.forecast.panel import QUANTILES, Matrix, abc_xyz, demand_classes
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +48,20 @@ class BacktestResult:
     seconds: dict[str, float]
 
 
-def cutoff_dates(m: Matrix, horizon: int, n: int) -> list[pd.Timestamp]:
+def cutoff_dates(m: Matrix, horizon: int, n: int, season: int = 7) -> list[pd.Timestamp]:
+    """`n` cutoffs, the last one a horizon before the end, one horizon apart where history allows.
+
+    On short histories (36 months of monthly data with a 12-month horizon) the cutoffs are
+    packed closer, keeping at least one and a half seasons of training before the first.
+    """
     T = len(m.dates)
-    return [m.dates[T - 1 - horizon * j] for j in range(n, 0, -1)]
+    last = T - 1 - horizon
+    min_train = int(np.ceil(1.5 * season))
+    step = horizon if n <= 1 else max(1, min(horizon, (last - (min_train - 1)) // (n - 1)))
+    idx = [last - step * j for j in range(n - 1, -1, -1)]
+    if idx[0] < 1:
+        raise ValueError(f"{T} periods are too few for {n} backtest cutoffs with horizon {horizon}")
+    return [m.dates[i] for i in idx]
 
 
 def _level(y: np.ndarray, window: int) -> np.ndarray:
@@ -77,9 +88,12 @@ def fit_predict(name: str, m: Matrix, horizon: int, cfg: BacktestConfig, statics
     params = dict(cfg.model_params.get(name, {}))
     if name in ("seasonal_naive", "shaped_average"):
         params.setdefault("season", cfg.season)
+    if name in ("moving_average", "shaped_average"):
+        params.setdefault("window", 28 if m.freq == "D" else cfg.season)  # 4 weeks, or one season
     if name == "lightgbm":
         params.setdefault("horizon", horizon)
         params.setdefault("season", cfg.season)
+        params.setdefault("stride", 7 if m.freq == "D" else 1)
         model = make(name, **params).fit(m, statics=statics, exog=exog)
     else:
         model = make(name, **params).fit(m)
@@ -96,10 +110,18 @@ def apply_calibration(mean: np.ndarray, level: np.ndarray, seg_codes: np.ndarray
 
 
 def run_backtest(m: Matrix, cfg: BacktestConfig, statics=None, exog=None, price_raw: np.ndarray | None = None) -> BacktestResult:
-    cuts = cutoff_dates(m, cfg.horizon, cfg.cutoffs)
-    seg = demand_classes(m.observed[:, : len(m.dates) - cfg.horizon * cfg.cutoffs], 2 * cfg.horizon)
+    cuts = cutoff_dates(m, cfg.horizon, cfg.cutoffs, cfg.season)
+    seg = demand_classes(m.upto(cuts[0]).observed, min(2 * cfg.horizon, len(m.upto(cuts[0]).dates) // 2))
     seg_names = sorted(set(seg))
     seg_codes = np.array([seg_names.index(s) for s in seg])
+    first = m.upto(cuts[0])
+    abc, xyz = abc_xyz(first.observed[:, -cfg.weight_window * 4 :],
+                       metrics.weights(first.observed, price_raw[:, : len(first.dates)] if price_raw is not None else None,
+                                       cfg.weight_window * 4))
+    groups = [("all", "all", np.ones(len(seg), bool))]
+    groups += [("demand_class", g, seg == g) for g in seg_names]
+    groups += [("abc", g, abc == g) for g in ("A", "B", "C") if (abc == g).any()]
+    groups += [("xyz", g, xyz == g) for g in ("X", "Y", "Z") if (xyz == g).any()]
     rows, per_rows, seconds = [], [], {}
     errors: dict[str, list[tuple[int, np.ndarray]]] = {c: [] for c in cfg.candidates}
     for ci, cut in enumerate(cuts):
@@ -117,16 +139,16 @@ def run_backtest(m: Matrix, cfg: BacktestConfig, statics=None, exog=None, price_
             errors[name].append((ci, (actual - mean) / level[:, None]))
             if q is None and ci > 0:
                 q = apply_calibration(mean, level, seg_codes, _calibrate(errors[name][:-1], seg_codes, len(seg_names)))
-            for segment in ["all", *seg_names]:
-                sel = np.ones(len(seg), bool) if segment == "all" else seg == segment
+            for grouping, segment, sel in groups:
                 res, per = metrics.evaluate(actual[sel], mean[sel], train.observed[sel], w[sel],
                                             None if q is None else q[sel], QUANTILES)
-                rows.append({"model": name, "cutoff": cut.date().isoformat(), "segment": segment, **res})
+                rows.append({"model": name, "cutoff": cut.date().isoformat(), "grouping": grouping,
+                             "segment": segment, **res})
                 if segment == "all":
                     per_rows.append(per.assign(model=name, cutoff=cut.date().isoformat(),
                                                sku=m.keys["sku"].to_numpy(), location_id=m.keys["location_id"].to_numpy(),
                                                segment=seg))
-            log.info("backtest %s @ %s: WRMSSE %.3f", name, cut.date(), rows[-1 - len(seg_names)]["WRMSSE"])
+            log.info("backtest %s @ %s: WRMSSE %.3f", name, cut.date(), rows[-len(groups)]["WRMSSE"])
     scores = pd.DataFrame(rows)
     champions = choose(scores, cfg.selection_metric)
     cal = {name: _calibrate(errs, seg_codes, len(seg_names)) for name, errs in errors.items()}
@@ -154,6 +176,7 @@ def _calibrate(errs: list[tuple[int, np.ndarray]], seg_codes: np.ndarray, n_seg:
 
 
 def choose(scores: pd.DataFrame, metric: str) -> dict[str, str]:
-    """The model with the best mean `metric` over cutoffs, per segment (and overall)."""
-    s = scores.groupby(["segment", "model"])[metric].mean().reset_index()
+    """The model with the best mean `metric` over cutoffs, per demand class (and overall)."""
+    s = scores[scores["grouping"].isin(["all", "demand_class"])]
+    s = s.groupby(["segment", "model"])[metric].mean().reset_index()
     return {seg: g.sort_values(metric).iloc[0]["model"] for seg, g in s.groupby("segment")}

@@ -7,7 +7,13 @@ import logging
 import numpy as np
 import pandas as pd
 
-from stockwise_training.forecast.backtest import BacktestConfig, BacktestResult, _level, apply_calibration, fit_predict
+from stockwise_training.forecast.backtest import (
+    BacktestConfig,
+    BacktestResult,
+    _level,
+    apply_calibration,
+    fit_predict,
+)
 from stockwise_training.forecast.panel import Matrix, demand_classes, future_dates, long_forecast
 
 log = logging.getLogger(__name__)
@@ -21,7 +27,7 @@ def assign(segments: np.ndarray, champions: dict[str, str]) -> np.ndarray:
 def forecast_models(m: Matrix, bt: BacktestResult, cfg: BacktestConfig, horizon: int, names,
                     statics=None, exog=None, cache: dict | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """(mean, quantiles) of each named model fitted on all of `m`; calibrated where not native."""
-    seg = demand_classes(m.observed, 2 * cfg.horizon)
+    seg = demand_classes(m.observed, min(2 * cfg.horizon, len(m.dates) // 2))
     seg_names = sorted(set(bt.segments))
     # a segment unseen in the backtest (e.g. a series that became 'new') takes the first calibration
     codes = np.array([seg_names.index(s) if s in seg_names else 0 for s in seg])
@@ -38,7 +44,7 @@ def forecast_models(m: Matrix, bt: BacktestResult, cfg: BacktestConfig, horizon:
 
 def forecast_champions(m: Matrix, bt: BacktestResult, cfg: BacktestConfig, horizon: int,
                        statics=None, exog=None, cache: dict | None = None) -> tuple[pd.DataFrame, dict]:
-    seg = demand_classes(m.observed, 2 * cfg.horizon)
+    seg = demand_classes(m.observed, min(2 * cfg.horizon, len(m.dates) // 2))
     chosen = assign(seg, bt.champions)
     cache = {} if cache is None else cache
     fcs = forecast_models(m, bt, cfg, horizon, sorted(set(chosen)), statics, exog, cache)

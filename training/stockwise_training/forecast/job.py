@@ -58,6 +58,13 @@ def backtest_folder(data_dir, mapping_path, horizon: int, out: str | Path | None
              len(sales), sales[["sku", "location_id"]].drop_duplicates().shape[0], cutoff.date(), horizon, last.date())
     hist = sales[sales["date"] <= cutoff]
     panel = panel_builder(settings, hist, None, items, cutoff.date(), freq)
+    # series that never sold start no panel row; they still get a (zero) forecast
+    keys = hist[["sku", "location_id"]].drop_duplicates()
+    seen = panel[["sku", "location_id"]].drop_duplicates()
+    silent = keys.merge(seen, how="left", indicator=True).query("_merge == 'left_only'")[["sku", "location_id"]]
+    if len(silent):
+        log.info("%d series have no positive sales before the cutoff: forecast as zero", len(silent))
+        panel = pd.concat([panel, silent.assign(date=cutoff, qty=0.0, stockout=False)], ignore_index=True)
     m = to_matrix(panel, freq)
     log.info("panel: %d series x %d periods (Spark, %.0fs)", len(m.keys), len(m.dates), time.monotonic() - t0)
     price_raw = _raw_price(hist, m)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,3 +111,17 @@ def long_forecast(keys: pd.DataFrame, dates: pd.DatetimeIndex, mean: np.ndarray,
             out[c] = qs[..., j].ravel()
     out["model"] = model
     return out
+
+
+def abc_xyz(y: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ABC by share of value (A: the top 80%, B: the next 15%, C: the rest) and XYZ by the
+    coefficient of variation of observed demand (X < 0.5 <= Y < 1.0 <= Z)."""
+    order = np.argsort(-value)
+    share = np.cumsum(value[order]) / max(value.sum(), 1e-9)
+    abc = np.empty(len(value), dtype=object)
+    abc[order] = np.where(share <= 0.8, "A", np.where(share <= 0.95, "B", "C"))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        cv = np.nanstd(y, axis=1) / np.nanmean(y, axis=1)
+    xyz = np.where(cv < 0.5, "X", np.where(cv < 1.0, "Y", "Z")).astype(object)
+    return abc, xyz

@@ -39,7 +39,7 @@ def fan_charts(history: pd.DataFrame, forecast: pd.DataFrame, n: int = 6, seed: 
 
 def error_by_segment(scores: pd.DataFrame, metric: str = "WRMSSE"):
     plt = _plt()
-    s = scores[scores["segment"] != "all"].groupby(["segment", "model"])[metric].mean().unstack()
+    s = scores[scores["grouping"] == "demand_class"].groupby(["segment", "model"])[metric].mean().unstack()
     fig, ax = plt.subplots(figsize=(9, 4))
     s.plot.bar(ax=ax)
     ax.set_ylabel(f"{metric} (mean over cutoffs)")

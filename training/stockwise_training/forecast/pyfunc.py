@@ -44,7 +44,7 @@ class DemandModel(mlflow.pyfunc.PythonModel):
     def forecast(self, panel: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
         h = horizon or self.cfg.horizon
         m = to_matrix(panel, self.freq)
-        seg = demand_classes(m.observed, 2 * self.cfg.horizon)
+        seg = demand_classes(m.observed, min(2 * self.cfg.horizon, len(m.dates) // 2))
         chosen = assign(seg, self.champions)
         codes = np.array([self.segment_names.index(s) if s in self.segment_names else 0 for s in seg])
         level = _level(m.observed, self.cfg.horizon)

@@ -114,7 +114,7 @@ def run(ds: date, settings: Settings | None = None, candidates: tuple[str, ...] 
             mlflow.log_params({"horizon": cfg.horizon, "cutoffs": cfg.cutoffs, **cfg.model_params.get(name, {})})
             sc = bt.scores[bt.scores["model"] == name]
             for _, r in sc.iterrows():
-                prefix = f"{r['segment']}_" if r["segment"] != "all" else ""
+                prefix = f"{r['grouping']}.{r['segment']}." if r["grouping"] != "all" else ""
                 mlflow.log_metrics({f"{prefix}{k}": float(r[k]) for k in ("WRMSSE", "RMSSE_mean", "MASE_mean", "bias_pct")
                                     if pd.notna(r[k])}, step=int(pd.Timestamp(r["cutoff"]).strftime("%Y%m%d")))
     exp = use_mlflow(settings, EXPERIMENT)
@@ -141,10 +141,13 @@ def run(ds: date, settings: Settings | None = None, candidates: tuple[str, ...] 
         mlflow.log_input(dataset, context="training")
         model = DemandModel(bt.champions, cfg, bt.calibration, sorted(set(bt.segments)), "D",
                             models.get("lightgbm"), statics)
-        example = panel[panel["sku"] == panel["sku"].iloc[0]].tail(120)
+        # one series' recent history: enough periods for every model to forecast from
+        first = panel[["sku", "location_id"]].iloc[0]
+        example = panel[(panel["sku"] == first["sku"]) & (panel["location_id"] == first["location_id"])].tail(120)
+        example = example.astype({c: "float64" for c in example.columns if pd.api.types.is_integer_dtype(example[c])})
         signature = infer_signature(example, model.forecast(example).head(5))
         info = mlflow.pyfunc.log_model(
-            name="model", python_model=model, signature=signature, input_example=example.head(3),
+            name="model", python_model=model, signature=signature, input_example=example,
             pip_requirements=PIP, registered_model_name=MODEL_NAME,
         )
         run_id = run_.info.run_id
@@ -179,7 +182,7 @@ def promote_job(ds: date, settings: Settings | None = None, margin: float = 0.02
     if champ is not None and champ.version != chal.version:
         panel = read_panel(settings, ds)
         m = to_matrix(panel, "D")
-        cuts = cutoff_dates(m, settings.horizon_days, 3)
+        cuts = cutoff_dates(m, settings.horizon_days, 3, 7)
         champ_score = rescore(f"models:/{MODEL_NAME}/{champ.version}", panel, cuts, settings.horizon_days, "D", 28)
     elif champ is not None:
         return PromoteResult(ds.isoformat(), chal.version, True, "challenger is already champion", chal_score, chal_score)

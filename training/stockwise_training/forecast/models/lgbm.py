@@ -47,6 +47,8 @@ def _season_mean(y: np.ndarray, season: int, n: int = 8) -> np.ndarray:
     """Mean of the same season phase over the last `n` seasons, including the period itself."""
     stack = np.full((n, *y.shape), np.nan)
     for j in range(n):
+        if j * season >= y.shape[1]:
+            break  # histories shorter than n seasons use the seasons they have
         stack[j, :, j * season :] = y[:, : y.shape[1] - j * season] if j else y
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -142,8 +144,10 @@ class GlobalLGBM:
         p = self.p
         T = len(m.dates)
         last_origin = T - 1 - p.horizon
-        origins = np.arange(last_origin, max(p.season * 2, 28) - 1, -p.stride)[: p.max_origins]
-        if not len(origins):
+        # from one season of history on (lags not yet available are missing values to the trees)
+        first_origin = min(max(p.season, 3), last_origin)  # short histories still get origins
+        origins = np.arange(last_origin, first_origin - 1, -p.stride)[: p.max_origins]
+        if last_origin < 1 or not len(origins):
             raise ValueError(f"not enough history ({T} periods) for horizon {p.horizon}")
         S = len(m.keys)
         s, o, k = np.meshgrid(np.arange(S), origins, np.arange(1, p.horizon + 1), indexing="ij")
