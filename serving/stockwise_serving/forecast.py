@@ -120,11 +120,12 @@ def _champion(horizon: int):
 
 def _serve_champion(ds: date, settings: Settings, store, h: int, mv, t0: float) -> ForecastResult:
     import mlflow
+    import pandas as pd
 
     uri = f"models:/{MODEL_NAME}@champion"
     model = mlflow.pyfunc.load_model(uri)
     panel = read_panel(store, ds, 400)
-    panel["date"] = pd_to_datetime(panel["date"])
+    panel["date"] = pd.to_datetime(panel["date"])
     fc = model.predict(panel, params={"horizon": h})
     fc["method"] = f"{MODEL_NAME} v{mv.version} ({'/'.join(sorted(set(fc['model'])))})"
     method = f"{MODEL_NAME} v{mv.version}"
@@ -145,8 +146,3 @@ def _serve_champion(ds: date, settings: Settings, store, h: int, mv, t0: float) 
                           {"wrmsse": float(mv.tags.get("backtest.wrmsse", "nan"))}, run_id,
                           store.uri(part.key("forecast.parquet")), round(time.monotonic() - t0, 1))
 
-
-def pd_to_datetime(s):
-    import pandas as pd
-
-    return pd.to_datetime(s)

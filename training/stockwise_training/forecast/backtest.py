@@ -46,6 +46,7 @@ class BacktestResult:
     segments: pd.Series  # series index -> segment
     calibration: dict[str, np.ndarray]  # model -> [segment-code, step, quantile] scaled error quantiles
     seconds: dict[str, float]
+    last_cutoff: dict[str, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)  # model -> (mean, q)
 
 
 def cutoff_dates(m: Matrix, horizon: int, n: int, season: int = 7) -> list[pd.Timestamp]:
@@ -123,6 +124,7 @@ def run_backtest(m: Matrix, cfg: BacktestConfig, statics=None, exog=None, price_
     groups += [("abc", g, abc == g) for g in ("A", "B", "C") if (abc == g).any()]
     groups += [("xyz", g, xyz == g) for g in ("X", "Y", "Z") if (xyz == g).any()]
     rows, per_rows, seconds = [], [], {}
+    last: dict = {}
     errors: dict[str, list[tuple[int, np.ndarray]]] = {c: [] for c in cfg.candidates}
     for ci, cut in enumerate(cuts):
         train = m.upto(cut)
@@ -139,6 +141,8 @@ def run_backtest(m: Matrix, cfg: BacktestConfig, statics=None, exog=None, price_
             errors[name].append((ci, (actual - mean) / level[:, None]))
             if q is None and ci > 0:
                 q = apply_calibration(mean, level, seg_codes, _calibrate(errors[name][:-1], seg_codes, len(seg_names)))
+            if ci == len(cuts) - 1:
+                last[name] = (mean, q)
             for grouping, segment, sel in groups:
                 res, per = metrics.evaluate(actual[sel], mean[sel], train.observed[sel], w[sel],
                                             None if q is None else q[sel], QUANTILES)
@@ -154,7 +158,7 @@ def run_backtest(m: Matrix, cfg: BacktestConfig, statics=None, exog=None, price_
     cal = {name: _calibrate(errs, seg_codes, len(seg_names)) for name, errs in errors.items()}
     return BacktestResult(scores, pd.concat(per_rows, ignore_index=True), champions,
                           pd.Series(seg, index=pd.MultiIndex.from_frame(m.keys)), cal,
-                          {k: round(v, 1) for k, v in seconds.items()})
+                          {k: round(v, 1) for k, v in seconds.items()}, last)
 
 
 def _calibrate(errs: list[tuple[int, np.ndarray]], seg_codes: np.ndarray, n_seg: int) -> np.ndarray:

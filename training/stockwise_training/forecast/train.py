@@ -26,7 +26,7 @@ from stockwise.tracking import use_mlflow
 from stockwise_training.forecast import plots
 from stockwise_training.forecast.backtest import BacktestConfig, cutoff_dates, run_backtest
 from stockwise_training.forecast.champion import assign, forecast_champions
-from stockwise_training.forecast.panel import to_matrix
+from stockwise_training.forecast.panel import QCOLS, future_dates, long_forecast, to_matrix
 from stockwise_training.forecast.pyfunc import DemandModel
 from stockwise_training.forecast.registry import (
     CHALLENGER,
@@ -163,8 +163,19 @@ def run(ds: date, settings: Settings | None = None, candidates: tuple[str, ...] 
 
 
 def _backtest_forecast(m, bt, cfg, statics, cut, panel):
-    """The assembled forecast from the last backtest cutoff, with actuals, for the fan charts."""
-    fc, _ = forecast_champions(m.upto(cut), bt, cfg, cfg.horizon, statics)
+    """The assembled forecast from the last backtest cutoff (no refit), with actuals, for the fan charts."""
+    seg = bt.segments.reindex(pd.MultiIndex.from_frame(m.keys)).fillna("new").to_numpy()
+    chosen = assign(seg, bt.champions)
+    mean = np.zeros((len(m.keys), cfg.horizon))
+    q = np.zeros((len(m.keys), cfg.horizon, len(QCOLS)))
+    for name in set(chosen):
+        mu, qq = bt.last_cutoff[name]
+        sel = chosen == name
+        mean[sel] = mu[sel]
+        if qq is not None:
+            q[sel] = qq[sel]
+    fc = long_forecast(m.keys, future_dates(cut, cfg.horizon, m.freq), mean, q, "champion")
+    fc["model"] = np.repeat(chosen, cfg.horizon)
     act = panel[["sku", "location_id", "date", "qty"]].rename(columns={"qty": "actual"})
     return fc.merge(act, on=["sku", "location_id", "date"], how="left")
 
