@@ -12,9 +12,21 @@ says so and uses the baseline, flagged in the report.
 
 **Stages** `extract` → `validate` → `build_features` → `forecast` → `plan` → `publish` → `report`
 
+**Plan** the policy engine: ABC/XYZ service targets around `service_level` (a fill rate by
+default), reorder points from sample paths of the forecast with lead times learned from receipts,
+EOQ-aware (R, s, S) quantities in whole packs and at least the MOQ, supplier order days and
+minimum order values, planner overrides, an optional budget, and a plain-language reason per line.
+
+**Gate** before publishing, `plan` replays its policy on the last weeks of demand; if the
+simulated fill rate misses the target by more than `gate_margin`, `publish` is *skipped* (the plan
+is held back, nothing reaches the ERP) and the report says why. `publish_if_gate_fails` overrides.
+
 **Params** (what-ifs from *Trigger DAG w/ config*):
-- `service_level`: target cycle service level of the plan (0.5–0.999);
+- `service_level`: the plan's service target, a fill rate (0.5–0.999);
 - `horizon_days`: forecast horizon in days;
+- `budget`: cap on the value of today's orders (empty: none); money goes where it avoids most shortage;
+- `gate_margin`: how far below the target the simulated fill rate may fall before the plan is held;
+- `publish_if_gate_fails`: publish even if the gate holds the plan;
 - `run_date`: plan for this date instead of the run's logical date.
 
 A failed validation fails the run at `validate` (no retry): the failed expectations and example
@@ -65,6 +77,12 @@ def _call(job: str, **kwargs) -> dict:
                                description="Target cycle service level"),
         "horizon_days": Param(28, type="integer", minimum=7, maximum=365,
                               description="Forecast horizon (days)"),
+        "budget": Param(None, type=["null", "number"], minimum=0,
+                        description="Cap on the value of today's orders (empty: no cap)"),
+        "gate_margin": Param(0.02, type="number", minimum=0, maximum=0.5,
+                             description="Hold the plan if its simulated fill rate misses the target by more"),
+        "publish_if_gate_fails": Param(False, type="boolean",
+                                       description="Publish even if the simulation gate holds the plan"),
         "run_date": Param(None, type=["null", "string"], format="date",
                           description="Plan for this date instead of the logical date"),
     },
@@ -89,17 +107,26 @@ def inventory_planning():
     @task
     def plan(forecasted: dict) -> dict:
         p = get_current_context()["params"]
-        return _call("plan", service_level=p["service_level"], horizon_days=p["horizon_days"])
+        return _call("plan", service_level=p["service_level"], horizon_days=p["horizon_days"],
+                     budget=p.get("budget"), gate_margin=p.get("gate_margin"),
+                     publish_if_gate_fails=p.get("publish_if_gate_fails") or False)
 
     @task(outlets=[PLAN_ASSET])
     def publish(planned: dict) -> dict:
-        return _call("publish")
+        out = _call("publish")
+        if out.get("held"):
+            from airflow.sdk.exceptions import AirflowSkipException
 
-    @task
-    def report(published: dict) -> dict:
+            raise AirflowSkipException(f"plan held back by the simulation gate: {out.get('why')}")
+        return out
+
+    # the report runs whether the plan was published or held back (then it says why)
+    @task(trigger_rule="none_failed")
+    def report() -> dict:
         return _call("report")
 
-    report(publish(plan(forecast(build_features(validate(extract()))))))
+    published = publish(plan(forecast(build_features(validate(extract())))))
+    published >> report()
 
 
 inventory_planning()

@@ -38,10 +38,24 @@ def cmd_job(a: argparse.Namespace) -> dict:
 
     kwargs = {}
     if a.job == "plan":
-        kwargs = {"service_level": a.service_level, "horizon_days": a.horizon_days}
+        kwargs = _plan_kwargs(a)
     elif a.job == "forecast":
         kwargs = {"horizon_days": a.horizon_days}
     return call(a.job, a.ds, **kwargs)
+
+
+def _plan_kwargs(a: argparse.Namespace) -> dict:
+    return {"service_level": a.service_level, "horizon_days": a.horizon_days, "budget": a.budget,
+            "gate_margin": a.gate_margin, "publish_if_gate_fails": a.publish_if_gate_fails}
+
+
+def _plan_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--service-level", type=float, default=None, help="service target (fill rate by default)")
+    p.add_argument("--horizon-days", type=int, default=None)
+    p.add_argument("--budget", type=float, default=None, help="cap on the value of the plan's orders")
+    p.add_argument("--gate-margin", type=float, default=None,
+                   help="hold the plan if its simulated fill rate misses the target by more")
+    p.add_argument("--publish-if-gate-fails", action="store_true", help="publish even if the gate holds the plan")
 
 
 def cmd_run(a: argparse.Namespace) -> dict:
@@ -52,7 +66,7 @@ def cmd_run(a: argparse.Namespace) -> dict:
     for job in JOBS:
         kwargs = {}
         if job == "plan":
-            kwargs = {"service_level": a.service_level, "horizon_days": a.horizon_days}
+            kwargs = _plan_kwargs(a)
         elif job == "forecast":
             kwargs = {"horizon_days": a.horizon_days}
         print(f"[stockwise] {job} ...", file=sys.stderr, flush=True)
@@ -144,14 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     for job in JOBS:
         j = sub.add_parser(job.replace("_", "-"), help=f"run the {job} job for one date")
         j.add_argument("--ds", type=_date, required=True, help="the run's logical date")
-        j.add_argument("--service-level", type=float, default=None)
-        j.add_argument("--horizon-days", type=int, default=None)
+        _plan_args(j)
         j.set_defaults(func=cmd_job, job=job)
 
     r = sub.add_parser("run", help="run every stage for one date in this process (no Airflow)")
     r.add_argument("--ds", type=_date, required=True)
-    r.add_argument("--service-level", type=float, default=None)
-    r.add_argument("--horizon-days", type=int, default=None)
+    _plan_args(r)
     r.set_defaults(func=cmd_run)
 
     w = sub.add_parser("where", help="print where a date's plan, report and data docs are")

@@ -34,7 +34,10 @@ def run(ds: date, settings: Settings | None = None) -> ExtractResult:
     conn = connect(settings)
     t0 = time.monotonic()
     rows, uris = {}, {}
-    for name in EXTRACTS:
+    for name, spec in EXTRACTS.items():
+        if spec.optional and not conn.maps(name):
+            log.info("extract %-13s not in the mapping (optional): skipped", name)
+            continue
         df = conn.extract(name, ds, settings.history_days)
         # raw keeps every version it ever received for this date: the audit trail
         part = lake.write_partition(

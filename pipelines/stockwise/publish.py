@@ -32,6 +32,8 @@ class PublishResult:
     plan_parquet: str
     erp: str
     seconds: float
+    held: bool = False
+    why: str = ""
 
 
 def run(ds: date, settings: Settings | None = None) -> PublishResult:
@@ -40,15 +42,25 @@ def run(ds: date, settings: Settings | None = None) -> PublishResult:
     d = ds.isoformat()
     t0 = time.monotonic()
     staged = lake.read_manifest(store, STAGING, d)
+    pid = plan_id(ds)
+    gate = staged.meta.get("gate") or {}
+    if gate.get("held"):
+        # a plan held by the gate is not published; an earlier published plan of the same date is
+        # withdrawn from the lake so that nobody acts on it (the ERP keeps what it already has)
+        stale = store.list(lake.partition_prefix(PLANS, d) + "/")
+        if stale:
+            store.delete(stale)
+        log.warning("plan %s held back, not published: %s", pid, gate.get("why"))
+        return PublishResult(d, pid, 0, 0, 0, "", "", "", round(time.monotonic() - t0, 1), True, gate.get("why", ""))
     df = lake.read_parquet(store, STAGING, d, "plan.parquet")
     orders = df[df["order_qty"] > 0].reset_index(drop=True)
-    pid = plan_id(ds)
     part = lake.write_partition(
         store, PLANS, d,
         {
             "reorder_plan.parquet": lake.parquet_bytes(orders),
             "reorder_plan.csv": orders.to_csv(index=False, float_format="%.4g").encode(),
             "all_positions.parquet": lake.parquet_bytes(df),
+            "simulation.json": lake.read_file(store, STAGING, d, "simulation.json"),
         },
         meta={"plan_id": pid, "order_lines": len(orders), **staged.meta},
     )
@@ -58,4 +70,4 @@ def run(ds: date, settings: Settings | None = None) -> PublishResult:
              store.uri(lake.partition_prefix(PLANS, d)), conn.describe(), wb)
     return PublishResult(d, pid, len(orders), wb["upserted"], wb["removed"],
                          store.uri(part.key("reorder_plan.csv")), store.uri(part.key("reorder_plan.parquet")),
-                         conn.describe(), round(time.monotonic() - t0, 1))
+                         conn.describe(), round(time.monotonic() - t0, 1), False, gate.get("why", ""))

@@ -28,7 +28,17 @@ class Settings(BaseSettings):
     spark_master: str = Field(default="local[2]", description="Spark master URL.")
     spark_shuffle_partitions: int = 4
     history_days: int = Field(default=730, ge=28, description="Days of history extracted per run.")
-    service_level: float = Field(default=0.95, gt=0.5, lt=1.0)
+    service_level: float = Field(default=0.95, gt=0.5, lt=1.0,
+                                 description="Service target of the plan (fill rate unless target_kind says otherwise).")
+    target_kind: str = Field(default="fill_rate", pattern="^(fill_rate|cycle_service)$")
+    plan_policy: str = Field(default="rsS", pattern="^(rsS|RS|sQ|minmax|days_of_cover)$")
+    plan_method: str = Field(default="paths", pattern="^(paths|normal)$")
+    order_cost: float = Field(default=1.0, ge=0, description="Cost of one order line, for EOQ.")
+    holding_rate: float = Field(default=0.25, gt=0, description="Yearly holding cost, share of unit cost.")
+    budget: float | None = Field(default=None, ge=0, description="Cap on the value of one plan's orders.")
+    gate_margin: float = Field(default=0.02, ge=0, lt=0.5,
+                               description="Hold the plan if its simulated fill rate misses the target by more.")
+    gate_window_days: int = Field(default=56, ge=14)
     horizon_days: int = Field(default=28, ge=7, le=365)
     gx_dir: Path | None = Field(default=None, description="The committed GX project folder.")
 

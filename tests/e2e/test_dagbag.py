@@ -29,7 +29,10 @@ def test_planning_dag_structure(bag):
     assert dag.catchup is False and "stockwise" in dag.tags
     assert dag.doc_md and "quarantine" in dag.doc_md
     assert all(t.retries >= 1 for t in dag.tasks)
-    assert set(dag.params) == {"service_level", "horizon_days", "run_date"}
+    assert set(dag.params) == {"service_level", "horizon_days", "budget", "gate_margin",
+                               "publish_if_gate_fails", "run_date"}
+    # the report runs when publish was skipped by the gate (a held plan), not when anything failed
+    assert dag.get_task("report").trigger_rule == "none_failed"
     for f in DAGS.glob("*.py"):
         assert f.stem in bag.dag_ids, f"DAG id must be the file stem: {f.name}"
 

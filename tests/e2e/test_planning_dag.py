@@ -38,8 +38,13 @@ def test_plans_publishes_reports_and_reruns_idempotently(airflow_db, demo_home, 
     assert len(plan) > 0
     assert (plan["order_qty"] > 0).all() and (plan["order_qty"] % plan["pack_size"] == 0).all()
     assert (plan["order_qty"] >= plan["moq"]).all()
-    assert (plan["service_level"] == 0.97).all()  # the DAG param reached the policy
-    assert plan["reason"].str.contains("order .* pack").all()
+    # the DAG param reached the policy: the planned fills average the target, weighted by demand
+    assert lake.read_manifest(store, "plans", d).meta["service_level"] == 0.97
+    allpos = lake.read_parquet(store, "plans", d, "all_positions.parquet")
+    assert (allpos["target"] * allpos["mu_d"]).sum() / allpos["mu_d"].sum() >= 0.97 - 1e-6
+    assert plan["reason"].str.contains(r"on hand .* lead time .* order \d+").all()
+    sim = json.loads(store.get(lake.read_manifest(store, "plans", d).key("simulation.json")))
+    assert sim["passed"] and sim["minmax"]["series"] == len(allpos) and len(sim["curve"]) == 6
     csv = pd.read_csv(store.uri(lake.read_manifest(store, "plans", d).key("reorder_plan.csv")))
     assert len(csv) == len(plan)
 
@@ -51,6 +56,7 @@ def test_plans_publishes_reports_and_reruns_idempotently(airflow_db, demo_home, 
     assert f"Reorder plan {d}" in html and "data:image/png;base64," in html
     assert html.count("<tr>") == len(plan) + 1
     assert "Data Docs" in html and "baseline" in html
+    assert "simulated fill rate" in html and "Cost of service" in html and "held back" not in html
     docs_key = lake.read_manifest(store, "data_docs", d).key("index.html")
     assert f"../../../{docs_key}" in html
 
@@ -64,6 +70,29 @@ def test_plans_publishes_reports_and_reruns_idempotently(airflow_db, demo_home, 
     again = _requisitions(demo_home)
     assert len(again) == len(req)
     assert not again.duplicated(["plan_id", "sku", "location_id"]).any()
+
+
+def test_gate_holds_a_plan_that_misses_its_target_and_a_param_overrides_it(airflow_db, demo_home, monkeypatch):
+    monkeypatch.setenv("STOCKWISE_SPARK_MASTER", "local[1]")
+    # 99.9% fill on this demand is out of reach: the replay misses it and the plan is held
+    states, dr = _run({"service_level": 0.999, "gate_margin": 0.0})
+    assert str(dr.state) == "success"
+    assert states["plan"] == "success" and states["publish"] == "skipped" and states["report"] == "success", states
+    store = lake.open_lake(Settings())
+    d = TINY_DS.isoformat()
+    assert not lake.has_partition(store, "plans", d)
+    assert len(_requisitions_or_empty(demo_home)) == 0
+    gate = lake.read_manifest(store, "staging/plan", d).meta["gate"]
+    assert gate["held"] and not gate["passed"] and "misses the 99.9% target" in gate["why"]
+    html = store.get(lake.read_manifest(store, "reports", d).key("index.html")).decode()
+    assert "Plan held back, not published." in html and "misses the 99.9% target" in html
+
+    states, dr = _run({"service_level": 0.999, "gate_margin": 0.0, "publish_if_gate_fails": True})
+    assert set(states.values()) == {"success"}, states
+    assert lake.read_manifest(store, "plans", d).meta["gate"]["held"] is False
+    assert len(_requisitions(demo_home)) > 0
+    html = store.get(lake.read_manifest(store, "reports", d).key("index.html")).decode()
+    assert "Gate overridden" in html
 
 
 @pytest.mark.parametrize(

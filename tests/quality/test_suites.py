@@ -4,6 +4,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from stockwise.erp.schema import EXTRACTS, conform
@@ -24,9 +25,10 @@ def test_committed_suites_match_the_code():
 @pytest.fixture
 def extracts(tiny_demo):
     t = tiny_demo.tables
-    oo = t["purchase_orders"]
-    oo = oo[oo["received_date"].isna()]
-    return {n: conform(n, t[n] if n != "open_orders" else oo, "demo") for n in EXTRACTS}
+    po = t["purchase_orders"]
+    source = {"open_orders": po[po["received_date"].isna()], "receipts": po[po["received_date"].notna()],
+              "overrides": t["planner_overrides"]}
+    return {n: conform(n, source.get(n, t.get(n)), "demo") for n in EXTRACTS}
 
 
 def test_good_demo_data_passes(extracts):
@@ -43,6 +45,23 @@ def _fail(extracts, name, mutate):
     res = gate.results[name]
     assert not res.success
     return {(f["expectation"], f["column"]): f for f in res.failures}
+
+
+def test_receipts_before_their_order_and_bad_override_targets_fail(extracts):
+    def early(df):
+        df.loc[1, "received_date"] = df.loc[1, "order_date"] - pd.Timedelta(days=2)
+        return df
+
+    f = _fail(extracts, "receipts", early)
+    hit = f[("expect_column_pair_values_a_to_be_greater_than_b", "received_date,order_date")]
+    assert hit["unexpected_count"] == 1
+
+    def too_high(df):
+        df.loc[1, "service_level"] = 1.5
+        return df
+
+    f = _fail(extracts, "overrides", too_high)
+    assert f[("expect_column_values_to_be_between", "service_level")]["rows"] == [1]
 
 
 def test_negative_quantity_fails_with_rows(extracts):

@@ -147,18 +147,25 @@ def generate(cfg: DemoConfig) -> DemoERP:
     demand = rng.poisson(rate * rng.gamma(shape, 1 / shape, rate.shape)).astype(float)
 
     # --- day-by-day replenishment with the ERP's static min/max ------------------------------
+    # suppliers do not always deliver as their master data says: some are slower or less steady
+    # (own random stream, so the rest of the demo does not change with it)
+    rng_lt = np.random.default_rng(cfg.seed + 1)
+    actual_lt_mean = suppliers["lead_time_days_mean"].to_numpy() * rng_lt.choice([1.0, 1.0, 1.0, 1.3, 1.6], n_sup)
+    actual_lt_std = suppliers["lead_time_days_std"].to_numpy() * rng_lt.choice([1.0, 1.0, 1.5, 2.0], n_sup)
     sup_idx = pd.Index(suppliers["supplier_id"]).get_indexer(items["supplier_id"])[it]
-    lt_mean = suppliers["lead_time_days_mean"].to_numpy()[sup_idx]
-    lt_std = suppliers["lead_time_days_std"].to_numpy()[sup_idx]
+    lt_mean = actual_lt_mean[sup_idx]
+    lt_std = actual_lt_std[sup_idx]
     order_days = np.zeros((n_series, 7), dtype=bool)
     for s_i, codes in enumerate(suppliers["order_weekdays"]):
         cols = [WEEKDAYS.index(c) for c in codes.split(",")]
         order_days[np.ix_(sup_idx == s_i, cols)] = True
     s_pack = items["pack_size"].to_numpy()[it].astype(float)
     s_moq = items["moq"].to_numpy()[it].astype(float)
-    # the planner's static estimate: last year's average, off by up to +/-30%, never updated
+    # the planner's static estimate: last year's average, off by up to +/-30%, never updated,
+    # and the lead time the supplier master promises
     est = rate.mean(axis=1) * rng.uniform(0.7, 1.3, n_series)
-    mn = np.ceil(est * (lt_mean + 5) * 1.3)
+    master_lt = suppliers["lead_time_days_mean"].to_numpy()[sup_idx]
+    mn = np.ceil(est * (master_lt + 5) * 1.3)
     mx = mn + np.maximum(np.ceil(est * 14), s_pack)
 
     horizon = n_days + 60
@@ -287,7 +294,7 @@ def generate(cfg: DemoConfig) -> DemoERP:
     po_qty = np.concatenate([p[2] for p in pos]) if pos else np.array([])
     po_arr = np.concatenate([p[3] for p in pos]) if pos else np.array([], dtype=int)
     po_ids = np.array([f"PO{i:07d}" for i in range(len(po_series))])
-    exp_days = po_day + np.round(lt_mean[po_series]).astype(int)
+    exp_days = po_day + np.round(master_lt[po_series]).astype(int)  # what the supplier promised
     received = po_arr < n_days
     purchase_orders = pd.DataFrame(
         {
@@ -346,6 +353,20 @@ def generate(cfg: DemoConfig) -> DemoERP:
     truth_demand["lost_sales"] = grid["true_demand"] - grid["qty"]
     minmax = pd.DataFrame({"sku": sku, "location_id": loc, "min_qty": mn, "max_qty": mx, "est_daily_demand": est})
 
+    # planner overrides: one fixed quantity, one chain-wide service target, one expired
+    end = pd.Timestamp(cfg.end)
+    skus = items["sku"].tolist()
+    overrides = pd.DataFrame({
+        "override_id": ["OVR0001", "OVR0002", "OVR0003"],
+        "sku": [skus[0], skus[1 % len(skus)], skus[2 % len(skus)]],
+        "location_id": [locations["location_id"].iloc[0], None, None],
+        "fixed_qty": [float(2 * items["pack_size"].iloc[0]), None, 0.0],
+        "service_level": [None, 0.99, None],
+        "reason": ["store event: extra display", "key item of the spring campaign", "supplier recall (over)"],
+        "author": ["j.doe", "a.planner", "j.doe"],
+        "expires": [end + pd.Timedelta(days=14), None, end - pd.Timedelta(days=30)],
+    })
+
     tables = {
         "items": items,
         "locations": locations,
@@ -355,9 +376,12 @@ def generate(cfg: DemoConfig) -> DemoERP:
         "movements": movements,
         "purchase_orders": purchase_orders,
         "reorder_rules": minmax,  # the ERP's static min/max (the baseline policy)
+        "planner_overrides": overrides,
     }
     truth = {"demand": truth_demand, "anomalies": anomalies, "item_profile": pd.DataFrame(
-        {"sku": items["sku"], "kind": kind, "launch_date": dates[launch]})}
+        {"sku": items["sku"], "kind": kind, "launch_date": dates[launch]}),
+        "supplier_profile": pd.DataFrame({"supplier_id": suppliers["supplier_id"],
+                                          "actual_lead_time_mean": actual_lt_mean, "actual_lead_time_std": actual_lt_std})}
     log.info("demo ERP: %d items x %d stores x %d days, %d sales rows, %d movements, %d POs, %d anomalies",
              n_items, n_stores, n_days, len(sales_df), len(movements), len(purchase_orders), len(anomalies))
     return DemoERP(tables, truth, cfg)

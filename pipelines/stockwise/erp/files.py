@@ -31,6 +31,10 @@ class FilesConnector:
             raise ConfigError(f"ERP files folder {self.folder} does not exist")
         self.mapping = mapping
 
+    def maps(self, name: str) -> bool:
+        """Whether the mapping provides extract `name` (optional extracts may be left out)."""
+        return name in self.mapping.extracts and bool(self.mapping.extracts[name].file)
+
     def describe(self) -> str:
         return f"files:{self.folder}"
 

@@ -21,7 +21,12 @@ class Extract:
     columns: dict[str, str]  # column -> kind: str, int, float, bool, date, datetime
     date_column: str | None = None  # the column that bounds the extract in time
     non_negative: tuple[str, ...] = ()
+    optional: bool = False  # a mapping may leave it out; planning then uses defaults
 
+
+# a purchase-order line, open or received
+PO_LINE = {"po_id": "str", "sku": "str", "location_id": "str", "qty": "float", "order_date": "date",
+           "expected_date": "date"}
 
 EXTRACTS: dict[str, Extract] = {
     e.name: e
@@ -92,16 +97,43 @@ EXTRACTS: dict[str, Extract] = {
         Extract(
             "open_orders",
             ("po_id", "sku", "location_id"),
-            {
-                "po_id": "str",
-                "sku": "str",
-                "location_id": "str",
-                "qty": "float",
-                "order_date": "date",
-                "expected_date": "date",
-            },
+            PO_LINE,
             date_column="order_date",
             non_negative=("qty",),
+        ),
+        # optional: received PO lines, from which lead times are learned
+        Extract(
+            "receipts",
+            ("po_id", "sku", "location_id"),
+            {**PO_LINE, "received_date": "date"},
+            date_column="received_date",
+            non_negative=("qty",),
+            optional=True,
+        ),
+        # optional: the ERP's current static min/max, the baseline the simulator compares with
+        Extract(
+            "reorder_rules",
+            ("sku", "location_id"),
+            {"sku": "str", "location_id": "str", "min_qty": "float", "max_qty": "float"},
+            non_negative=("min_qty", "max_qty"),
+            optional=True,
+        ),
+        # optional: planner overrides (a blank location means every location)
+        Extract(
+            "overrides",
+            ("override_id",),
+            {
+                "override_id": "str",
+                "sku": "str",
+                "location_id": "str",
+                "fixed_qty": "float",
+                "service_level": "float",
+                "reason": "str",
+                "author": "str",
+                "expires": "date",
+            },
+            non_negative=("fixed_qty",),
+            optional=True,
         ),
     )
 }

@@ -56,6 +56,10 @@ class SqlConnector:
         self.engine = sa.create_engine(url)
         self.mapping = mapping or load_mapping(None)
 
+    def maps(self, name: str) -> bool:
+        """Whether the mapping provides extract `name` (optional extracts may be left out)."""
+        return name in self.mapping.extracts
+
     def describe(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
 

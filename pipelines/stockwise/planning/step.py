@@ -1,19 +1,29 @@
-"""Job: compute the reorder plan for `ds` into `staging/plan/` (publish makes it official)."""
+"""Job: compute the reorder plan for `ds` into `staging/plan/`, gate it by simulation.
+
+Publish makes a staged plan official unless the gate held it back (see `planning.gate`).
+"""
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import time
 from dataclasses import dataclass
 from datetime import date
 
+import pandas as pd
+
 from stockwise import lake
-from stockwise.planning.policy import PolicyParams, plan
+from stockwise.planning.engine import Inputs, PlanConfig, plan_detail
+from stockwise.planning.gate import GateParams, check
+from stockwise.planning.targets import TargetParams
 from stockwise.settings import Settings
 
 log = logging.getLogger(__name__)
 
 STAGING = "staging/plan"
+OVERRIDES_FILE = "config/overrides.csv"  # planner overrides kept in the lake
 
 
 @dataclass(frozen=True)
@@ -24,31 +34,72 @@ class PlanResult:
     order_units: float
     order_value: float
     service_level: float
+    simulated_fill_rate: float
+    gate_passed: bool
+    held: bool
+    why: str
     uri: str
     seconds: float
 
 
+def lake_overrides(store) -> pd.DataFrame | None:
+    if not store.exists(OVERRIDES_FILE):
+        return None
+    df = pd.read_csv(io.BytesIO(store.get(OVERRIDES_FILE)), dtype={"sku": str, "location_id": str})
+    log.info("%d planner override(s) from %s", len(df), store.uri(OVERRIDES_FILE))
+    return df
+
+
+def _optional(store, name: str, d: str) -> pd.DataFrame | None:
+    ds_name = f"validated/{name}"
+    return lake.read_parquet(store, ds_name, d, "data.parquet") if lake.has_partition(store, ds_name, d) else None
+
+
 def run(ds: date, settings: Settings | None = None, service_level: float | None = None,
-        horizon_days: int | None = None) -> PlanResult:
+        horizon_days: int | None = None, budget: float | None = None, gate_margin: float | None = None,
+        publish_if_gate_fails: bool = False) -> PlanResult:
     settings = settings or Settings()
     store = lake.open_lake(settings)
     d = ds.isoformat()
     t0 = time.monotonic()
-    params = PolicyParams(
-        service_level=service_level or settings.service_level,
-        horizon_days=horizon_days or settings.horizon_days,
-    )
+    target = service_level or settings.service_level
+    cfg = PlanConfig(target=target, targets=TargetParams(kind=settings.target_kind), policy=settings.plan_policy,
+                     method=settings.plan_method, order_cost=settings.order_cost, holding_rate=settings.holding_rate,
+                     budget=budget if budget is not None else settings.budget)
     v = {n: lake.read_parquet(store, f"validated/{n}", d, "data.parquet")
-         for n in ("items", "suppliers", "stock", "open_orders")}
-    fc = lake.read_parquet(store, "forecasts", d, "forecast.parquet")
-    df = plan(fc, v["items"], v["suppliers"], v["stock"], v["open_orders"], ds, params)
+         for n in ("items", "suppliers", "stock", "open_orders", "sales")}
+    erp_ovr, file_ovr = _optional(store, "overrides", d), lake_overrides(store)
+    ovr = pd.concat([x for x in (erp_ovr, file_ovr) if x is not None], ignore_index=True) \
+        if erp_ovr is not None or file_ovr is not None else None
+    rules = _optional(store, "reorder_rules", d)
+    inp = Inputs(
+        forecast=lake.read_parquet(store, "forecasts", d, "forecast.parquet"),
+        items=v["items"], suppliers=v["suppliers"], stock=v["stock"], open_orders=v["open_orders"],
+        sales=v["sales"], receipts=_optional(store, "receipts", d), overrides=ovr, reorder_rules=rules,
+    )
+    planned = plan_detail(inp, ds, cfg)
+    df = planned.frame
+    log.info("plan: %d sku x locations planned in %.1fs; replaying the policy on recent demand",
+             len(df), time.monotonic() - t0)
+    sim = check(planned, v["sales"], ds, cfg, GateParams(
+        window_days=settings.gate_window_days,
+        margin=gate_margin if gate_margin is not None else settings.gate_margin), reorder_rules=rules)
+    held = not sim["passed"] and not publish_if_gate_fails
+    why = sim["why"] + ("; plan held back (not published)" if held else
+                        "; published anyway (gate overridden)" if not sim["passed"] else "")
+    (log.warning if not sim["passed"] else log.info)("gate: %s", why)
     orders = df[df["order_qty"] > 0]
     part = lake.write_partition(
-        store, STAGING, d, {"plan.parquet": lake.parquet_bytes(df)},
-        meta={"service_level": params.service_level, "horizon_days": params.horizon_days},
+        store, STAGING, d,
+        {"plan.parquet": lake.parquet_bytes(df), "simulation.json": json.dumps(sim, indent=2).encode()},
+        meta={"service_level": target, "target_kind": cfg.targets.kind, "policy": cfg.policy,
+              "method": cfg.method, "horizon_days": horizon_days or settings.horizon_days, "budget": cfg.budget,
+              "gate": {"passed": sim["passed"], "held": held, "why": why,
+                       "simulated_fill_rate": sim["stockwise"]["fill_rate"]}},
     )
     log.info("plan: %d sku x locations, %d to order (%.0f units, %.2f value)",
              len(df), len(orders), orders["order_qty"].sum(), orders["order_value"].sum())
     return PlanResult(d, len(df), len(orders), float(orders["order_qty"].sum()),
-                      round(float(orders["order_value"].sum()), 2), params.service_level,
+                      round(float(orders["order_value"].sum()), 2), target,
+                      round(sim["stockwise"]["fill_rate"], 4), sim["passed"], held, why,
                       store.uri(part.key("plan.parquet")), round(time.monotonic() - t0, 1))

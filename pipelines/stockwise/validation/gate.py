@@ -76,7 +76,8 @@ def _failures(result) -> list[dict[str, Any]]:
         out.append(
             {
                 "expectation": cfg.type,
-                "column": kwargs.get("column") or ",".join(kwargs.get("column_list") or []) or None,
+                "column": (kwargs.get("column") or ",".join(kwargs.get("column_list") or [])
+                           or ",".join(c for c in (kwargs.get("column_A"), kwargs.get("column_B")) if c) or None),
                 "unexpected_count": res.get("unexpected_count"),
                 "observed": res.get("observed_value"),
                 "examples": [str(x) for x in examples[:5]],

@@ -71,6 +71,15 @@ def build_suite(name: str) -> gx.ExpectationSuite:
     if name in ("sales", "stock"):
         qty = "qty" if name == "sales" else "on_hand"
         add(gxe.ExpectColumnValuesToNotBeNull(column=qty))
+    if name == "receipts":
+        add(gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="received_date", column_B="order_date", or_equal=True))
+    if name == "reorder_rules":
+        add(gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="max_qty", column_B="min_qty", or_equal=True))
+    if name == "overrides":
+        add(gxe.ExpectColumnValuesToNotBeNull(column="sku"))
+        add(gxe.ExpectColumnValuesToBeBetween(column="service_level", min_value=0.5, max_value=0.999))
+        add(gxe.ExpectColumnValuesToNotBeNull(column="author"))
     # built without a context: adding one by one would try to save each to a store
     return gx.ExpectationSuite(name=name, expectations=expectations)
 

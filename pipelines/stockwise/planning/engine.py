@@ -1,0 +1,245 @@
+"""The policy engine: from forecasts, positions and master data to a reorder plan with reasons.
+
+Pure: frames and a frozen config in, a frame out. Steps, one module each:
+position (on hand + on order - backorders) -> lead times learned from receipts (leadtime) ->
+ABC/XYZ segments and service targets (targets, overrides) -> demand over the protection interval
+from sample paths of the forecast or the normal approximation (demand) -> reorder point for the
+target (levels) -> EOQ-aware cycle quantity and the policy's order rule with packs and MOQ
+(quantity) -> supplier order days and minimum order value (supplier) -> budget (budget) ->
+fixed-quantity overrides -> a reason per line (reasons).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from stockwise.planning import budget as budget_mod
+from stockwise.planning import leadtime, levels, overrides, supplier
+from stockwise.planning.demand import PathParams, normal_interval, sample_interval
+from stockwise.planning.position import inventory_position
+from stockwise.planning.quantity import POLICIES, cycle_quantity, order_quantity
+from stockwise.planning.reasons import reasons
+from stockwise.planning.targets import TargetParams, assign, segments
+
+KEYS = ["sku", "location_id"]
+METHODS = ("paths", "normal")
+
+
+@dataclass(frozen=True)
+class PlanConfig:
+    target: float = 0.95
+    targets: TargetParams = field(default_factory=TargetParams)
+    policy: str = "rsS"
+    method: str = "paths"  # 'paths' (sample paths of the forecast) or 'normal'
+    rounding: str = "nearest"
+    order_cost: float = 1.0  # per order line: receiving and handling one more line (store replenishment)
+    holding_rate: float = 0.25  # per year, as a share of unit cost
+    max_cycle_days: float = 28.0
+    cover_days: tuple[float, float] = (7.0, 21.0)  # days_of_cover policy: reorder at, order up to
+    budget: float | None = None
+    paths: PathParams = field(default_factory=PathParams)
+    lead_times: leadtime.LeadTimeParams = field(default_factory=leadtime.LeadTimeParams)
+    segment_days: int = 365
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise ValueError(f"policy must be one of {POLICIES}, not {self.policy!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, not {self.method!r}")
+        if not 0.5 <= self.target < 1:
+            raise ValueError(f"target must be in [0.5, 1), not {self.target}")
+
+
+@dataclass(frozen=True)
+class Levels:
+    s: np.ndarray  # reorder point
+    S: np.ndarray  # order-up-to level
+    q: np.ndarray  # cycle quantity
+    mu_d: np.ndarray
+    sd_d: np.ndarray
+    mean_p: np.ndarray  # expected demand over the protection interval
+    sigma_p: np.ndarray
+    d_p: np.ndarray | None = None  # its samples, when drawn
+    planned_fill: np.ndarray | None = None  # the fill rate each series is planned for (fill-rate targets)
+
+
+def compute_levels(mu: np.ndarray, sd: np.ndarray, L: np.ndarray, sL: np.ndarray, R: np.ndarray,
+                   target: np.ndarray | float, unit_cost: np.ndarray, pack: np.ndarray, moq: np.ndarray,
+                   cfg: PlanConfig, d_p: np.ndarray | None = None, rules: np.ndarray | None = None,
+                   fixed: np.ndarray | None = None, aggregate: float | None = None) -> Levels:
+    """Reorder point, order-up-to level and cycle quantity per series from the forecast's daily
+    mean and spread [series, days], lead times and review periods. `d_p`: samples of demand over
+    the protection interval already drawn (what-ifs on the target reuse them)."""
+    mu_d = mu.mean(axis=1) if mu.shape[1] else np.zeros(len(mu))
+    sd_d = np.sqrt((sd**2).mean(axis=1)) if sd.shape[1] else np.zeros(len(mu))
+    mean_p, sigma_p = normal_interval(mu_d, sd_d, L, sL, R.astype(float))
+    q = cycle_quantity(mu_d, unit_cost, R, cfg.order_cost, cfg.holding_rate, cfg.max_cycle_days, pack, moq)
+    q_cycle = q if cfg.policy in ("rsS", "sQ") else np.maximum(mu_d * R, 1e-9)
+    cycle_demand = np.maximum(q_cycle, mu_d * R)
+    target = np.broadcast_to(np.asarray(target, dtype=float), mu_d.shape)
+    planned = None
+    if cfg.method == "paths":
+        if d_p is None:
+            _, d_p = sample_interval(mu, sd, L, sL, R, cfg.paths)
+        mean_p = d_p.mean(axis=1).astype(float)
+        if cfg.targets.kind == "fill_rate" and cfg.targets.mode == "optimized":
+            # the segment targets become a band; planner-fixed targets stay exact
+            fx = np.zeros(len(target), dtype=bool) if fixed is None else np.asarray(fixed, dtype=bool)
+            lo = np.where(fx, target, np.maximum(target - cfg.targets.allowance, cfg.targets.floor))
+            hi = np.where(fx, target, cfg.targets.ceiling)
+            s, planned = levels.optimize_fill(d_p, q_cycle, cycle_demand, mu_d, unit_cost,
+                                              cfg.target if aggregate is None else aggregate, lo, hi)
+            if fx.any():
+                s[fx] = levels.from_samples(d_p[fx], target[fx], "fill_rate", q_cycle[fx], cycle_demand[fx])
+                planned[fx] = target[fx]
+        else:
+            s = levels.from_samples(d_p, target, cfg.targets.kind, q_cycle, cycle_demand)
+    else:
+        s = levels.from_normal(mean_p, sigma_p, target, cfg.targets.kind, q_cycle, cycle_demand)
+    if cfg.policy in ("rsS", "sQ"):
+        S = s + q
+    elif cfg.policy == "RS":
+        S = s
+    elif cfg.policy == "days_of_cover":
+        s, S = mu_d * (L + cfg.cover_days[0]), mu_d * (L + cfg.cover_days[1])
+    else:  # minmax: the ERP's own rules
+        if rules is None:
+            raise ValueError("policy 'minmax' needs the ERP's reorder rules")
+        s, S = rules[0], rules[1]
+    return Levels(s, S, q, mu_d, sd_d, mean_p, sigma_p, d_p, planned)
+
+
+@dataclass
+class Inputs:
+    forecast: pd.DataFrame  # date, sku, location_id, mean, sigma, method
+    items: pd.DataFrame
+    suppliers: pd.DataFrame
+    stock: pd.DataFrame
+    open_orders: pd.DataFrame
+    sales: pd.DataFrame | None = None  # history for the segments (date, sku, location_id, qty)
+    receipts: pd.DataFrame | None = None
+    overrides: pd.DataFrame | None = None
+    reorder_rules: pd.DataFrame | None = None  # the ERP's min/max (policy 'minmax')
+
+
+def forecast_matrices(forecast: pd.DataFrame, ds: date) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.Series]:
+    fc = forecast[forecast["date"] > pd.Timestamp(ds)]
+    mean = fc.pivot_table(index=KEYS, columns="date", values="mean", aggfunc="first").sort_index()
+    sigma = fc.pivot_table(index=KEYS, columns="date", values="sigma", aggfunc="first").reindex_like(mean)
+    method = fc.groupby(KEYS)["method"].first().reindex(mean.index)
+    keys = mean.index.to_frame(index=False)
+    mu = np.nan_to_num(mean.to_numpy(dtype=float), nan=0.0).clip(min=0)
+    sd = np.nan_to_num(sigma.to_numpy(dtype=float), nan=0.0).clip(min=0)
+    return keys, mu, sd, method.reset_index(drop=True)
+
+
+@dataclass
+class Planned:
+    """The plan, plus what a what-if needs to recompute its levels for another target
+    (arrays in `row` order: the plan frame's `row` column points into them)."""
+
+    frame: pd.DataFrame
+    levels: Levels
+    mu: np.ndarray
+    sd: np.ndarray
+    lead_mean: np.ndarray
+    lead_std: np.ndarray
+    review: np.ndarray
+    order_mask: np.ndarray
+
+
+def plan(inp: Inputs, ds: date, cfg: PlanConfig = PlanConfig()) -> pd.DataFrame:
+    """One row per sku x location of the forecast: levels, the order and its reason."""
+    return plan_detail(inp, ds, cfg).frame
+
+
+def plan_detail(inp: Inputs, ds: date, cfg: PlanConfig = PlanConfig()) -> Planned:
+    keys, mu, sd, fmethod = forecast_matrices(inp.forecast, ds)
+    df = keys.copy()
+    df["row"] = np.arange(len(df))
+    df["forecast_method"] = fmethod.to_numpy()
+    item_cols = ["sku", "name", "category", "unit_cost", "unit_price", "pack_size", "moq", "supplier_id"]
+    df = df.merge(inp.items[[c for c in item_cols if c in inp.items.columns]], on="sku", how="left")
+    lt = leadtime.learn(inp.receipts, inp.items, inp.suppliers, ds, cfg.lead_times)
+    sup = inp.suppliers[["supplier_id", "order_weekdays", "min_order_value"]].merge(lt, on="supplier_id", how="left")
+    df = df.merge(sup, on="supplier_id", how="left")
+    df = df.merge(inventory_position(inp.stock, inp.open_orders, ds), on=KEYS, how="left")
+    for c in ("on_hand", "on_order", "backorders", "inventory_position"):
+        df[c] = df[c].fillna(0.0)
+    df["open_order_lines"] = df["open_order_lines"].fillna(0).astype(int)
+    df["unit_cost"] = df["unit_cost"].fillna(0.0)
+    if "unit_price" not in df:
+        df["unit_price"] = df["unit_cost"]
+    pack = df["pack_size"].fillna(1).clip(lower=1).to_numpy(dtype=float)
+    moq = df["moq"].fillna(0).to_numpy(dtype=float)
+    L = df["lead_time_days_mean"].fillna(7.0).to_numpy(dtype=float)
+    sL = df["lead_time_days_std"].fillna(0.0).to_numpy(dtype=float)
+    df["lead_time_days_mean"], df["lead_time_days_std"] = L, sL
+    df["lead_time_source"] = df["lead_time_source"].fillna("default")
+
+    # review calendar: today an order day? the gap to the next one is the review period
+    mask = supplier.weekday_mask(df["order_weekdays"])
+    wd = ds.weekday()
+    df["order_today"] = mask[:, wd]
+    R = supplier.days_to_next_order(mask, wd)
+    df["review_days"] = R
+    df["next_order_date"] = [pd.Timestamp(ds + timedelta(days=int(k))) for k in R]
+
+    # segments and targets
+    hist = inp.sales if inp.sales is not None else pd.DataFrame(columns=["date", *KEYS, "qty"])
+    hist = hist[pd.to_datetime(hist["date"]) > pd.Timestamp(ds - timedelta(days=cfg.segment_days))]
+    seg = segments(hist[["date", *KEYS, "qty"]], inp.items.set_index("sku")["unit_cost"], cfg.targets)
+    df = df.merge(seg[KEYS + ["abc", "xyz", "segment"]], on=KEYS, how="left")
+    # no sales history yet (a new item): neutral targets, neither the A nor the C treatment
+    df["abc"], df["xyz"] = df["abc"].fillna("B"), df["xyz"].fillna("Y")
+    df["segment"] = df["abc"] + df["xyz"]
+    active_ovr = overrides.active(inp.overrides, ds)
+    target, fixed = overrides.targets(df, active_ovr, assign(df, cfg.target, cfg.targets))
+    df["segment_target"], df["target_kind"] = target, cfg.targets.kind
+
+    # demand over the protection interval and the levels
+    rules = None
+    if cfg.policy == "minmax":
+        rr = inp.reorder_rules if inp.reorder_rules is not None else pd.DataFrame(columns=[*KEYS, "min_qty", "max_qty"])
+        rules = df[KEYS].merge(rr, on=KEYS, how="left")[["min_qty", "max_qty"]].fillna(0).to_numpy(float).T
+    lv = compute_levels(mu, sd, L, sL, R, target, df["unit_cost"].to_numpy(dtype=float), pack, moq, cfg,
+                        rules=rules, fixed=fixed)
+    # the target each line is planned for: its segment's, or its share of the optimized aggregate
+    df["target"] = lv.planned_fill if lv.planned_fill is not None else target
+    s, S, q, mu_d, sd_d = lv.s, lv.S, lv.q, lv.mu_d, lv.sd_d
+    mean_p, sigma_p = lv.mean_p, lv.sigma_p
+    ip = df["inventory_position"].to_numpy(dtype=float)
+    qty = order_quantity(ip, s, S, q, cfg.policy, pack, moq, cfg.rounding)
+    df["mu_d"], df["sigma_d"] = mu_d, sd_d
+    df["expected_interval_demand"], df["sigma_interval"] = mean_p, sigma_p
+    df["reorder_point"], df["order_up_to"], df["cycle_qty"] = s, S, q
+    df["safety_stock"] = s - mean_p
+    df["order_qty"] = np.where(df["order_today"], qty, 0.0)
+    df["days_of_cover"] = np.where(mu_d > 0, ip / np.maximum(mu_d, 1e-9), np.inf)
+
+    # supplier minimums, the budget, then the planners' fixed quantities
+    df = supplier.apply_min_order_value(df, max_cover_days=2 * cfg.max_cycle_days)
+    df = budget_mod.apply_budget(df, cfg.budget)
+    df = overrides.apply_quantities(df, active_ovr)
+    df["order_value"] = df["order_qty"] * df["unit_cost"]
+    df["need_by"] = pd.Timestamp(ds) + pd.to_timedelta(np.ceil(L), unit="D")
+    df["policy"], df["method"] = cfg.policy, cfg.method
+    df["service_level"] = df["target"]
+    df["reason"] = reasons(df.rename(columns={"lead_time_days_mean": "lead_time_days"}))
+    df = df.rename(columns={"lead_time_days_mean": "lead_time_days"})
+    cols = [
+        "row", "sku", "location_id", "name", "category", "supplier_id", "abc", "xyz", "segment", "segment_target", "target", "target_kind",
+        "on_hand", "on_order", "backorders", "inventory_position", "mu_d", "sigma_d", "lead_time_days",
+        "lead_time_days_std", "lead_time_source", "review_days", "order_today", "next_order_date",
+        "expected_interval_demand", "sigma_interval", "safety_stock", "reorder_point", "order_up_to", "cycle_qty",
+        "order_qty", "pack_size", "moq", "unit_cost", "unit_price", "order_value", "min_order_value",
+        "days_of_cover", "need_by", "service_level", "policy", "method", "forecast_method",
+        "override", "supplier_note", "budget_note", "reason",
+    ]
+    df = df.sort_values("row")  # merges keep the left order; make sure
+    out = df[cols].sort_values(["order_value", "sku", "location_id"], ascending=[False, True, True]).reset_index(drop=True)
+    return Planned(out, lv, mu, sd, L, sL, R, mask)

@@ -1,0 +1,76 @@
+"""Textbook checks of the planning math."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import nbinom
+
+from stockwise.planning.demand import PathParams, normal_interval, sample_interval
+from stockwise.planning.distributions import count_quantile, k_for_fill_rate, normal_loss
+from stockwise.planning.levels import from_normal, from_samples
+from stockwise.planning.quantity import eoq
+
+
+def test_eoq_textbook():
+    # D = 1300 units/year, K = 8 per order, h = 0.225 per unit-year
+    assert float(eoq(1300, 8, 0.225)) == pytest.approx(304.05, abs=0.005)
+
+
+@pytest.mark.parametrize(("k", "g"), [(0.0, 0.3989), (0.5, 0.1978), (1.0, 0.0833), (1.5, 0.0293), (2.0, 0.0085)])
+def test_normal_loss_matches_the_table(k, g):
+    assert float(normal_loss(k)) == pytest.approx(g, abs=5e-5)
+
+
+def test_fill_rate_safety_factor_from_the_loss_table():
+    # beta = 98%, Q = 100, sigma_L = 24: G(k) = 0.02 * 100 / 24 = 0.0833 -> k = 1.00 in the table
+    assert float(k_for_fill_rate(0.98, 100, 24)) == pytest.approx(1.00, abs=0.005)
+    # beta = 99%, Q = 200, sigma = 68.4: G(k) = 0.0292 -> k = 1.50
+    assert float(k_for_fill_rate(0.99, 200, 68.4)) == pytest.approx(1.50, abs=0.01)
+
+
+def test_sigma_p_combines_demand_and_lead_time_variability():
+    mean, sig = normal_interval(np.array([10.0]), np.array([3.0]), np.array([5.0]), np.array([1.0]), np.array([7.0]))
+    assert mean[0] == 120
+    assert sig[0] == pytest.approx(np.sqrt(12 * 9 + 100 * 1))
+
+
+def test_normal_levels_cycle_service_and_fill_rate():
+    m, s = np.array([120.0]), np.array([20.0])
+    cyc = from_normal(m, s, 0.95, "cycle_service", np.array([100.0]), np.array([100.0]))
+    assert cyc[0] == pytest.approx(120 + 1.6449 * 20, abs=0.01)
+    # fill rate: ESC = sigma (G(k) - G(k + Q/sigma)) = (1 - beta) Q; beta 98%, Q 100, sigma 24 -> k = 1.00
+    fr = from_normal(m, np.array([24.0]), 0.98, "fill_rate", np.array([100.0]), np.array([100.0]))
+    assert fr[0] == pytest.approx(120 + 1.00 * 24, abs=0.15)
+
+
+def test_slow_movers_use_count_quantiles():
+    got = count_quantile(np.array([0.8, 2.0]), np.array([2.0, 2.0]), 0.95)
+    n, p = 0.8**2 / 1.2, 0.8 / 2.0
+    assert got[0] == nbinom.ppf(0.95, n, p)
+    assert got[1] == 5  # Poisson(2) 95% quantile
+    s = from_normal(np.array([0.8]), np.array([np.sqrt(2.0)]), 0.95, "cycle_service", np.array([1.0]), np.array([1.0]))
+    assert s[0] == got[0]  # not 0.8 + 1.645 * 1.41 = 3.1 from the normal
+
+
+def test_sample_paths_agree_with_the_normal_where_it_holds():
+    mu = np.full((1, 60), 20.0)
+    sd = np.full((1, 60), 6.0)
+    _, d_p = sample_interval(mu, sd, np.array([6.0]), np.array([1.5]), np.array([7]),
+                             PathParams(n_paths=20000, level_cv=0.0, seed=1))
+    mean, sig = normal_interval(np.array([20.0]), np.array([6.0]), np.array([6.0]), np.array([1.5]), np.array([7.0]))
+    assert d_p.mean() == pytest.approx(mean[0], rel=0.02)
+    assert d_p.std() == pytest.approx(sig[0], rel=0.08)
+    s = from_samples(d_p, 0.95, "cycle_service", np.array([140.0]), np.array([140.0]))
+    assert s[0] == pytest.approx(mean[0] + 1.645 * sig[0], rel=0.03)
+
+
+def test_fill_rate_from_samples_rises_with_the_target():
+    rng = np.random.default_rng(0)
+    d_p = rng.poisson(30, (3, 4000)).astype(np.float32)
+    q = np.full(3, 50.0)
+    s = from_samples(d_p, np.array([0.9, 0.95, 0.99]), "fill_rate", q, q)
+    assert s[0] <= s[1] <= s[2]
+    for target, level in zip([0.9, 0.95, 0.99], s, strict=True):
+        esc = np.maximum(d_p[0] - level, 0).mean() - np.maximum(d_p[0] - level - 50, 0).mean()
+        assert 1 - esc / 50 >= target - 1e-3
