@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from m5_data import m5_daily
 
 from stockwise.forecasting import baseline
 from stockwise.planning import leadtime, supplier
@@ -48,7 +49,6 @@ from stockwise.planning.simulator import SimItems, SimParams, SimPolicy, simulat
 from stockwise.planning.targets import TargetParams, assign, segments
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("STOCKWISE_DATA", REPO.parent / "shared" / "data"))
 KEYS = ["sku", "location_id"]
 CURVE_TARGETS = (0.85, 0.90, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995)
 CURVE_MULTIPLIERS = (0.4, 0.55, 0.7, 0.85, 1.0, 1.2, 1.45, 1.75, 2.1, 2.6, 3.2)
@@ -108,15 +108,7 @@ def demo_scenario(skus: int = 200, stores: int = 5) -> Scenario:
 
 
 def m5_scenario() -> Scenario:
-    d = DATA / "m5_tiny"
-    df = pd.concat([pd.read_parquet(d / "train.parquet"), pd.read_parquet(d / "test.parquet")], ignore_index=True)
-    df = df.rename(columns={"item_id": "sku", "store_id": "location_id"})
-    df["date"] = pd.to_datetime(df["date"])
-    df = df[df["date"] > df["date"].max() - pd.Timedelta(days=730)]
-    keys = df[KEYS].drop_duplicates().sort_values(KEYS).reset_index(drop=True)
-    dates = pd.DatetimeIndex(sorted(df["date"].unique()))
-    demand = (df.pivot_table(index=KEYS, columns="date", values="qty", aggfunc="first")
-              .reindex(pd.MultiIndex.from_frame(keys)).reindex(columns=dates).fillna(0).to_numpy(float))
+    df, keys, dates, demand = m5_daily(730)
     price = df.groupby("sku")["sell_price"].median().fillna(df["sell_price"].median())
     rate = demand[:, :365].mean(axis=1)
     pack = np.where(rate < 1, 1, np.where(rate < 5, 6, 12)).astype(float)

@@ -10,7 +10,13 @@ ERP's `purchase_requisitions`, and writes the planner report.
 **Forecasts** come from the registered `stockwise-demand@champion`; with no champion the run
 says so and uses the baseline, flagged in the report.
 
-**Stages** `extract` → `validate` → `build_features` → `forecast` → `plan` → `publish` → `report`
+**Stages** `extract` → `validate` → `build_features` → `forecast` → `detect_anomalies` → `plan` →
+`publish` → `report`
+
+**Anomalies** `detect_anomalies` finds book/movement discrepancies, phantom stock, shrinkage,
+fat-finger and mis-keyed adjustments and duplicate receipts, ranks them by value at risk, writes
+them to `anomalies/ds=.../` and the ERP's `cycle_count_tasks`; open phantom stock is planned as
+an empty shelf.
 
 **Plan** the policy engine: ABC/XYZ service targets around `service_level` (a fill rate by
 default), reorder points from sample paths of the forecast with lead times learned from receipts,
@@ -105,7 +111,11 @@ def inventory_planning():
         return _call("forecast", horizon_days=get_current_context()["params"]["horizon_days"])
 
     @task
-    def plan(forecasted: dict) -> dict:
+    def detect_anomalies(forecasted: dict) -> dict:
+        return _call("detect_anomalies")
+
+    @task
+    def plan(anomalies: dict) -> dict:
         p = get_current_context()["params"]
         return _call("plan", service_level=p["service_level"], horizon_days=p["horizon_days"],
                      budget=p.get("budget"), gate_margin=p.get("gate_margin"),
@@ -125,7 +135,7 @@ def inventory_planning():
     def report() -> dict:
         return _call("report")
 
-    published = publish(plan(forecast(build_features(validate(extract())))))
+    published = publish(plan(detect_anomalies(forecast(build_features(validate(extract()))))))
     published >> report()
 
 

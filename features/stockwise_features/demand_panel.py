@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from stockwise import lake
 from stockwise.settings import Settings
+from stockwise_features import movement_daily
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -128,7 +129,7 @@ def run(ds: date, settings: Settings | None = None) -> FeaturesResult:
     work = Path(tempfile.mkdtemp(prefix="features-", dir=settings.scratch))
     try:
         inputs = {}
-        for name in ("sales", "stock", "items"):
+        for name in ("sales", "stock", "items", "movements"):
             part = lake.read_manifest(store, f"validated/{name}", ds.isoformat())
             path = work / "in" / f"{name}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,6 +142,11 @@ def run(ds: date, settings: Settings | None = None) -> FeaturesResult:
             panel.repartition(settings.spark_shuffle_partitions, "sku").sortWithinPartitions(
                 "sku", "location_id", "date"
             ).write.mode("overwrite").parquet(str(out))
+            # the anomaly detectors' daily movement table, in the same Spark session
+            mv_out = work / "movements_out"
+            movement_daily.build(frames["movements"], frames["stock"]).repartition(
+                settings.spark_shuffle_partitions, "sku").sortWithinPartitions(
+                "sku", "location_id", "date").write.mode("overwrite").parquet(str(mv_out))
         # Spark names parts with a random id: stable names keep reruns content-identical
         files = {f"part-{i:05d}.parquet": p.read_bytes() for i, p in enumerate(sorted(out.glob("part-*.parquet")))}
         import pyarrow.parquet as pq
@@ -152,6 +158,9 @@ def run(ds: date, settings: Settings | None = None) -> FeaturesResult:
         part = lake.write_partition(
             store, TABLE, ds.isoformat(), files, meta={"rows": rows, "series": series}
         )
+        mv_files = {f"part-{i:05d}.parquet": p.read_bytes() for i, p in enumerate(sorted(mv_out.glob("part-*.parquet")))}
+        mv_rows = sum(pq.ParquetFile(p).metadata.num_rows for p in mv_out.glob("part-*.parquet"))
+        lake.write_partition(store, movement_daily.TABLE, ds.isoformat(), mv_files, meta={"rows": mv_rows})
     finally:
         shutil.rmtree(work, ignore_errors=True)
     secs = round(time.monotonic() - t0, 1)

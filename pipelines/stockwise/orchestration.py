@@ -23,6 +23,7 @@ JOBS = {
     "validate": "stockwise.validation.step",
     "build_features": "stockwise_features.demand_panel",
     "forecast": "stockwise_serving.forecast",
+    "detect_anomalies": "stockwise_serving.anomalies",
     "plan": "stockwise.planning.step",
     "publish": "stockwise.publish",
     "report": "stockwise.report",

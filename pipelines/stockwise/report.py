@@ -121,8 +121,26 @@ def charts(orders, positions, sim: dict | None = None) -> list[tuple[str, str]]:
     return out
 
 
+def anomaly_section(alerts, esc) -> str:
+    """Counts by type and the alerts with the most money at risk."""
+    if alerts is None:
+        return ""
+    if not len(alerts):
+        return "<h2>Inventory anomalies</h2><p>No anomalies in the last weeks.</p>"
+    counts = alerts["type"].value_counts()
+    chips = "".join(f"<div class='kpi'><b>{n:,}</b><span>{esc(t.replace('_', ' '))}</span></div>" for t, n in counts.items())
+    top = alerts.nlargest(20, "value_at_risk")
+    rows = "".join(
+        f"<tr><td>{esc(str(r.date)[:10])}</td><td>{esc(r.type.replace('_', ' '))}{' (open)' if r.open else ''}</td>"
+        f"<td>{esc(r.sku)}</td><td>{esc(r.location_id)}</td><td class='n'>{r.magnitude:,.0f}</td>"
+        f"<td class='n'>{r.value_at_risk:,.2f}</td><td>{esc(r.reason)}</td></tr>" for r in top.itertuples())
+    return (f"<h2>Inventory anomalies ({len(alerts):,}, {alerts['value_at_risk'].sum():,.2f} at risk)</h2>"
+            f"<div class='kpis'>{chips}</div><table><thead><tr><th>day</th><th>type</th><th>sku</th><th>location</th>"
+            f"<th>units</th><th>value at risk</th><th>why</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
 def render(ds: str, orders, positions, meta: dict, forecast_meta: dict, docs_href: str | None,
-           sim: dict | None = None) -> str:
+           sim: dict | None = None, alerts=None) -> str:
     esc = html.escape
     kind = str(meta.get("target_kind", "fill_rate")).replace("_", " ")
     kpis = [
@@ -190,6 +208,7 @@ def render(ds: str, orders, positions, meta: dict, forecast_meta: dict, docs_hre
 <h2>Order lines ({len(orders):,})</h2>
 <table><thead><tr>{''.join(f'<th>{esc(h)}</th>' for h, _ in cols)}</tr></thead>
 <tbody>{''.join(rows)}</tbody></table>
+{anomaly_section(alerts, esc)}
 </body></html>"""
 
 
@@ -212,7 +231,8 @@ def run(ds: date, settings: Settings | None = None) -> ReportResult:
         docs_key = lake.read_manifest(store, DOCS, d).key("index.html")
         # reports/ds=D/v=H/index.html -> the lake root is three levels up
         docs_href = "../../../" + docs_key
-    page = render(d, orders, positions, meta, fmeta, docs_href, sim)
+    alerts = lake.read_parquet(store, "anomalies", d, "alerts.parquet") if lake.has_partition(store, "anomalies", d) else None
+    page = render(d, orders, positions, meta, fmeta, docs_href, sim, alerts)
     xlsx = io.BytesIO()
     export = orders.copy()
     export["need_by"] = export["need_by"].astype(str).str[:10]

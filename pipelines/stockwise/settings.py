@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     gate_margin: float = Field(default=0.02, ge=0, lt=0.5,
                                description="Hold the plan if its simulated fill rate misses the target by more.")
     gate_window_days: int = Field(default=56, ge=14)
+    anomaly_lookback_days: int = Field(default=28, ge=1, description="Days of alerts kept per run.")
+    anomaly_task_days: int = Field(default=7, ge=1, description="Alerts this recent become cycle-count tasks.")
+    count_due_days: int = Field(default=3, ge=1, description="Cycle counts are due within this many days.")
+    trust_book_on_phantom: bool = Field(default=False,
+                                        description="Plan open phantom-stock series on their book (default: as empty).")
     horizon_days: int = Field(default=28, ge=7, le=365)
     gx_dir: Path | None = Field(default=None, description="The committed GX project folder.")
 

@@ -22,7 +22,7 @@ def test_no_import_errors(bag):
 
 def test_planning_dag_structure(bag):
     dag = bag.dags["inventory_planning"]
-    order = ["extract", "validate", "build_features", "forecast", "plan", "publish", "report"]
+    order = ["extract", "validate", "build_features", "forecast", "detect_anomalies", "plan", "publish", "report"]
     assert sorted(dag.task_ids) == sorted(order)
     for up, down in zip(order, order[1:], strict=False):
         assert down in dag.get_task(up).downstream_task_ids

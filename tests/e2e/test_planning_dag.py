@@ -21,9 +21,9 @@ def _run(conf=None):
     return {ti.task_id: str(ti.state) for ti in dr.get_task_instances()}, dr
 
 
-def _requisitions(home):
+def _requisitions(home, table="purchase_requisitions"):
     with sqlite3.connect(home / "erp.db") as c:
-        return pd.read_sql("SELECT * FROM purchase_requisitions", c)
+        return pd.read_sql(f"SELECT * FROM {table}", c)
 
 
 def test_plans_publishes_reports_and_reruns_idempotently(airflow_db, demo_home, monkeypatch):
@@ -54,11 +54,17 @@ def test_plans_publishes_reports_and_reruns_idempotently(airflow_db, demo_home, 
 
     html = store.get(lake.read_manifest(store, "reports", d).key("index.html")).decode()
     assert f"Reorder plan {d}" in html and "data:image/png;base64," in html
-    assert html.count("<tr>") == len(plan) + 1
+    assert html.split("Inventory anomalies")[0].count("<tr>") == len(plan) + 1
     assert "Data Docs" in html and "baseline" in html
     assert "simulated fill rate" in html and "Cost of service" in html and "held back" not in html
     docs_key = lake.read_manifest(store, "data_docs", d).key("index.html")
     assert f"../../../{docs_key}" in html
+
+    # anomalies: alerts in the lake, cycle counts in the ERP for the actionable ones, in the report
+    alerts = lake.read_parquet(store, "anomalies", d, "alerts.parquet")
+    counts = _requisitions(demo_home, "cycle_count_tasks")
+    assert set(counts["task_id"]) <= set(alerts["alert_id"]) and counts["task_id"].is_unique
+    assert "Inventory anomalies" in html
 
     plans_before = {k: store.get(k) for k in store.list("plans/")}
     # forecast data too; its manifest names the new MLflow run (each attempt is logged)
@@ -69,6 +75,7 @@ def test_plans_publishes_reports_and_reruns_idempotently(airflow_db, demo_home, 
     assert {k: store.get(k) for k in store.list("forecasts/") if k.endswith(".parquet")} == forecasts_before
     again = _requisitions(demo_home)
     assert len(again) == len(req)
+    assert len(_requisitions(demo_home, "cycle_count_tasks")) == len(counts)
     assert not again.duplicated(["plan_id", "sku", "location_id"]).any()
 
 
@@ -112,7 +119,7 @@ def test_corrupt_extract_stops_at_validate(airflow_db, demo_home, table, corrupt
     states, dr = _run()
     assert str(dr.state) == "failed"
     assert states["validate"] == "failed", states
-    for t in ("build_features", "forecast", "plan", "publish", "report"):
+    for t in ("build_features", "forecast", "detect_anomalies", "plan", "publish", "report"):
         assert states[t] in ("upstream_failed", "None"), states
     store = lake.open_lake(Settings())
     d = TINY_DS.isoformat()

@@ -22,7 +22,7 @@ def test_tables_fit_the_canonical_contract(tiny_demo):
     assert set(EXTRACTS["open_orders"].columns) <= set(t["purchase_orders"].columns)
     assert t["sales"]["qty"].gt(0).all()
     assert t["items"]["sku"].is_unique
-    assert set(t["movements"]["kind"]) <= {"receipt", "sale", "adjustment", "transfer", "return", "shrink"}
+    assert set(t["movements"]["kind"]) <= {"receipt", "sale", "adjustment", "count", "transfer", "return", "shrink"}
 
 
 def test_stockouts_censor_sales_and_truth_is_separate(tiny_demo):
@@ -53,8 +53,8 @@ def test_anomalies_are_labelled_at_a_realistic_rate(tiny_demo):
     a = tiny_demo.truth["anomalies"]
     rows = len(tiny_demo.tables["stock"])
     assert 0 < len(a) < 0.01 * rows
-    assert set(a["kind"]) <= {"shrinkage", "phantom_stock", "fat_finger", "duplicate_receipt"}
-    ff = a[a["kind"] == "fat_finger"]
+    assert set(a["kind"]) <= {"shrinkage", "phantom_stock", "fat_finger", "adjustment_error", "duplicate_receipt"}
+    ff = a[a["kind"].isin(["fat_finger", "adjustment_error"])]
     mv = tiny_demo.tables["movements"].set_index("movement_id")
     for mid in ff["movement_id"]:
         assert mv.loc[mid, "kind"] == "adjustment"

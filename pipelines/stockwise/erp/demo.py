@@ -5,7 +5,7 @@ slow movers and new items. A day-by-day simulation replenishes each sku x store 
 own static min/max policy (the baseline Stockwise must beat) through suppliers with variable lead
 times, so stockouts happen and censor sales. Book stock (what the ERP believes) and physical
 stock drift apart through injected, labelled anomalies: unrecorded shrinkage, phantom stock,
-fat-finger adjustments and duplicate receipts.
+fat-finger adjustments (x10, x100), adjustments keyed slightly off, and duplicate receipts.
 
 The true demand and the anomaly labels go to a separate truth store that the pipeline never reads.
 """
@@ -150,6 +150,7 @@ def generate(cfg: DemoConfig) -> DemoERP:
     # suppliers do not always deliver as their master data says: some are slower or less steady
     # (own random stream, so the rest of the demo does not change with it)
     rng_lt = np.random.default_rng(cfg.seed + 1)
+    rng_adj = np.random.default_rng(cfg.seed + 2)
     actual_lt_mean = suppliers["lead_time_days_mean"].to_numpy() * rng_lt.choice([1.0, 1.0, 1.0, 1.3, 1.6], n_sup)
     actual_lt_std = suppliers["lead_time_days_std"].to_numpy() * rng_lt.choice([1.0, 1.0, 1.5, 2.0], n_sup)
     sup_idx = pd.Index(suppliers["supplier_id"]).get_indexer(items["supplier_id"])[it]
@@ -244,20 +245,25 @@ def generate(cfg: DemoConfig) -> DemoERP:
         for s in np.flatnonzero(kinds == "fat_finger"):
             true_q = float(rng.choice([-2, -1, 1, 2, 3]))
             wrong = true_q * float(rng.choice([10, 100]))
+            kind_ = "fat_finger"
+            if rng_adj.random() < 0.3:  # a hard case: keyed only slightly off (one to three units)
+                wrong = true_q + float(rng_adj.choice([-3, -2, -1, 1, 2, 3]))
+                kind_ = "adjustment_error"
             physical[s] = max(physical[s] + true_q, 0.0)
             book[s] += wrong
-            record("adjustment", t, np.array([s]), np.array([wrong]), 10, [f"ADJ-FF-{t}-{s}"])
-            labels.append({"kind": "fat_finger", "day": t, "series": s, "magnitude": wrong - true_q,
-                           "ref": f"ADJ-FF-{t}-{s}"})
+            record("adjustment", t, np.array([s]), np.array([wrong]), 10, [f"ADJ-{t}-{s}"])
+            labels.append({"kind": kind_, "day": t, "series": s, "magnitude": wrong - true_q,
+                           "ref": f"ADJ-{t}-{s}"})
         # a receipt keyed in twice: only possible on a day a PO line lands
         for s in np.flatnonzero(active & (arr > 0) & (kinds == "") & (rng.random(n_series) < p_anom * 4)):
             ref = f"DUP-{t}-{s}"
             book[s] += arr[s]  # the same PO line keyed in twice
             labels.append({"kind": "duplicate_receipt", "day": t, "series": s, "magnitude": arr[s], "ref": ref})
 
-        # cycle counts: the book is set to what is on the shelf (heals phantom stock)
+        # cycle counts: the book is set to what is on the shelf (heals phantom stock); a count that
+        # finds the book right leaves no movement
         cc = np.flatnonzero(active & ((t + np.arange(n_series)) % cycle_count_every == 0) & (book != physical))
-        record("adjustment", t, cc, physical[cc] - book[cc], 9, [f"CC-{t}"] * len(cc))
+        record("count", t, cc, physical[cc] - book[cc], 9, [f"CC-{t}"] * len(cc))
         book[cc] = physical[cc]
 
         # the ERP's reorder run, on the supplier's order days, on its book
@@ -343,7 +349,7 @@ def generate(cfg: DemoConfig) -> DemoERP:
         }
     )
     if len(anomalies):
-        refs = movements[movements["kind"].isin(["adjustment", "receipt"])]
+        refs = movements[movements["kind"].isin(["adjustment", "receipt", "count"])]
         last_mv = refs.drop_duplicates(["ref", "sku", "location_id"], keep="last").set_index(["ref", "sku", "location_id"])["movement_id"]
         anomalies["movement_id"] = [
             last_mv.get((r, s, lc)) if isinstance(r, str) else None

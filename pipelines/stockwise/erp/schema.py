@@ -138,7 +138,8 @@ EXTRACTS: dict[str, Extract] = {
     )
 }
 
-MOVEMENT_KINDS = ("receipt", "sale", "adjustment", "transfer", "return", "shrink")
+# adjustment: keyed by hand; count: the correction a physical (cycle) count books
+MOVEMENT_KINDS = ("receipt", "sale", "adjustment", "count", "transfer", "return", "shrink")
 LOCATION_TYPES = ("store", "warehouse")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

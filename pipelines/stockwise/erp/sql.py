@@ -158,5 +158,10 @@ def _upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], keys: list[s
     else:
         raise ExtractError(f"write-back supports PostgreSQL and SQLite, not {dialect}")
     stmt = insert(table).values(rows)
-    update = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    # a rerun refreshes what Stockwise wrote, never what people did with it (status) or when it
+    # first appeared (created_ds)
+    given = set(rows[0]) if rows else set()
+    keep = {"status", "created_ds"}
+    update = {c.name: stmt.excluded[c.name] for c in table.columns
+              if c.name not in keys and c.name in given and c.name not in keep}
     return stmt.on_conflict_do_update(index_elements=keys, set_=update)

@@ -124,6 +124,7 @@ class Inputs:
     receipts: pd.DataFrame | None = None
     overrides: pd.DataFrame | None = None
     reorder_rules: pd.DataFrame | None = None  # the ERP's min/max (policy 'minmax')
+    suspect_stock: pd.DataFrame | None = None  # sku, location_id, reason: book stock not trusted (open phantom stock)
 
 
 def forecast_matrices(forecast: pd.DataFrame, ds: date) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.Series]:
@@ -171,6 +172,15 @@ def plan_detail(inp: Inputs, ds: date, cfg: PlanConfig = PlanConfig()) -> Planne
     for c in ("on_hand", "on_order", "backorders", "inventory_position"):
         df[c] = df[c].fillna(0.0)
     df["open_order_lines"] = df["open_order_lines"].fillna(0).astype(int)
+    df["stock_note"] = ""
+    if inp.suspect_stock is not None and len(inp.suspect_stock):
+        sus = df[KEYS].merge(inp.suspect_stock[KEYS].drop_duplicates().assign(suspect=True), on=KEYS, how="left")
+        hit = sus["suspect"].eq(True).to_numpy() & (df["on_hand"].to_numpy() > 0)
+        df.loc[hit, "stock_note"] = [f"book shows {x:g} on hand but nothing has sold since a phantom-stock alert: "
+                                     "planned as if the shelf were empty until a count says otherwise"
+                                     for x in df.loc[hit, "on_hand"]]
+        df.loc[hit, "inventory_position"] -= df.loc[hit, "on_hand"]
+        df.loc[hit, "on_hand"] = 0.0
     df["unit_cost"] = df["unit_cost"].fillna(0.0)
     if "unit_price" not in df:
         df["unit_price"] = df["unit_cost"]
@@ -238,7 +248,7 @@ def plan_detail(inp: Inputs, ds: date, cfg: PlanConfig = PlanConfig()) -> Planne
         "expected_interval_demand", "sigma_interval", "safety_stock", "reorder_point", "order_up_to", "cycle_qty",
         "order_qty", "pack_size", "moq", "unit_cost", "unit_price", "order_value", "min_order_value",
         "days_of_cover", "need_by", "service_level", "policy", "method", "forecast_method",
-        "override", "supplier_note", "budget_note", "reason",
+        "override", "stock_note", "supplier_note", "budget_note", "reason",
     ]
     df = df.sort_values("row")  # merges keep the left order; make sure
     out = df[cols].sort_values(["order_value", "sku", "location_id"], ascending=[False, True, True]).reset_index(drop=True)

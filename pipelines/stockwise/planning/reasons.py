@@ -23,7 +23,8 @@ def line_reason(r) -> str:
     parts = [f"{pos} {_cover(r)} at {r.mu_d:.2g}/day",
              f"lead time {_days(r.lead_time_days)} ± {_days(r.lead_time_days_std)} days ({r.lead_time_source})"]
     target = f"{r.target:.1%} {TARGET_WORDS.get(r.target_kind, r.target_kind)} ({r.segment})"
-    notes = [n for n in (r.override, r.supplier_note, r.budget_note) if isinstance(n, str) and n]
+    notes = [n for n in (r.override, getattr(r, "stock_note", ""), r.supplier_note, r.budget_note)
+             if isinstance(n, str) and n]
     if r.order_qty > 0:
         packs = int(round(r.order_qty / max(r.pack_size, 1)))
         pk = f" = {packs} pack{'s' if packs != 1 else ''} of {r.pack_size:g}" if r.pack_size > 1 else ""

@@ -72,10 +72,16 @@ def run(ds: date, settings: Settings | None = None, service_level: float | None 
     ovr = pd.concat([x for x in (erp_ovr, file_ovr) if x is not None], ignore_index=True) \
         if erp_ovr is not None or file_ovr is not None else None
     rules = _optional(store, "reorder_rules", d)
+    suspect = None
+    if lake.has_partition(store, "anomalies", d) and not settings.trust_book_on_phantom:
+        al = lake.read_parquet(store, "anomalies", d, "alerts.parquet")
+        suspect = al[(al["type"] == "phantom_stock") & al["open"]]
+        log.info("%d series with open phantom-stock alerts planned as if empty", len(suspect))
     inp = Inputs(
         forecast=lake.read_parquet(store, "forecasts", d, "forecast.parquet"),
         items=v["items"], suppliers=v["suppliers"], stock=v["stock"], open_orders=v["open_orders"],
         sales=v["sales"], receipts=_optional(store, "receipts", d), overrides=ovr, reorder_rules=rules,
+        suspect_stock=suspect,
     )
     planned = plan_detail(inp, ds, cfg)
     df = planned.frame

@@ -1,0 +1,1 @@
+"""Inventory anomaly detection: rule detectors, scoring of the alerts, evaluation against labels."""

@@ -1,0 +1,118 @@
+"""Job: find inventory anomalies, rank them by money at risk, and turn them into cycle counts.
+
+Reads the daily movement table the feature job built (`features/movement_daily`), runs the
+detectors (`stockwise.anomaly.rules`) over the whole history (a few seconds for a thousand
+series x two years), and keeps the alerts of the last `lookback_days`:
+
+- `anomalies/ds=D/alerts.parquet` (and CSV): type, sku, location, day, the window of its cause,
+  units, value at risk (units x unit cost), a reason, and whether it is still open (phantom
+  stock: no sale and no count since);
+- the ERP's `cycle_count_tasks`, one per actionable alert (phantom stock, fat finger, duplicate
+  receipt, negative or unexplained book), keyed by the alert so a rerun updates rather than
+  duplicates, due within `count_due_days`, the dearest first;
+- planning reads the open phantom-stock alerts and, unless told to trust the book, plans those
+  series as if the shelf were empty (a suspect zero-selling item is not left unreplenished).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from stockwise import lake
+from stockwise.anomaly.rules import RuleParams, detect
+from stockwise.erp.connect import connect
+from stockwise.settings import Settings
+
+log = logging.getLogger(__name__)
+
+FEATURES = "features/movement_daily"
+OUT = "anomalies"
+ACTIONABLE = ("phantom_stock", "fat_finger", "duplicate_receipt", "negative_stock", "book_mismatch")
+KEYS = ["sku", "location_id"]
+
+
+@dataclass(frozen=True)
+class AnomalyResult:
+    ds: str
+    alerts: int
+    by_type: dict
+    open_phantom: int
+    value_at_risk: float
+    cycle_count_tasks: int
+    uri: str
+    seconds: float
+
+
+def open_phantoms(alerts: pd.DataFrame, daily: pd.DataFrame) -> np.ndarray:
+    """Phantom-stock alerts with no sale and no count on their series since they fired."""
+    ph = alerts["type"].to_numpy() == "phantom_stock"
+    if not ph.any():
+        return ph
+    later = daily[(daily["sold"] > 0) | (daily["n_counts"] > 0)].groupby(KEYS)["date"].max().rename("last_activity")
+    a = alerts[KEYS + ["date"]].merge(later.reset_index(), on=KEYS, how="left")
+    return ph & (a["last_activity"].isna() | (a["last_activity"] <= a["date"])).to_numpy()
+
+
+def score(daily: pd.DataFrame, sales: pd.DataFrame | None, items: pd.DataFrame, ds: date, lookback_days: int,
+          params: RuleParams | None = None) -> pd.DataFrame:
+    """The alerts of the last `lookback_days` up to `ds`, with value at risk and openness."""
+    daily = daily.copy()
+    daily["date"] = pd.to_datetime(daily["date"])
+    daily = daily[daily["date"] <= pd.Timestamp(ds)]
+    promo = sales[["date", *KEYS, "on_promo"]] if sales is not None and "on_promo" in sales else None
+    alerts = detect(daily, promo, params or RuleParams())
+    alerts["open"] = open_phantoms(alerts, daily)
+    alerts = alerts[alerts["date"] > pd.Timestamp(ds - timedelta(days=lookback_days))].reset_index(drop=True)
+    cost = items.set_index("sku")["unit_cost"]
+    alerts["unit_cost"] = alerts["sku"].map(cost).fillna(0.0).astype(float)
+    alerts["value_at_risk"] = (alerts["magnitude"] * alerts["unit_cost"]).round(2)
+    alerts["alert_id"] = ("AN-" + alerts["type"] + "-" + alerts["sku"] + "-" + alerts["location_id"] + "-"
+                          + alerts["date"].dt.strftime("%Y%m%d"))
+    return alerts.sort_values(["value_at_risk", "date"], ascending=[False, False]).reset_index(drop=True)
+
+
+def tasks(alerts: pd.DataFrame, ds: date, due_days: int) -> pd.DataFrame:
+    a = alerts[alerts["type"].isin(ACTIONABLE) & (alerts["type"].ne("phantom_stock") | alerts["open"])]
+    # the dearest are counted first: due tomorrow, the rest spread over the next days
+    rank = np.arange(len(a))
+    due = [ds + timedelta(days=1 + int(min(due_days - 1, r * due_days // max(len(a), 1)))) for r in rank]
+    return pd.DataFrame({
+        "task_id": a["alert_id"].to_numpy(), "sku": a["sku"].to_numpy(), "location_id": a["location_id"].to_numpy(),
+        "due": due, "priority": a["value_at_risk"].to_numpy(),
+        "reason": [f"{t.replace('_', ' ')}: {r}" for t, r in zip(a["type"], a["reason"], strict=True)],
+        "source": "stockwise-anomaly",
+    })
+
+
+def run(ds: date, settings: Settings | None = None) -> AnomalyResult:
+    settings = settings or Settings()
+    store = lake.open_lake(settings)
+    d = ds.isoformat()
+    t0 = time.monotonic()
+    daily = lake.read_parquet(store, FEATURES, d)
+    sales = lake.read_parquet(store, "validated/sales", d, "data.parquet")
+    items = lake.read_parquet(store, "validated/items", d, "data.parquet")
+    alerts = score(daily, sales, items, ds, settings.anomaly_lookback_days)
+    recent = alerts["date"] > pd.Timestamp(ds - timedelta(days=settings.anomaly_task_days))
+    t = tasks(alerts[recent | alerts["open"]], ds, settings.count_due_days)
+    part = lake.write_partition(
+        store, OUT, d,
+        {"alerts.parquet": lake.parquet_bytes(alerts),
+         "alerts.csv": alerts.drop(columns=["open"]).to_csv(index=False, float_format="%.4g").encode()},
+        meta={"alerts": len(alerts), "by_type": alerts["type"].value_counts().to_dict(),
+              "open_phantom": int(alerts["open"].sum()), "lookback_days": settings.anomaly_lookback_days},
+    )
+    conn = connect(settings)
+    n = conn.write_cycle_count_tasks(t, ds) if len(t) else 0
+    by_type = {k: int(v) for k, v in alerts["type"].value_counts().items()}
+    log.info("anomalies: %d alerts in the last %d days %s, %d open phantom stock, %.2f at risk; %d cycle-count tasks to %s",
+             len(alerts), settings.anomaly_lookback_days, by_type, int(alerts["open"].sum()),
+             alerts["value_at_risk"].sum(), n, conn.describe())
+    return AnomalyResult(d, len(alerts), by_type, int(alerts["open"].sum()), round(float(alerts["value_at_risk"].sum()), 2),
+                         n, store.uri(part.key("alerts.parquet")), round(time.monotonic() - t0, 1))
