@@ -13,6 +13,13 @@ The decision and both figures are tags of the model version (MLflow UI, *Models*
 can move `champion` by hand there; the planning DAG always serves `stockwise-demand@champion`.
 
 Emits the asset `stockwise://models/stockwise-demand` when it finishes.
+
+**Anomaly model** in parallel, `train_anomaly` fits an IsolationForest over the movement
+features, measures the whole detector (rules + forest) on the same history with labelled
+anomalies injected (precision, recall, F1 per type, logged with a chart) and registers
+`stockwise-anomaly` as challenger; `promote_anomaly` moves its champion when the F1 is better
+by the same margin. The planning DAG's `detect_anomalies` serves `stockwise-anomaly@champion`
+(the rules alone until there is one).
 """
 
 from __future__ import annotations
@@ -71,7 +78,17 @@ def model_training():
     def promote(trained: dict) -> dict:
         return _call("promote_forecast", margin=get_current_context()["params"]["promotion_margin"])
 
-    promote(train(build_features(validate(extract()))))
+    @task
+    def train_anomaly(features: dict) -> dict:
+        return _call("train_anomaly")
+
+    @task
+    def promote_anomaly(trained: dict) -> dict:
+        return _call("promote_anomaly", margin=get_current_context()["params"]["promotion_margin"])
+
+    features = build_features(validate(extract()))
+    promote(train(features))
+    promote_anomaly(train_anomaly(features))
 
 
 model_training()

@@ -32,6 +32,8 @@ JOBS = {
 OTHER_JOBS = {
     "train_forecast": "stockwise_training.forecast.train",
     "promote_forecast": "stockwise_training.forecast.train:promote_job",
+    "train_anomaly": "stockwise_training.anomaly.train",
+    "promote_anomaly": "stockwise_training.anomaly.train:promote_job",
 }
 NOT_RETRYABLE = (ValidationFailed, ConfigError, ExtractError)
 

@@ -33,13 +33,16 @@ log = logging.getLogger(__name__)
 
 FEATURES = "features/movement_daily"
 OUT = "anomalies"
-ACTIONABLE = ("phantom_stock", "fat_finger", "duplicate_receipt", "negative_stock", "book_mismatch")
+ACTIONABLE = ("phantom_stock", "fat_finger", "duplicate_receipt", "negative_stock", "book_mismatch",
+              "unusual_movement")
+MODEL_NAME = "stockwise-anomaly"
 KEYS = ["sku", "location_id"]
 
 
 @dataclass(frozen=True)
 class AnomalyResult:
     ds: str
+    model: str
     alerts: int
     by_type: dict
     open_phantom: int
@@ -59,14 +62,33 @@ def open_phantoms(alerts: pd.DataFrame, daily: pd.DataFrame) -> np.ndarray:
     return ph & (a["last_activity"].isna() | (a["last_activity"] <= a["date"])).to_numpy()
 
 
+def champion(settings: Settings):
+    """`stockwise-anomaly@champion` as a pyfunc, and its version; (None, None) without one."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from stockwise.tracking import use_mlflow
+
+    use_mlflow(settings, "stockwise-anomaly")
+    try:
+        mv = mlflow.MlflowClient().get_model_version_by_alias(MODEL_NAME, "champion")
+    except MlflowException:
+        return None, None
+    return mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{mv.version}"), mv.version
+
+
 def score(daily: pd.DataFrame, sales: pd.DataFrame | None, items: pd.DataFrame, ds: date, lookback_days: int,
-          params: RuleParams | None = None) -> pd.DataFrame:
-    """The alerts of the last `lookback_days` up to `ds`, with value at risk and openness."""
+          params: RuleParams | None = None, model=None) -> pd.DataFrame:
+    """The alerts of the last `lookback_days` up to `ds`, with value at risk and openness.
+    `model`: a registered anomaly pyfunc (rules + forest); without it, the rules alone."""
     daily = daily.copy()
     daily["date"] = pd.to_datetime(daily["date"])
     daily = daily[daily["date"] <= pd.Timestamp(ds)]
-    promo = sales[["date", *KEYS, "on_promo"]] if sales is not None and "on_promo" in sales else None
-    alerts = detect(daily, promo, params or RuleParams())
+    if sales is not None and "on_promo" in sales:
+        pr = sales[["date", *KEYS, "on_promo"]].assign(date=lambda x: pd.to_datetime(x["date"]))
+        daily = daily.merge(pr.drop_duplicates(["date", *KEYS]), on=["date", *KEYS], how="left")
+        daily["on_promo"] = daily["on_promo"].fillna(False).astype(bool)
+    alerts = model.predict(daily) if model is not None else detect(daily, None, params or RuleParams())
     alerts["open"] = open_phantoms(alerts, daily)
     alerts = alerts[alerts["date"] > pd.Timestamp(ds - timedelta(days=lookback_days))].reset_index(drop=True)
     cost = items.set_index("sku")["unit_cost"]
@@ -98,7 +120,10 @@ def run(ds: date, settings: Settings | None = None) -> AnomalyResult:
     daily = lake.read_parquet(store, FEATURES, d)
     sales = lake.read_parquet(store, "validated/sales", d, "data.parquet")
     items = lake.read_parquet(store, "validated/items", d, "data.parquet")
-    alerts = score(daily, sales, items, ds, settings.anomaly_lookback_days)
+    model, version = champion(settings)
+    if model is None:
+        log.info("no %s@champion registered: the rule detectors alone", MODEL_NAME)
+    alerts = score(daily, sales, items, ds, settings.anomaly_lookback_days, model=model)
     recent = alerts["date"] > pd.Timestamp(ds - timedelta(days=settings.anomaly_task_days))
     t = tasks(alerts[recent | alerts["open"]], ds, settings.count_due_days)
     part = lake.write_partition(
@@ -106,7 +131,8 @@ def run(ds: date, settings: Settings | None = None) -> AnomalyResult:
         {"alerts.parquet": lake.parquet_bytes(alerts),
          "alerts.csv": alerts.drop(columns=["open"]).to_csv(index=False, float_format="%.4g").encode()},
         meta={"alerts": len(alerts), "by_type": alerts["type"].value_counts().to_dict(),
-              "open_phantom": int(alerts["open"].sum()), "lookback_days": settings.anomaly_lookback_days},
+              "open_phantom": int(alerts["open"].sum()), "lookback_days": settings.anomaly_lookback_days,
+              "model": f"{MODEL_NAME} v{version}" if version else "rules"},
     )
     conn = connect(settings)
     n = conn.write_cycle_count_tasks(t, ds) if len(t) else 0
@@ -114,5 +140,5 @@ def run(ds: date, settings: Settings | None = None) -> AnomalyResult:
     log.info("anomalies: %d alerts in the last %d days %s, %d open phantom stock, %.2f at risk; %d cycle-count tasks to %s",
              len(alerts), settings.anomaly_lookback_days, by_type, int(alerts["open"].sum()),
              alerts["value_at_risk"].sum(), n, conn.describe())
-    return AnomalyResult(d, len(alerts), by_type, int(alerts["open"].sum()), round(float(alerts["value_at_risk"].sum()), 2),
+    return AnomalyResult(d, f"{MODEL_NAME} v{version}" if version else "rules", len(alerts), by_type, int(alerts["open"].sum()), round(float(alerts["value_at_risk"].sum()), 2),
                          n, store.uri(part.key("alerts.parquet")), round(time.monotonic() - t0, 1))

@@ -40,10 +40,12 @@ def test_planning_dag_structure(bag):
 def test_training_dag_structure(bag):
     dag = bag.dags["model_training"]
     order = ["extract", "validate", "build_features", "train", "promote"]
-    assert sorted(dag.task_ids) == sorted(order)
+    assert sorted(dag.task_ids) == sorted(order + ["train_anomaly", "promote_anomaly"])
     for up, down in zip(order, order[1:], strict=False):
         assert down in dag.get_task(up).downstream_task_ids
     assert [o.uri for o in dag.get_task("promote").outlets] == ["stockwise://models/stockwise-demand"]
+    assert dag.get_task("train_anomaly").upstream_task_ids == {"build_features"}
+    assert dag.get_task("promote_anomaly").upstream_task_ids == {"train_anomaly"}
     assert set(dag.params) == {"promotion_margin", "candidates", "run_date"}
     assert dag.doc_md and "challenger" in dag.doc_md
 

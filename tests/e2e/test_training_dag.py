@@ -41,6 +41,13 @@ def test_train_register_promote_and_serve(airflow_db, demo_home, monkeypatch):
     families = {e.name for e in client.search_experiments()}
     assert {"stockwise-forecast-tsb", "stockwise-forecast-lightgbm", "stockwise-demand"} <= families
 
+    # the anomaly model: registered, evaluated per type on injected anomalies, promoted
+    a1 = client.get_model_version_by_alias("stockwise-anomaly", "champion")
+    assert a1.tags["promotion.decision"] == "promoted" and float(a1.tags["eval.f1"]) > 0.5
+    arun = client.get_run(a1.run_id)
+    assert {"overall.f1", "fat_finger.recall", "phantom_stock.precision"} <= set(arun.data.metrics)
+    assert "plots/detection_by_type.png" in {a.path for a in client.list_artifacts(a1.run_id, "plots")}
+
     # the registered pyfunc forecasts quantiles for every series from the panel
     store = lake.open_lake(Settings())
     panel = lake.read_parquet(store, "features/demand_panel", TINY_DS.isoformat())
@@ -64,3 +71,4 @@ def test_train_register_promote_and_serve(airflow_db, demo_home, monkeypatch):
     assert meta["baseline"] is False and meta["model_version"] == v1.version
     html = store.get(lake.read_manifest(store, "reports", TINY_DS.isoformat()).key("index.html")).decode()
     assert "stockwise-demand v" in html and "no champion demand model" not in html
+    assert lake.read_manifest(store, "anomalies", TINY_DS.isoformat()).meta["model"] == f"stockwise-anomaly v{a1.version}"

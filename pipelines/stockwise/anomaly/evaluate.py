@@ -4,7 +4,8 @@ A label (kind, sku, location, date) is found when an alert of an accepted type f
 location covers its date: the alert's window (where its cause lies) widened by `slack` days. An
 alert is right when it covers some label it is accepted for. Accepted types: each label kind's
 own, and for an adjustment keyed slightly short, shrinkage too (at the count the two look the
-same: units missing that no movement explains).
+same: units missing that no movement explains); the IsolationForest's untyped
+`unusual_movement` is accepted for any label.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ ACCEPTS = {
     "duplicate_receipt": {"duplicate_receipt"},
     "book_mismatch": {"book_mismatch"},
 }
+# the IsolationForest does not type what it finds: any label it covers makes it right
+ACCEPTS = {k: v | {"unusual_movement"} for k, v in ACCEPTS.items()}
 
 
 def match(alerts: pd.DataFrame, labels: pd.DataFrame, slack_days: int = 1) -> tuple[np.ndarray, np.ndarray]:

@@ -12,17 +12,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from stockwise.anomaly.rules import KEYS, RuleParams, _rate, prepare
+from stockwise.anomaly.rules import DEFAULT_RULES, KEYS, RuleParams, _rate, prepare
 
 FEATURES = ["adj_ratio", "count_rel", "sold_z", "zero_run_log10p", "cover_days", "receipt_rel", "residual_abs",
             "dup_lines", "negative_book"]
 
 
-def engineer(daily: pd.DataFrame, p: RuleParams = RuleParams()) -> pd.DataFrame:
+def engineer(daily: pd.DataFrame, p: RuleParams = DEFAULT_RULES) -> pd.DataFrame:
     """Keys, date and FEATURES, one row per row of the daily table (sorted by series and day)."""
     d = prepare(daily)
     grp = [d[k] for k in KEYS]
     m, size = _rate(d, p.rate_days)
+    known = np.isfinite(m)  # a series' first week has no rate yet: nothing is unusual against it
     m = np.nan_to_num(m, nan=0.0)
     adj = d["max_abs_adjustment"].where(d["n_adjustments"] > 0)
     usual_adj = adj.groupby(grp).transform("median").fillna(adj.median() if adj.notna().any() else 1.0).clip(lower=1)
@@ -38,9 +39,9 @@ def engineer(daily: pd.DataFrame, p: RuleParams = RuleParams()) -> pd.DataFrame:
     out = d[KEYS + ["date"]].copy()
     out["adj_ratio"] = (d["max_abs_adjustment"] / usual_adj).where(d["n_adjustments"] > 0, 0.0)
     out["count_rel"] = d["count_qty"] / np.maximum(m * 7, 1.0)
-    out["sold_z"] = (d["sold"] - m) / np.sqrt(np.maximum(var, 0.25))
+    out["sold_z"] = np.where(known, (d["sold"] - m) / np.sqrt(np.maximum(var, 0.25)), 0.0)
     out["zero_run_log10p"] = np.nan_to_num(zero_run, nan=0.0, posinf=50.0).clip(0, 50)
-    out["cover_days"] = (d["on_hand"].fillna(0) / np.maximum(m, 0.05)).clip(-365, 365)
+    out["cover_days"] = np.where(known, (d["on_hand"].fillna(0) / np.maximum(m, 0.05)).clip(-365, 365), 0.0)
     out["receipt_rel"] = (d["receipts"] / usual_rec).where(d["receipts"] > 0, 0.0)
     out["residual_abs"] = d["residual"].abs()
     out["dup_lines"] = d["dup_receipt_lines"].astype(float)

@@ -45,6 +45,9 @@ class RuleParams:
     spike_min_units: float = 5.0
 
 
+DEFAULT_RULES = RuleParams()
+
+
 def _alerts(df: pd.DataFrame, type_: str, start, end, magnitude, score, reason, source: str = "rule") -> pd.DataFrame:
     if not len(df):
         return pd.DataFrame(columns=ALERT_COLUMNS)
@@ -282,6 +285,8 @@ def detect(daily: pd.DataFrame, promo: pd.DataFrame | None = None, p: RuleParams
     parts = [book_mismatch(d), neg, causes, ph]
     found = pd.concat([x for x in parts if len(x)], ignore_index=True) if any(len(x) for x in parts) \
         else pd.DataFrame(columns=ALERT_COLUMNS)
+    if promo is None and "on_promo" in d:
+        promo = d[["date", *KEYS, "on_promo"]]
     more = [count_discrepancies(d, found, p), demand_spikes(d, promo, p)]
     frames = [x for x in [found, *more] if len(x)]
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ALERT_COLUMNS)
