@@ -45,7 +45,7 @@ def test_train_register_promote_and_serve(airflow_db, demo_home, monkeypatch):
     a1 = client.get_model_version_by_alias("stockwise-anomaly", "champion")
     assert a1.tags["promotion.decision"] == "promoted" and float(a1.tags["eval.f1"]) > 0.5
     arun = client.get_run(a1.run_id)
-    assert {"overall.f1", "fat_finger.recall", "phantom_stock.precision"} <= set(arun.data.metrics)
+    assert {"overall.f1", "fat_finger.recall", "duplicate_receipt.precision", "rules_only.overall.f1"} <= set(arun.data.metrics)
     assert "plots/detection_by_type.png" in {a.path for a in client.list_artifacts(a1.run_id, "plots")}
 
     # the registered pyfunc forecasts quantiles for every series from the panel

@@ -20,7 +20,7 @@ from stockwise import lake
 from stockwise.anomaly.evaluate import scores
 from stockwise.settings import Settings
 from stockwise.tracking import use_mlflow
-from stockwise_training.anomaly.inject import inject
+from stockwise_training.anomaly.inject import KINDS, inject
 from stockwise_training.anomaly.model import AnomalyModel, ForestParams
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,8 @@ def _daily(settings: Settings, ds: date) -> pd.DataFrame:
 def evaluate(model, daily: pd.DataFrame, seed: int = 7, per_kind: int = 40) -> pd.DataFrame:
     """Scores on injected anomalies. Real history has anomalies of its own, unlabelled: only the
     alerts the injection added (not raised on the same table without it) are scored."""
+    n_series = daily[["sku", "location_id"]].drop_duplicates().shape[0]
+    per_kind = min(per_kind, max(1, n_series // len(KINDS)))  # one injection per series
     injected, labels = inject(daily, per_kind=per_kind, seed=seed)
 
     def alerts_of(df):
