@@ -16,6 +16,8 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__PARALLELISM := 4
 export AIRFLOW__API__HOST := 127.0.0.1
 export MLFLOW_DISABLE_TELEMETRY := true
+export YOLO_OFFLINE := 1
+export YOLO_AUTOINSTALL := false
 export DO_NOT_TRACK := true
 export GX_ANALYTICS_ENABLED := false
 export SPARK_LOCAL_IP := 127.0.0.1
@@ -30,7 +32,7 @@ SEED ?= 7
 DS ?= 2025-12-31
 PYTEST_ARGS ?=
 
-.PHONY: help install run train demo test test-fast lint lock airflow-ui mlflow-ui where clean bench-deps bench
+.PHONY: help install run train demo test test-fast lint lock airflow-ui mlflow-ui where clean bench-deps bench vision-deps
 
 help:
 	@echo "make run         create the environment, the demo ERP, and run the inventory_planning DAG for DS=$(DS)"
@@ -41,6 +43,7 @@ help:
 	@echo "make demo        (re)generate the demo ERP (SKUS=$(SKUS) STORES=$(STORES) DAYS=$(DAYS) SEED=$(SEED))"
 	@echo "make airflow-ui  Airflow UI on http://127.0.0.1:8080 with this repo's DAGs and data"
 	@echo "make mlflow-ui   MLflow UI on http://127.0.0.1:5000 on the embedded tracking store"
+	@echo "make vision-deps the optional shelf-vision extra (torch, ultralytics: AGPL-3.0)"
 	@echo "make lint        ruff"
 	@echo "make lock        re-resolve requirements/lock.txt from requirements/base.in"
 
@@ -82,6 +85,14 @@ run: $(STAMP) $(STOCKWISE_HOME)/erp.db $(AIRFLOW_HOME)/airflow.db
 train: $(STAMP) $(STOCKWISE_HOME)/erp.db $(AIRFLOW_HOME)/airflow.db
 	$(call dag_test,model_training)
 
+VISION_STAMP := $(VENV)/.vision-stamp
+$(VISION_STAMP): requirements/vision.txt | $(STAMP)
+	@echo "[stockwise] installing the optional vision extra (torch, ultralytics; about 2 minutes)"
+	$(BIN)/python -m pip install -q -r requirements/vision.txt
+	touch $(VISION_STAMP)
+
+vision-deps: $(VISION_STAMP)
+
 bench-deps: $(STAMP)
 	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements/bench-lock.txt
 
@@ -91,7 +102,7 @@ bench: bench-deps
 where:
 	@$(BIN)/stockwise -q where --ds $(DS)
 
-test: $(STAMP)
+test: $(STAMP) $(VISION_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)

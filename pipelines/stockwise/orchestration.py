@@ -34,6 +34,11 @@ OTHER_JOBS = {
     "promote_forecast": "stockwise_training.forecast.train:promote_job",
     "train_anomaly": "stockwise_training.anomaly.train",
     "promote_anomaly": "stockwise_training.anomaly.train:promote_job",
+    "count_facings": "stockwise_serving.shelf",
+    "reconcile_shelf": "stockwise_serving.shelf:reconcile_job",
+    "train_shelf": "stockwise_training.shelf.train",
+    "promote_shelf": "stockwise_training.shelf.train:promote_job",
+    "demo_shelf_photos": "stockwise_training.shelf.demo_photos",
 }
 NOT_RETRYABLE = (ValidationFailed, ConfigError, ExtractError)
 

@@ -53,3 +53,13 @@ def test_training_dag_structure(bag):
 def test_planning_follows_the_model_asset(bag):
     dag = bag.dags["inventory_planning"]
     assert "stockwise://models/stockwise-demand" in str(dag.timetable.asset_condition)
+
+
+def test_shelf_vision_dag_structure(bag):
+    dag = bag.dags["shelf_vision"]
+    assert sorted(dag.task_ids) == sorted(["retrain_due", "retrain", "promote", "count_facings", "reconcile"])
+    assert "count_facings" in dag.get_task("promote").downstream_task_ids
+    assert "reconcile" in dag.get_task("count_facings").downstream_task_ids
+    # counting runs on the days the retrain is skipped
+    assert dag.get_task("count_facings").trigger_rule == "none_failed"
+    assert set(dag.params) == {"retrain", "promotion_margin", "run_date"}

@@ -386,6 +386,10 @@ def generate(cfg: DemoConfig) -> DemoERP:
     }
     truth = {"demand": truth_demand, "anomalies": anomalies, "item_profile": pd.DataFrame(
         {"sku": items["sku"], "kind": kind, "launch_date": dates[launch]}),
+        # what is really on the shelf at the end (the book is in `stock`): shelf photos show this
+        "physical_on_hand": pd.DataFrame({"date": dates[-1], "sku": items["sku"].to_numpy()[it],
+                                          "location_id": locations["location_id"].to_numpy()[st],
+                                          "on_hand": physical, "book": book}),
         "supplier_profile": pd.DataFrame({"supplier_id": suppliers["supplier_id"],
                                           "actual_lead_time_mean": actual_lt_mean, "actual_lead_time_std": actual_lt_std})}
     log.info("demo ERP: %d items x %d stores x %d days, %d sales rows, %d movements, %d POs, %d anomalies",

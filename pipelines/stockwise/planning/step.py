@@ -77,6 +77,11 @@ def run(ds: date, settings: Settings | None = None, service_level: float | None 
         al = lake.read_parquet(store, "anomalies", d, "alerts.parquet")
         suspect = al[(al["type"] == "phantom_stock") & al["open"]]
         log.info("%d series with open phantom-stock alerts planned as if empty", len(suspect))
+    if lake.has_partition(store, "shelf/findings", d) and not settings.trust_book_on_phantom:
+        shelf = lake.read_parquet(store, "shelf/findings", d, "findings.parquet")
+        shelf = shelf[shelf["finding"] == "suspected_phantom"][["sku", "location_id"]]
+        log.info("%d shelves photographed empty while the book shows stock: planned as empty", len(shelf))
+        suspect = shelf if suspect is None else pd.concat([suspect[["sku", "location_id"]], shelf], ignore_index=True)
     inp = Inputs(
         forecast=lake.read_parquet(store, "forecasts", d, "forecast.parquet"),
         items=v["items"], suppliers=v["suppliers"], stock=v["stock"], open_orders=v["open_orders"],

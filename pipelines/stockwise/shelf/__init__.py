@@ -1,0 +1,1 @@
+"""Shelf evidence: reading photos safely and reconciling facing counts with the ERP."""

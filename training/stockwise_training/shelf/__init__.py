@@ -1,0 +1,1 @@
+"""Shelf vision: synthetic shelf photos and the YOLO facing counter."""

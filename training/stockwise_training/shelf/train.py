@@ -1,0 +1,127 @@
+"""Jobs: train and register `stockwise-shelf`; promote it when it detects facings better.
+
+`run` trains the YOLO facing counter from its model YAML on a YOLO-format dataset folder (the
+lake's `shelf/training/` when a user put their own photos there, else synthetic shelves made
+with a seed), measures mAP50, mAP50-95 and count MAE on a held-out harder synthetic test set,
+logs them, sample predictions and the weights to MLflow and registers the version as
+`challenger`. `promote_job` moves `champion` when the challenger's test mAP50 beats the
+champion's (as recorded) by the margin.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+
+from stockwise.settings import Settings
+from stockwise.tracking import use_mlflow
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "stockwise-shelf"
+EXPERIMENT = "stockwise-shelf"
+CHAMPION, CHALLENGER = "champion", "challenger"
+PIP = ["mlflow", "pandas", "numpy", "pillow", "torch==2.14.1", "torchvision==0.29.1", "ultralytics==8.4.190", "stockwise"]
+
+
+@dataclass(frozen=True)
+class ShelfTrainResult:
+    ds: str
+    model: str
+    version: str
+    metrics: dict
+    run_id: str
+    seconds: float
+
+
+def _samples(weights: Path, test_root: Path, p, out: Path) -> list[Path]:
+    """A few test images with the predicted boxes drawn, for reviewers."""
+    from PIL import Image, ImageDraw
+
+    from stockwise_training.shelf.yolo import count
+
+    imgs = sorted((test_root / "images" / "val").glob("*.jpg"))[:4]
+    paths = []
+    for img_path, boxes in zip(imgs, count(weights, [str(i) for i in imgs], p), strict=True):
+        im = Image.open(img_path).convert("RGB")
+        d = ImageDraw.Draw(im)
+        for x0, y0, x1, y1, _conf in boxes:
+            d.rectangle((x0, y0, x1, y1), outline=(255, 40, 40), width=2)
+        target = out / f"pred_{img_path.stem}.png"
+        im.save(target)
+        paths.append(target)
+    return paths
+
+
+def run(ds: date, settings: Settings | None = None, epochs: int = 40, images: int = 80, imgsz: int = 320,
+        device: str = "cpu") -> ShelfTrainResult:
+    import mlflow
+
+    from stockwise_training.shelf.yolo import TrainParams, count_mae, offline, train
+
+    settings = settings or Settings()
+    t0 = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="shelf-", dir=settings.scratch if settings.scratch.exists() else None))
+    offline(work / "yolo_cfg")
+    from ultralytics import YOLO
+
+    from stockwise_training.shelf.synthetic import HARD, ShelfConfig, make_dataset
+
+    data = make_dataset(work / "train_ds", {"train": images, "val": max(4, images // 4)}, seed=0,
+                        cfg=ShelfConfig(size=imgsz))
+    test = make_dataset(work / "test_ds", {"val": max(4, images // 2)}, seed=12345,
+                        cfg=HARD.__class__(**{**HARD.__dict__, "size": imgsz}))
+    p = TrainParams(imgsz=imgsz, epochs=epochs, device=device, batch=min(16, images))
+    best, val_metrics, secs = train(data, work / "runs", p)
+    tm = YOLO(str(best)).val(data=str(test), imgsz=imgsz, device=device, plots=False, verbose=False,
+                             project=str(work / "runs"), name="test", exist_ok=True, workers=0)
+    mae, per_img = count_mae(best, work / "test_ds", "val", p)
+    metrics = {"mAP50": float(tm.box.map50), "mAP50-95": float(tm.box.map), "count_mae": mae,
+               "val_mAP50": val_metrics["mAP50"], "seconds_per_image": per_img}
+    (work / "params.json").write_text(json.dumps(asdict(p)))
+    exp = use_mlflow(settings, EXPERIMENT)
+    with mlflow.start_run(experiment_id=exp, run_name=f"train-{ds.isoformat()}") as run_:
+        mlflow.set_tags({"stockwise.ds": ds.isoformat(), "stockwise.job": "shelf_vision.train"})
+        mlflow.log_params({**asdict(p), "train_images": images, "dataset": "synthetic seed 0; test seed 12345 (hard)"})
+        mlflow.log_metrics({k.replace("-", "_"): v for k, v in metrics.items()})
+        for s in _samples(best, work / "test_ds", p, work):
+            mlflow.log_artifact(str(s), "samples")
+        code = Path(__file__).with_name("pyfunc_model.py")
+        info = mlflow.pyfunc.log_model(name="model", python_model=str(code),
+                                       artifacts={"weights": str(best), "params": str(work / "params.json")},
+                                       pip_requirements=PIP, registered_model_name=MODEL_NAME)
+        run_id = run_.info.run_id
+    client = mlflow.MlflowClient()
+    version = str(info.registered_model_version)
+    client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version)
+    client.set_model_version_tag(MODEL_NAME, version, "test.mAP50", f"{metrics['mAP50']:.6f}")
+    log.info("registered %s v%s (challenger): %s", MODEL_NAME, version, metrics)
+    return ShelfTrainResult(ds.isoformat(), MODEL_NAME, version, {k: round(v, 4) for k, v in metrics.items()},
+                            run_id, round(time.monotonic() - t0, 1))
+
+
+def promote_job(ds: date, settings: Settings | None = None, margin: float = 0.02) -> dict:
+    import mlflow
+
+    from stockwise_training.forecast.registry import champion_version, decide
+
+    settings = settings or Settings()
+    use_mlflow(settings, EXPERIMENT)
+    client = mlflow.MlflowClient()
+    chal = client.get_model_version_by_alias(MODEL_NAME, CHALLENGER)
+    champ = champion_version(client, MODEL_NAME)
+    c = float(chal.tags["test.mAP50"])
+    k = float(champ.tags["test.mAP50"]) if champ is not None and champ.version != chal.version else None
+    ok, why = decide(1 - c, None if k is None else 1 - k, margin)  # the error is 1 - mAP50
+    if champ is not None and champ.version == chal.version:
+        ok, why = True, "challenger is already champion"
+    client.set_model_version_tag(MODEL_NAME, chal.version, "promotion.decision", "promoted" if ok else "rejected")
+    client.set_model_version_tag(MODEL_NAME, chal.version, "promotion.reason", why)
+    if ok:
+        client.set_registered_model_alias(MODEL_NAME, CHAMPION, chal.version)
+    return {"ds": ds.isoformat(), "version": chal.version, "promoted": ok, "reason": why}
