@@ -60,9 +60,11 @@ def _samples(weights: Path, test_root: Path, p, out: Path) -> list[Path]:
 
 def run(ds: date, settings: Settings | None = None, epochs: int = 40, images: int = 80, imgsz: int = 320,
         device: str = "cpu") -> ShelfTrainResult:
+    from dataclasses import replace
+
     import mlflow
 
-    from stockwise_training.shelf.yolo import TrainParams, count_mae, offline, train
+    from stockwise_training.shelf.yolo import TrainParams, count_mae, offline, train, tune_conf
 
     settings = settings or Settings()
     t0 = time.monotonic()
@@ -78,6 +80,8 @@ def run(ds: date, settings: Settings | None = None, epochs: int = 40, images: in
                         cfg=HARD.__class__(**{**HARD.__dict__, "size": imgsz}))
     p = TrainParams(imgsz=imgsz, epochs=epochs, device=device, batch=min(16, images))
     best, val_metrics, secs = train(data, work / "runs", p)
+    conf, _ = tune_conf(best, work / "train_ds", "val", p)  # the counting threshold, on validation
+    p = replace(p, conf=conf)
     tm = YOLO(str(best)).val(data=str(test), imgsz=imgsz, device=device, plots=False, verbose=False,
                              project=str(work / "runs"), name="test", exist_ok=True, workers=0)
     mae, per_img = count_mae(best, work / "test_ds", "val", p)
