@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 FEATURES = "features/movement_daily"
 OUT = "anomalies"
-ACTIONABLE = ("phantom_stock", "fat_finger", "duplicate_receipt", "negative_stock", "book_mismatch",
+ACTIONABLE = ("phantom_stock", "fat_finger", "adjustment_spike", "duplicate_receipt", "negative_stock", "book_mismatch",
               "unusual_movement")
 MODEL_NAME = "stockwise-anomaly"
 KEYS = ["sku", "location_id"]

@@ -163,3 +163,13 @@ def test_scores_match_labels_inside_alert_windows():
     assert s.loc["shrinkage", "recall"] == 1 and s.loc["adjustment_error", "recall"] == 1  # a short adjustment looks like shrinkage
     assert s.loc["fat_finger", "precision"] == 1 and s.loc["phantom_stock", "recall"] == 0
     assert s.loc["overall", "precision"] == pytest.approx(2 / 3)
+
+
+def test_adjustment_spike_against_the_items_own_adjustments():
+    adj = np.zeros(len(DAYS))
+    adj[[5, 15, 25, 35, 45]] = [-1, -2, -1, -1, -2]
+    ok = series(adjustments=adj)
+    assert rules.adjustment_spikes(rules.prepare(ok), rules.RuleParams()).empty
+    adj[50] = -17  # not a round ten: no fat finger, but far outside this item's habits
+    a = rules.detect(series(adjustments=adj))
+    assert a["type"].tolist() == ["adjustment_spike"] and "robust z" in a["reason"].iloc[0]

@@ -17,8 +17,8 @@ KEYS = ["sku", "location_id"]
 ACCEPTS = {
     "shrinkage": {"shrinkage"},
     "phantom_stock": {"phantom_stock"},
-    "fat_finger": {"fat_finger"},
-    "adjustment_error": {"adjustment_error", "shrinkage"},
+    "fat_finger": {"fat_finger", "adjustment_spike"},
+    "adjustment_error": {"adjustment_error", "shrinkage", "adjustment_spike"},
     "duplicate_receipt": {"duplicate_receipt"},
     "book_mismatch": {"book_mismatch"},
 }

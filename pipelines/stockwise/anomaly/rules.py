@@ -9,6 +9,8 @@ window of days its cause lies in, the units at stake, a score and a sentence say
 - duplicate_receipt: the same PO line (ref, sku, location) received again;
 - fat_finger: a manual adjustment far larger than the series' usual ones and a multiple of ten
   (a quantity keyed x10 or x100);
+- adjustment_spike: recorded shrink or a manual adjustment beyond a robust z-score of 6 against
+  the series' own (not already a fat finger);
 - phantom_stock: the book shows stock but nothing sells for a run of days that is improbable at
   the item's rate (negative-binomial tail probability below `phantom_alpha`);
 - count discrepancies: what a physical count corrects, less what the alerts above already
@@ -28,8 +30,8 @@ import pandas as pd
 KEYS = ["sku", "location_id"]
 ALERT_COLUMNS = ["type", "sku", "location_id", "date", "window_start", "window_end", "magnitude", "score",
                  "reason", "source"]
-TYPES = ("book_mismatch", "negative_stock", "duplicate_receipt", "fat_finger", "phantom_stock", "shrinkage",
-         "adjustment_error", "demand_spike")
+TYPES = ("book_mismatch", "negative_stock", "duplicate_receipt", "fat_finger", "adjustment_spike", "phantom_stock",
+         "shrinkage", "adjustment_error", "demand_spike")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class RuleParams:
     count_tolerance: float = 0.15  # share of an explained correction that may differ
     shrink_max: float = 3.0  # units: a larger unexplained loss at a count is phantom stock
     spike_alpha: float = 1e-6
+    spike_z: float = 6.0  # robust z of an adjustment against the series' own
     spike_min_units: float = 5.0
 
 
@@ -106,6 +109,25 @@ def fat_finger(d: pd.DataFrame, p: RuleParams) -> pd.DataFrame:
     return _alerts(x, "fat_finger", x["date"], x["date"], x["max_abs_adjustment"], x["max_abs_adjustment"] / u,
                    [f"manual adjustment of {r.adjustments:+g} units, {r.max_abs_adjustment / uu:.0f}x the usual "
                     f"{uu:g}, a round multiple of ten: keyed x10 or x100?" for r, uu in zip(x.itertuples(), u, strict=True)])
+
+
+def adjustment_spikes(d: pd.DataFrame, p: RuleParams) -> pd.DataFrame:
+    """Recorded shrink and manual adjustments far outside the series' own (robust z-score over its
+    non-zero days: median and MAD, the pooled MAD where the series' is zero)."""
+    x = d["adjustments"] + d["shrink"]
+    nz = x.where(x != 0)
+    grp = [d[k] for k in KEYS]
+    med = nz.groupby(grp).transform("median")
+    mad = (nz - med).abs().groupby(grp).transform("median")
+    pooled = float((nz - nz.median()).abs().median()) if nz.notna().any() else 1.0
+    scale = 1.4826 * np.where(mad.fillna(0) > 0, mad, max(pooled, 1.0))
+    z = (x - med.fillna(0)) / scale
+    hit = (x != 0) & (z.abs() > p.spike_z) & (x.abs() >= p.spike_min_units)
+    y = d[hit]
+    zz = z[hit].to_numpy()
+    return _alerts(y, "adjustment_spike", y["date"], y["date"], (y["adjustments"] + y["shrink"]).abs(), np.abs(zz),
+                   [f"{r.adjustments + r.shrink:+g} units adjusted or written off, robust z {v:+.1f} against this "
+                    "item's own adjustments: check the reason" for r, v in zip(y.itertuples(), zz, strict=True)])
 
 
 def _rate(d: pd.DataFrame, days: int) -> tuple[np.ndarray, np.ndarray]:
@@ -282,7 +304,12 @@ def detect(daily: pd.DataFrame, promo: pd.DataFrame | None = None, p: RuleParams
     neg = negative_stock(d)
     neg = neg.assign(window_start=neg["date"] - pd.Timedelta(days=90))
     neg = neg[~explained(neg, causes, ("fat_finger", "duplicate_receipt"))] if len(causes) else neg
-    parts = [book_mismatch(d), neg, causes, ph]
+    spikes = adjustment_spikes(d, p)
+    if len(spikes) and len(causes):  # a fat finger already says it
+        ff = causes[causes["type"] == "fat_finger"][KEYS + ["date"]].assign(ff=True)
+        spikes = spikes.merge(ff, on=KEYS + ["date"], how="left")
+        spikes = spikes[spikes["ff"].isna()].drop(columns="ff")
+    parts = [book_mismatch(d), neg, causes, ph, spikes]
     found = pd.concat([x for x in parts if len(x)], ignore_index=True) if any(len(x) for x in parts) \
         else pd.DataFrame(columns=ALERT_COLUMNS)
     if promo is None and "on_promo" in d:
