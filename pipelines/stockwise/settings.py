@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     anomaly_lookback_days: int = Field(default=28, ge=1, description="Days of alerts kept per run.")
     anomaly_task_days: int = Field(default=7, ge=1, description="Alerts this recent become cycle-count tasks.")
     count_due_days: int = Field(default=3, ge=1, description="Cycle counts are due within this many days.")
+    shelf_epochs: int = Field(default=60, ge=1, description="YOLO epochs of the weekly shelf retrain.")
+    shelf_images: int = Field(default=160, ge=4, description="Synthetic training images of the shelf retrain.")
+    shelf_imgsz: int = Field(default=320, ge=32)
+    shelf_device: str = Field(default="cpu", description="'cpu', or a GPU index such as '0'.")
     trust_book_on_phantom: bool = Field(default=False,
                                         description="Plan open phantom-stock series on their book (default: as empty).")
     horizon_days: int = Field(default=28, ge=7, le=365)

@@ -58,8 +58,8 @@ def _samples(weights: Path, test_root: Path, p, out: Path) -> list[Path]:
     return paths
 
 
-def run(ds: date, settings: Settings | None = None, epochs: int = 40, images: int = 80, imgsz: int = 320,
-        device: str = "cpu") -> ShelfTrainResult:
+def run(ds: date, settings: Settings | None = None, epochs: int | None = None, images: int | None = None,
+        imgsz: int | None = None, device: str | None = None) -> ShelfTrainResult:
     from dataclasses import replace
 
     import mlflow
@@ -67,6 +67,8 @@ def run(ds: date, settings: Settings | None = None, epochs: int = 40, images: in
     from stockwise_training.shelf.yolo import TrainParams, count_mae, offline, train, tune_conf
 
     settings = settings or Settings()
+    epochs, images = epochs or settings.shelf_epochs, images or settings.shelf_images
+    imgsz, device = imgsz or settings.shelf_imgsz, device or settings.shelf_device
     t0 = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="shelf-", dir=settings.scratch if settings.scratch.exists() else None))
     offline(work / "yolo_cfg")
