@@ -93,10 +93,38 @@ def score(daily: pd.DataFrame, sales: pd.DataFrame | None, items: pd.DataFrame, 
     alerts = alerts[alerts["date"] > pd.Timestamp(ds - timedelta(days=lookback_days))].reset_index(drop=True)
     cost = items.set_index("sku")["unit_cost"]
     alerts["unit_cost"] = alerts["sku"].map(cost).fillna(0.0).astype(float)
+    alerts["magnitude"] = pd.to_numeric(alerts["magnitude"]).astype(float)  # typed even when there are none
     alerts["value_at_risk"] = (alerts["magnitude"] * alerts["unit_cost"]).round(2)
     alerts["alert_id"] = ("AN-" + alerts["type"] + "-" + alerts["sku"] + "-" + alerts["location_id"] + "-"
                           + alerts["date"].dt.strftime("%Y%m%d"))
     return alerts.sort_values(["value_at_risk", "date"], ascending=[False, False]).reset_index(drop=True)
+
+
+def with_shelf_evidence(alerts: pd.DataFrame, store, ds: date, items: pd.DataFrame) -> pd.DataFrame:
+    """Shelves photographed empty while the book shows stock (the shelf_vision DAG's findings of
+    the day) join the alerts as open phantom stock, unless the movements already raised it."""
+    d = ds.isoformat()
+    if not lake.has_partition(store, "shelf/findings", d):
+        return alerts
+    f = lake.read_parquet(store, "shelf/findings", d, "findings.parquet")
+    f = f[f["finding"] == "suspected_phantom"]
+    known = set(zip(alerts.loc[alerts["type"] == "phantom_stock", "sku"],
+                    alerts.loc[alerts["type"] == "phantom_stock", "location_id"], strict=True))
+    f = f[[(a, b) not in known for a, b in zip(f["sku"], f["location_id"], strict=True)]]
+    if not len(f):
+        return alerts
+    cost = items.set_index("sku")["unit_cost"]
+    day = pd.Timestamp(ds)
+    new = pd.DataFrame({
+        "type": "phantom_stock", "sku": f["sku"].to_numpy(), "location_id": f["location_id"].to_numpy(), "date": day,
+        "window_start": day, "window_end": day, "magnitude": f["on_hand"].to_numpy(dtype=float),
+        "score": 1.0, "reason": "shelf photo: " + f["reason"], "source": "shelf_photo", "open": True,
+    })
+    new["unit_cost"] = new["sku"].map(cost).fillna(0.0).astype(float)
+    new["value_at_risk"] = (new["magnitude"] * new["unit_cost"]).round(2)
+    new["alert_id"] = "AN-phantom_stock-" + new["sku"] + "-" + new["location_id"] + "-" + day.strftime("%Y%m%d")
+    out = pd.concat([alerts, new], ignore_index=True)
+    return out.sort_values(["value_at_risk", "date"], ascending=[False, False]).reset_index(drop=True)
 
 
 def tasks(alerts: pd.DataFrame, ds: date, due_days: int) -> pd.DataFrame:
@@ -124,6 +152,7 @@ def run(ds: date, settings: Settings | None = None) -> AnomalyResult:
     if model is None:
         log.info("no %s@champion registered: the rule detectors alone", MODEL_NAME)
     alerts = score(daily, sales, items, ds, settings.anomaly_lookback_days, model=model)
+    alerts = with_shelf_evidence(alerts, store, ds, items)
     recent = alerts["date"] > pd.Timestamp(ds - timedelta(days=settings.anomaly_task_days))
     t = tasks(alerts[recent | alerts["open"]], ds, settings.count_due_days)
     part = lake.write_partition(

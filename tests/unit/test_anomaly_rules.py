@@ -173,3 +173,22 @@ def test_adjustment_spike_against_the_items_own_adjustments():
     adj[50] = -17  # not a round ten: no fat finger, but far outside this item's habits
     a = rules.detect(series(adjustments=adj))
     assert a["type"].tolist() == ["adjustment_spike"] and "robust z" in a["reason"].iloc[0]
+
+
+def test_shelf_photos_of_empty_shelves_join_the_alerts_as_open_phantom_stock(home):
+    from stockwise import lake
+    from stockwise.settings import Settings
+    from stockwise_serving.anomalies import with_shelf_evidence
+
+    store = lake.open_lake(Settings())
+    ds = DAYS[-1].date()
+    items = pd.DataFrame({"sku": ["A", "B"], "unit_cost": [2.0, 3.0]})
+    alerts = score(series("A"), None, items, ds, lookback_days=28)
+    assert with_shelf_evidence(alerts, store, ds, items).equals(alerts)  # no photos that day
+    found = pd.DataFrame({"finding": ["suspected_phantom", "shelf_gap"], "sku": ["B", "A"], "location_id": "S",
+                          "on_hand": [12.0, 30.0], "reason": ["no facing", "gap"]})
+    lake.write_partition(store, "shelf/findings", ds.isoformat(), {"findings.parquet": lake.parquet_bytes(found)})
+    out = with_shelf_evidence(alerts, store, ds, items)
+    b = out[out["sku"] == "B"].iloc[0]
+    assert b["type"] == "phantom_stock" and b["open"] and b["source"] == "shelf_photo" and b["value_at_risk"] == 36.0
+    assert len(out) == len(alerts) + 1
