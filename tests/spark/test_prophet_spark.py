@@ -5,7 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stockwise_training.forecast.models.prophet_spark import ProphetFailures, ProphetParams, forecast
+from stockwise_training.forecast.models.prophet_spark import (
+    ProphetFailures,
+    ProphetParams,
+    forecast,
+)
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
