@@ -33,7 +33,7 @@ def panel(n_days=200, seed=0, kinds=("smooth", "intermittent", "constant")):
     return pd.concat(rows, ignore_index=True)
 
 
-@pytest.mark.parametrize("name", ["seasonal_naive", "moving_average", "shaped_average", "tsb", "croston_sba"])
+@pytest.mark.parametrize("name", ["seasonal_naive", "moving_average", "shaped_average", "tsb", "croston_sba", "cold_start"])
 def test_statistical_models_complete_and_non_negative(name):
     m = to_matrix(panel(), "D")
     mean, q = make(name).fit(m).predict(H)
@@ -41,7 +41,7 @@ def test_statistical_models_complete_and_non_negative(name):
     assert q is None
 
 
-@pytest.mark.parametrize("name", ["seasonal_naive", "moving_average", "shaped_average", "tsb", "croston_sba"])
+@pytest.mark.parametrize("name", ["seasonal_naive", "moving_average", "shaped_average", "tsb", "croston_sba", "cold_start"])
 def test_constant_series_stays_flat(name):
     m = to_matrix(panel(kinds=("constant",)), "D")
     mean, _ = make(name).fit(m).predict(H)
@@ -84,3 +84,23 @@ def test_demand_classes():
     assert list(demand_classes(m.observed, 28)) == ["smooth", "intermittent", "smooth"]
     assert demand_classes(m.observed[:, :10], 28)[0] == "new"
     assert demand_classes(np.zeros((1, 50)), 28)[0] == "inactive"
+
+
+def test_cold_start_borrows_its_category_at_its_location_then_its_own_history():
+    rng = np.random.default_rng(1)
+    dates = pd.date_range("2025-01-01", periods=120)
+    rows = []
+    for sku, cat, loc, level, start in [("A", "soda", "L1", 10, 0), ("B", "soda", "L1", 12, 0), ("C", "soap", "L1", 1, 0),
+                                        ("D", "soda", "L2", 30, 0), ("NEW", "soda", "L1", 2, 117), ("OLD", "soda", "L1", 2, 0)]:
+        y = rng.poisson(level, len(dates)).astype(float)
+        y[:start] = np.nan
+        rows.append(pd.DataFrame({"sku": sku, "location_id": loc, "date": dates, "qty": y, "stockout": False}))
+    p = pd.concat(rows, ignore_index=True).dropna(subset=["qty"])
+    m = to_matrix(p, "D")
+    statics = pd.DataFrame({"sku": ["A", "B", "C", "D", "NEW", "OLD"],
+                            "category": ["soda", "soda", "soap", "soda", "soda", "soda"]})
+    mean, _ = make("cold_start").fit(m, statics=statics).predict(14)
+    level = dict(zip(m.keys["sku"], mean.mean(axis=1), strict=True))
+    # three days of its own sales say little: it starts near soda at L1 (A, B and OLD: median ~10),
+    # not soda chain-wide (D's 30 at L2), not soap; an established item keeps its own level
+    assert 6 < level["NEW"] < 11 and 1 < level["OLD"] < 3

@@ -30,7 +30,7 @@ class BacktestConfig:
     cutoffs: int = 3
     season: int = 7
     weight_window: int = 28
-    candidates: tuple[str, ...] = ("seasonal_naive", "moving_average", "shaped_average", "tsb", "croston_sba",
+    candidates: tuple[str, ...] = ("seasonal_naive", "moving_average", "shaped_average", "tsb", "croston_sba", "cold_start",
                                    "lightgbm", "ensemble")
     # an ensemble averages its members' means and quantiles (members must be candidates too)
     ensemble: tuple[str, ...] = ("lightgbm", "shaped_average")
@@ -96,6 +96,9 @@ def fit_predict(name: str, m: Matrix, horizon: int, cfg: BacktestConfig, statics
         params.setdefault("season", cfg.season)
         params.setdefault("stride", 7 if m.freq == "D" else 1)
         model = make(name, **params).fit(m, statics=statics, exog=exog)
+    elif name == "cold_start":
+        params.setdefault("season", cfg.season)
+        model = make(name, **params).fit(m, statics=statics)
     else:
         model = make(name, **params).fit(m)
     mean, q = model.predict(horizon)

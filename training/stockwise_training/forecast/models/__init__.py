@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stockwise_training.forecast.models.cold_start import ColdStart
 from stockwise_training.forecast.models.intermittent import TSB, CrostonSBA
 from stockwise_training.forecast.models.naive import MovingAverage, SeasonalNaive, ShapedAverage
 
@@ -11,6 +12,7 @@ REGISTRY = {
     "shaped_average": ShapedAverage,
     "tsb": TSB,
     "croston_sba": CrostonSBA,
+    "cold_start": ColdStart,
 }
 
 
