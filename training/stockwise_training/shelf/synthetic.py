@@ -41,6 +41,9 @@ class ShelfConfig:
     min_visible: float = 0.5  # a facing hidden more than this is not labelled
 
 
+# between the two: training mixes it in; the held-out test stays harder still
+MEDIUM = ShelfConfig(out_prob=0.28, empty_bay_prob=0.1, occlusion_prob=0.4, lighting=(0.68, 1.3), colour_shift=24.0,
+                     shear=0.055, blur=(0.15, 1.05))
 HARD = ShelfConfig(out_prob=0.3, empty_bay_prob=0.12, occlusion_prob=0.5, lighting=(0.6, 1.35),
                    colour_shift=30.0, shear=0.07, blur=(0.3, 1.3))
 
@@ -153,9 +156,10 @@ def yolo_lines(boxes: np.ndarray, size: int) -> list[str]:
 
 
 def make_dataset(folder: str | Path, n: dict[str, int], seed: int = 0, cfg: ShelfConfig = ShelfConfig(),
-                 test_cfg: ShelfConfig | None = None) -> Path:
+                 test_cfg: ShelfConfig | None = None, mix: ShelfConfig | None = None, mix_share: float = 0.0) -> Path:
     """Write images/<split>/*.jpg, labels/<split>/*.txt, manifests/<split>/*.json and data.yaml.
-    `test_cfg`: harder settings for the test split (held out: its own seed stream)."""
+    `test_cfg`: harder settings for the test split (held out: its own seed stream); `mix`: other
+    settings used for a `mix_share` of the other splits' images."""
     root = Path(folder)
     for split, count in n.items():
         rng = np.random.default_rng([seed, zlib.crc32(split.encode())])
@@ -163,11 +167,12 @@ def make_dataset(folder: str | Path, n: dict[str, int], seed: int = 0, cfg: Shel
         for sub in ("images", "labels", "manifests"):
             (root / sub / split).mkdir(parents=True, exist_ok=True)
         for i in range(count):
-            img, boxes, man = render(rng, c)
+            ci = mix if (mix is not None and split != "test" and rng.random() < mix_share) else c
+            img, boxes, man = render(rng, ci)
             stem = f"{split}_{i:05d}"
             img.save(root / "images" / split / f"{stem}.jpg", quality=92)
             (root / "labels" / split / f"{stem}.txt").write_text("\n".join(yolo_lines(boxes, c.size)) + "\n")
-            (root / "manifests" / split / f"{stem}.json").write_text(json.dumps({**man, "config": asdict(c)}))
+            (root / "manifests" / split / f"{stem}.json").write_text(json.dumps({**man, "config": asdict(ci)}))
     splits = {s: f"images/{s}" for s in n}
     if "train" not in splits:  # a test-only set: YOLO's loader still wants a train entry
         splits = {"train": next(iter(splits.values())), **splits}

@@ -74,10 +74,11 @@ def run(ds: date, settings: Settings | None = None, epochs: int | None = None, i
     offline(work / "yolo_cfg")
     from ultralytics import YOLO
 
-    from stockwise_training.shelf.synthetic import HARD, ShelfConfig, make_dataset
+    from stockwise_training.shelf.synthetic import HARD, MEDIUM, ShelfConfig, make_dataset
 
     data = make_dataset(work / "train_ds", {"train": images, "val": max(4, images // 4)}, seed=0,
-                        cfg=ShelfConfig(size=imgsz))
+                        cfg=ShelfConfig(size=imgsz), mix=MEDIUM.__class__(**{**MEDIUM.__dict__, "size": imgsz}),
+                        mix_share=0.5)
     test = make_dataset(work / "test_ds", {"val": max(4, images // 2)}, seed=12345,
                         cfg=HARD.__class__(**{**HARD.__dict__, "size": imgsz}))
     p = TrainParams(imgsz=imgsz, epochs=epochs, device=device, batch=min(16, images))
