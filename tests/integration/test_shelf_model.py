@@ -43,3 +43,19 @@ def test_train_register_and_score_through_the_pyfunc(home, tmp_path):
     assert out.loc[2, "error"] == "not an image Pillow can read" and out.loc[2, "facings"] == 0
     for r in out.iloc[:2].itertuples():
         assert r.error == "" and sum(json.loads(r.rows)) == r.facings == len(json.loads(r.boxes))
+
+
+def test_trains_on_a_users_own_yolo_folder(home, tmp_path, monkeypatch):
+    from stockwise_training.shelf import train
+    from stockwise_training.shelf.synthetic import ShelfConfig, make_dataset
+
+    folder = tmp_path / "my_photos"
+    make_dataset(folder, {"train": 6, "val": 3, "test": 3}, seed=4, cfg=ShelfConfig(size=64))
+    monkeypatch.setenv("STOCKWISE_SHELF_DATASET", str(folder))
+    res = train.run(date(2025, 12, 31), epochs=1, images=8, imgsz=64)
+    mlflow.set_tracking_uri(Settings().mlflow_uri)
+    run = mlflow.MlflowClient().get_run(res.run_id)
+    assert run.data.params["dataset"] == str(folder.resolve())
+    monkeypatch.setenv("STOCKWISE_SHELF_DATASET", str(tmp_path / "nowhere"))
+    with pytest.raises(Exception, match="no data.yaml there"):
+        train.run(date(2025, 12, 31), epochs=1, images=8, imgsz=64)

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
+from stockwise.errors import ConfigError
 from stockwise.settings import Settings
 from stockwise.tracking import use_mlflow
 
@@ -39,13 +40,19 @@ class ShelfTrainResult:
     seconds: float
 
 
-def _samples(weights: Path, test_root: Path, p, out: Path) -> list[Path]:
+def _test_split(data_yaml: Path) -> str:
+    import yaml
+
+    return "test" if yaml.safe_load(data_yaml.read_text()).get("test") else "val"
+
+
+def _samples(weights: Path, test_root: Path, split: str, p, out: Path) -> list[Path]:
     """A few test images with the predicted boxes drawn, for reviewers."""
     from PIL import Image, ImageDraw
 
-    from stockwise_training.shelf.yolo import count
+    from stockwise_training.shelf.yolo import count, split_images
 
-    imgs = sorted((test_root / "images" / "val").glob("*.jpg"))[:4]
+    imgs = split_images(test_root, split)[:4]
     paths = []
     for img_path, boxes in zip(imgs, count(weights, [str(i) for i in imgs], p), strict=True):
         im = Image.open(img_path).convert("RGB")
@@ -76,27 +83,37 @@ def run(ds: date, settings: Settings | None = None, epochs: int | None = None, i
 
     from stockwise_training.shelf.synthetic import HARD, MEDIUM, ShelfConfig, make_dataset
 
-    data = make_dataset(work / "train_ds", {"train": images, "val": max(4, images // 4)}, seed=0,
-                        cfg=ShelfConfig(size=imgsz), mix=MEDIUM.__class__(**{**MEDIUM.__dict__, "size": imgsz}),
-                        mix_share=0.5)
-    test = make_dataset(work / "test_ds", {"val": max(4, images // 2)}, seed=12345,
-                        cfg=HARD.__class__(**{**HARD.__dict__, "size": imgsz}))
+    if settings.shelf_dataset is not None:
+        # the user's own photos: any YOLO-format folder; measured on its test split (else val)
+        data = Path(settings.shelf_dataset).expanduser().resolve() / "data.yaml"
+        if not data.is_file():
+            raise ConfigError(f"STOCKWISE_SHELF_DATASET={settings.shelf_dataset}: no data.yaml there (a YOLO-format "
+                              "folder: data.yaml, images/<split>/, labels/<split>/)")
+        test_root, test_split, test = data.parent, _test_split(data), data
+        source = str(data.parent)
+    else:
+        data = make_dataset(work / "train_ds", {"train": images, "val": max(4, images // 4)}, seed=0,
+                            cfg=ShelfConfig(size=imgsz), mix=MEDIUM.__class__(**{**MEDIUM.__dict__, "size": imgsz}),
+                            mix_share=0.5)
+        test = make_dataset(work / "test_ds", {"val": max(4, images // 2)}, seed=12345,
+                            cfg=HARD.__class__(**{**HARD.__dict__, "size": imgsz}))
+        test_root, test_split, source = work / "test_ds", "val", "synthetic seed 0 (half medium); test seed 12345 (hard)"
     p = TrainParams(imgsz=imgsz, epochs=epochs, device=device, batch=min(16, images))
     best, val_metrics, secs = train(data, work / "runs", p)
-    conf, _ = tune_conf(best, work / "train_ds", "val", p)  # the counting threshold, on validation
+    conf, _ = tune_conf(best, data.parent, "val", p)  # the counting threshold, on validation
     p = replace(p, conf=conf)
     tm = YOLO(str(best)).val(data=str(test), imgsz=imgsz, device=device, plots=False, verbose=False,
-                             project=str(work / "runs"), name="test", exist_ok=True, workers=0)
-    mae, per_img = count_mae(best, work / "test_ds", "val", p)
+                             project=str(work / "runs"), name="test", exist_ok=True, workers=0, split=test_split)
+    mae, per_img = count_mae(best, test_root, test_split, p)
     metrics = {"mAP50": float(tm.box.map50), "mAP50-95": float(tm.box.map), "count_mae": mae,
                "val_mAP50": val_metrics["mAP50"], "seconds_per_image": per_img}
     (work / "params.json").write_text(json.dumps(asdict(p)))
     exp = use_mlflow(settings, EXPERIMENT)
     with mlflow.start_run(experiment_id=exp, run_name=f"train-{ds.isoformat()}") as run_:
         mlflow.set_tags({"stockwise.ds": ds.isoformat(), "stockwise.job": "shelf_vision.train"})
-        mlflow.log_params({**asdict(p), "train_images": images, "dataset": "synthetic seed 0; test seed 12345 (hard)"})
+        mlflow.log_params({**asdict(p), "train_images": images, "dataset": source})
         mlflow.log_metrics({k.replace("-", "_"): v for k, v in metrics.items()})
-        for s in _samples(best, work / "test_ds", p, work):
+        for s in _samples(best, test_root, test_split, p, work):
             mlflow.log_artifact(str(s), "samples")
         code = Path(__file__).with_name("pyfunc_model.py")
         info = mlflow.pyfunc.log_model(name="model", python_model=str(code),

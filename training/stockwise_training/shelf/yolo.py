@@ -87,10 +87,17 @@ def count(weights: str | Path, images: list, p: TrainParams = TrainParams()) -> 
     return out
 
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+def split_images(root: str | Path, split: str) -> list[Path]:
+    return sorted(p for p in (Path(root) / "images" / split).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
 def count_mae(weights: str | Path, root: str | Path, split: str, p: TrainParams = TrainParams()) -> tuple[float, float]:
     """Mean absolute count error per image on a dataset split, and seconds per image."""
     root = Path(root)
-    imgs = sorted((root / "images" / split).glob("*.jpg"))
+    imgs = split_images(root, split)
     t0 = time.monotonic()
     pred = count(weights, [str(i) for i in imgs], p)
     secs = (time.monotonic() - t0) / max(len(imgs), 1)
@@ -105,7 +112,7 @@ def tune_conf(weights: str | Path, root: str | Path, split: str, p: TrainParams 
     from dataclasses import replace
 
     root = Path(root)
-    imgs = sorted((root / "images" / split).glob("*.jpg"))
+    imgs = split_images(root, split)
     truth = np.array([len((root / "labels" / split / f"{i.stem}.txt").read_text().split()) // 5 for i in imgs])
     pred = count(weights, [str(i) for i in imgs], replace(p, conf=min(grid)))
     maes = [float(np.mean(np.abs(np.array([int((b[:, 4] >= c).sum()) for b in pred]) - truth))) for c in grid]
