@@ -32,7 +32,7 @@ SEED ?= 7
 DS ?= 2025-12-31
 PYTEST_ARGS ?=
 
-.PHONY: help install run train demo test test-fast lint lock airflow-ui mlflow-ui where clean bench-deps bench vision-deps
+.PHONY: help install run train demo test test-fast lint lock airflow-ui mlflow-ui where clean bench-deps bench vision-deps shelf-photos shelf
 
 help:
 	@echo "make run         create the environment, the demo ERP, and run the inventory_planning DAG for DS=$(DS)"
@@ -44,6 +44,7 @@ help:
 	@echo "make airflow-ui  Airflow UI on http://127.0.0.1:8080 with this repo's DAGs and data"
 	@echo "make mlflow-ui   MLflow UI on http://127.0.0.1:5000 on the embedded tracking store"
 	@echo "make vision-deps the optional shelf-vision extra (torch, ultralytics: AGPL-3.0)"
+	@echo "make shelf       photograph the demo ERP's shelves, train stockwise-shelf, count and reconcile (~25 min on CPU)"
 	@echo "make lint        ruff"
 	@echo "make lock        re-resolve requirements/lock.txt from requirements/base.in"
 
@@ -73,7 +74,7 @@ $(AIRFLOW_HOME)/airflow.db: | $(STAMP)
 define dag_test
 	@mkdir -p $(STOCKWISE_HOME)/logs
 	@echo "[stockwise] running DAG $(1) for $(DS) (full log: $(STOCKWISE_HOME)/logs/$(1)-$(DS).log)"
-	$(BIN)/airflow dags test $(1) $(DS) 2>&1 \
+	$(BIN)/airflow dags test $(1) $(DS) $(if $(2),-c '$(2)') 2>&1 \
 	  | tee $(STOCKWISE_HOME)/logs/$(1)-$(DS).log \
 	  | $(BIN)/python -u -m stockwise.progress
 endef
@@ -92,6 +93,15 @@ $(VISION_STAMP): requirements/vision.txt | $(STAMP)
 	touch $(VISION_STAMP)
 
 vision-deps: $(VISION_STAMP)
+
+# shelf photos of the demo ERP's stores (as physically stocked) into the lake, for the shelf_vision DAG
+shelf-photos: $(VISION_STAMP) $(STOCKWISE_HOME)/erp.db
+	$(BIN)/python -c "from stockwise.orchestration import call; print(call('demo_shelf_photos', '$(DS)'))"
+
+# train and promote stockwise-shelf (STOCKWISE_SHELF_* settings; promoted only above
+# STOCKWISE_SHELF_MIN_MAP50), then count and reconcile the photos
+shelf: shelf-photos $(AIRFLOW_HOME)/airflow.db
+	$(call dag_test,shelf_vision,{"retrain": true})
 
 bench-deps: $(STAMP)
 	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements/bench-lock.txt

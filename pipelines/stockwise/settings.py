@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     shelf_images: int = Field(default=160, ge=4, description="Synthetic training images of the shelf retrain.")
     shelf_imgsz: int = Field(default=320, ge=32)
     shelf_device: str = Field(default="cpu", description="'cpu', or a GPU index such as '0'.")
+    shelf_min_map50: float = Field(default=0.8, ge=0, le=1, description="A shelf model below this test mAP50 "
+                                   "is never promoted (its counts would flag every shelf).")
     shelf_dataset: Path | None = Field(default=None, description="A YOLO-format folder (data.yaml) of your own "
                                        "shelf photos to train on instead of synthetic shelves.")
     trust_book_on_phantom: bool = Field(default=False,

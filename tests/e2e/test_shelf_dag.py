@@ -35,6 +35,7 @@ def test_counts_reconciles_and_writes_tasks_once(airflow_db, demo_home, monkeypa
     from stockwise_training.shelf.demo_photos import IMAGES, photograph
 
     d = TINY_DS.isoformat()
+    monkeypatch.setenv("STOCKWISE_SHELF_MIN_MAP50", "0")  # a one-epoch model, promoted for the test
     call("extract", TINY_DS)
     call("validate", TINY_DS)
     train.run(date(2025, 12, 31), epochs=1, images=8, imgsz=64)

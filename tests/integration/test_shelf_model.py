@@ -15,12 +15,16 @@ from stockwise.settings import Settings
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 
-def test_train_register_and_score_through_the_pyfunc(home, tmp_path):
+def test_train_register_and_score_through_the_pyfunc(home, tmp_path, monkeypatch):
     from stockwise_training.shelf import train
     from stockwise_training.shelf.synthetic import ShelfConfig, render
 
     res = train.run(date(2025, 12, 31), epochs=1, images=8, imgsz=64)
     assert res.version == "1" and {"mAP50", "mAP50-95", "count_mae"} <= set(res.metrics)
+    # one epoch is far below the quality bar: never promoted by default
+    refused = train.promote_job(date(2025, 12, 31))
+    assert not refused["promoted"] and "below the quality bar" in refused["reason"]
+    monkeypatch.setenv("STOCKWISE_SHELF_MIN_MAP50", "0")  # for this test, any model will do
     assert train.promote_job(date(2025, 12, 31))["promoted"]
 
     mlflow.set_tracking_uri(Settings().mlflow_uri)

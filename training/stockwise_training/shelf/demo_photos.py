@@ -53,8 +53,14 @@ def run(ds: date, settings: Settings | None = None, bays: int = 40) -> dict:
     """Photograph the demo ERP's shelves for `ds` (its last day) into the lake."""
     import sqlalchemy as sa
 
+    from stockwise.errors import ConfigError
+
     settings = settings or Settings()
-    with sa.create_engine(settings.truth).connect() as c:
+    engine = sa.create_engine(settings.truth)
+    if not sa.inspect(engine).has_table("physical_on_hand"):
+        raise ConfigError(f"{settings.truth} has no physical_on_hand table: the demo ERP predates shelf photos; "
+                          "regenerate it with `make demo`")
+    with engine.connect() as c:
         physical = pd.read_sql("SELECT sku, location_id, on_hand, book FROM physical_on_hand", c)
     files = photograph(physical, ds, bays=bays)
     store = lake.open_lake(settings)

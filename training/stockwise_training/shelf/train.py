@@ -5,7 +5,8 @@ lake's `shelf/training/` when a user put their own photos there, else synthetic 
 with a seed), measures mAP50, mAP50-95 and count MAE on a held-out harder synthetic test set,
 logs them, sample predictions and the weights to MLflow and registers the version as
 `challenger`. `promote_job` moves `champion` when the challenger's test mAP50 beats the
-champion's (as recorded) by the margin.
+champion's (as recorded) by the margin, and never below the quality bar
+(`STOCKWISE_SHELF_MIN_MAP50`, 0.8): an untrained model would see every shelf empty.
 """
 
 from __future__ import annotations
@@ -144,6 +145,9 @@ def promote_job(ds: date, settings: Settings | None = None, margin: float = 0.02
     ok, why = decide(1 - c, None if k is None else 1 - k, margin)  # the error is 1 - mAP50
     if champ is not None and champ.version == chal.version:
         ok, why = True, "challenger is already champion"
+    elif c < settings.shelf_min_map50:
+        ok, why = False, (f"test mAP50 {c:.3f} is below the quality bar {settings.shelf_min_map50:.2f} "
+                          "(STOCKWISE_SHELF_MIN_MAP50): its counts would not be trusted")
     client.set_model_version_tag(MODEL_NAME, chal.version, "promotion.decision", "promoted" if ok else "rejected")
     client.set_model_version_tag(MODEL_NAME, chal.version, "promotion.reason", why)
     if ok:
