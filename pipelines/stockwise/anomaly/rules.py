@@ -133,13 +133,11 @@ def adjustment_spikes(d: pd.DataFrame, p: RuleParams) -> pd.DataFrame:
 def _rate(d: pd.DataFrame, days: int) -> tuple[np.ndarray, np.ndarray]:
     """Mean daily sales and a negative-binomial size over the `days` before each row, on days with
     stock on the book (shifted: today's sales are not in today's rate)."""
-    g = d.groupby(KEYS)["sold"]
     stocked = d["on_hand"].fillna(0) > 0
     s = d["sold"].where(stocked)
     grp = [d[k] for k in KEYS]
     mean = s.groupby(grp).transform(lambda x: x.shift(1).rolling(days, min_periods=7).mean())
     var = s.groupby(grp).transform(lambda x: x.shift(1).rolling(days, min_periods=7).var())
-    del g
     m = mean.to_numpy(dtype=float)
     v = var.to_numpy(dtype=float)
     size = np.where(v > m * 1.05, m**2 / np.maximum(v - m, 1e-9), np.inf)

@@ -239,8 +239,8 @@ def plan_detail(inp: Inputs, ds: date, cfg: PlanConfig = PlanConfig()) -> Planne
     df["need_by"] = pd.Timestamp(ds) + pd.to_timedelta(np.ceil(L), unit="D")
     df["policy"], df["method"] = cfg.policy, cfg.method
     df["service_level"] = df["target"]
-    df["reason"] = reasons(df.rename(columns={"lead_time_days_mean": "lead_time_days"}))
     df = df.rename(columns={"lead_time_days_mean": "lead_time_days"})
+    df["reason"] = reasons(df)
     cols = [
         "row", "sku", "location_id", "name", "category", "supplier_id", "abc", "xyz", "segment", "segment_target", "target", "target_kind",
         "on_hand", "on_order", "backorders", "inventory_position", "mu_d", "sigma_d", "lead_time_days",

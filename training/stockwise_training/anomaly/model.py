@@ -47,7 +47,7 @@ class AnomalyModel(mlflow.pyfunc.PythonModel):
                                  random_state=p.seed, n_jobs=1).fit(sample.to_numpy())
         s = forest.score_samples(X.to_numpy())
         center = X.median()
-        scale = (1.4826 * (X - center).abs().median()).clip(lower=None)
+        scale = 1.4826 * (X - center).abs().median()
         scale = scale.where(scale > 1e-9, X.std().where(X.std() > 1e-9, 1.0))
         return cls(rules, forest, center.to_dict(), scale.to_dict(), float(np.quantile(s, p.alert_rate)))
 
