@@ -125,7 +125,8 @@ def cmd_backtest(a: argparse.Namespace) -> dict:
     job = importlib.import_module("stockwise_training.forecast.job")
     builder = importlib.import_module("stockwise_features.demand_panel").build_panel_pandas
     res = job.backtest_folder(a.data, a.mapping, a.horizon, a.out, panel_builder=builder,
-                              candidates=tuple(a.models.split(",")) if a.models else None, cutoffs=a.cutoffs)
+                              candidates=tuple(a.models.split(",")) if a.models else None, cutoffs=a.cutoffs,
+                              model_params={"lightgbm": {"partition_by": a.partition_by}} if a.partition_by else None)
     bt = res.pop("backtest")
     for k in ("matrix", "forecast", "every_model"):
         res.pop(k, None)
@@ -178,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--models", default=None, help="comma-separated candidates (default: all)")
     b.add_argument("--cutoffs", type=int, default=3, help="rolling-origin backtest cutoffs")
     b.add_argument("--scores", default=None, help="CSV of every backtest score (model x cutoff x segment)")
+    b.add_argument("--partition-by", choices=("location_id", "category"), default=None,
+                   help="train one LightGBM per location or category through Spark (scale-out)")
     b.set_defaults(func=cmd_backtest)
 
     g = sub.add_parser("gx-suites", help="write the expectation suites into great_expectations/")

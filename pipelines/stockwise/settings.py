@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     trust_book_on_phantom: bool = Field(default=False,
                                         description="Plan open phantom-stock series on their book (default: as empty).")
     horizon_days: int = Field(default=28, ge=7, le=365)
+    lightgbm_partition_by: str = Field(default="", pattern="^(|location_id|category)$",
+                                       description="Train one LightGBM per location or category through Spark "
+                                       "(scale-out); empty: one global model in-process.")
     gx_dir: Path | None = Field(default=None, description="The committed GX project folder.")
 
     @cached_property

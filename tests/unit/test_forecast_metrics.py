@@ -67,3 +67,30 @@ def test_a_worse_challenger_is_not_promoted():
     assert decide(0.89, 0.90, 0.02)[0] is False  # better, but not by the margin
     assert decide(0.80, 0.90, 0.02)[0] is True
     assert decide(1.50, None, 0.02) == (True, "no champion yet")
+
+
+def test_interval_widths_fit_zero_heavy_counts_and_stretch_narrow_intervals():
+    from stockwise_training.forecast.backtest import INTERVALS, apply_widths, fit_widths
+
+    rng = np.random.default_rng(1)
+    n, h = 400, 12
+    # counts with 70% zeros: P10 at 0 and a P90 of 3.2 cover every zero and every count up
+    # to 3 (about 90%, not 80%): on counts, coverage moves in steps
+    actual = np.where(rng.random((n, h)) < 0.7, 0.0, rng.poisson(2.0, (n, h)) + 1.0)
+    q_wide = np.broadcast_to(np.array([0.0, 0.0, 0.0, 3.2, 5.5]), (n, h, 5)).copy()
+    # a smooth segment whose intervals are too narrow (they cover about half)
+    smooth = rng.normal(50, 10, (n, h))
+    q_narrow = np.broadcast_to(np.array([45.0, 47.0, 50.0, 53.0, 55.0]), (n, h, 5)).copy()
+    codes = np.repeat([0, 1], n)
+    pairs = [(np.vstack([actual, smooth]), np.vstack([q_wide, q_narrow]))]
+    w = fit_widths(pairs, codes, 2)
+    assert w.shape == (2, len(INTERVALS))
+    assert w[0, 0] < 1 < w[1, 0] and w[1, 1] > 1  # shrink the over-covering, stretch the narrow
+    q = apply_widths(np.vstack([q_wide, q_narrow]), codes, w)
+    assert (np.diff(q, axis=-1) >= 0).all() and (q >= 0).all()
+    for seg, a in ((0, actual), (1, smooth)):
+        qq = q[codes == seg]
+        for j, (lo, hi, nominal) in enumerate(INTERVALS):
+            cov = np.mean((a >= qq[..., lo]) & (a <= qq[..., hi]))
+            assert abs(cov - nominal) < 0.03, (seg, nominal, cov)
+    np.testing.assert_allclose(q[codes == 1][..., 2], 50.0)  # the median is never moved

@@ -79,6 +79,47 @@ def test_lightgbm_quantiles_and_no_look_ahead():
     np.testing.assert_allclose(a, b)
 
 
+@pytest.mark.slow
+def test_lightgbm_group_features_and_blend():
+    """Pooled item/category features exist only where series share a group; blended means average."""
+    p = panel(n_days=200, kinds=("smooth", "smooth", "intermittent", "smooth"))
+    p["location_id"] = np.where(p["sku"].isin(["S0", "S2"]), "L1", "L2")
+    p.loc[p["sku"] == "S3", "sku"] = "S0"  # S0 sold at both locations: an item group of two
+    m = to_matrix(p, "D")
+    statics = pd.DataFrame({"sku": ["S0", "S1", "S2"], "category": ["food", "food", "tools"]})
+    params = dict(horizon=H, rounds=20, quantile_rounds=10, num_leaves=7, min_data_in_leaf=5, threads=1)
+    g = make("lightgbm", group_features=True, blend=("tweedie",), **params).fit(m, statics=statics)
+    assert {"item_rmean_28", "loc_cat_rmean_7", "item_share_28", "item_season_mean"} <= set(g.feature_names)
+    assert len(g.blend_models) == 1
+    mean, q = g.predict(H)
+    assert mean.shape == (4, H) and (mean >= 0).all() and (np.diff(q, axis=-1) >= 0).all()
+    # the item feature of S0 at L1 is the mean of S0's two locations, at the origin
+    item = g.group_cols["item_rmean_28"][0][:, -1]
+    s0 = (m.keys["sku"] == "S0").to_numpy()
+    np.testing.assert_allclose(item[s0], m.cols["rmean_28"][s0, -1].mean())
+
+
+@pytest.mark.slow
+def test_partitioned_lightgbm_in_process_matches_one_model_per_partition():
+    p = panel(n_days=160, kinds=("smooth", "intermittent", "smooth", "constant"))
+    p["location_id"] = np.where(p["sku"].isin(["S0", "S1"]), "L1", "L2")
+    m = to_matrix(p, "D")
+    params = dict(horizon=H, rounds=20, quantile_rounds=10, num_leaves=7, min_data_in_leaf=5)
+    part = make("lightgbm", partition_by="location_id", spark=False, **params).fit(m)
+    assert sorted(part.models) == ["L1", "L2"]
+    mean, q = part.predict(H)
+    assert mean.shape == (4, H) and (mean >= 0).all() and q.shape == (4, H, 5)
+    # L2's rows are exactly a model fitted on L2's series alone
+    l2 = (m.keys["location_id"] == "L2").to_numpy()
+    alone = make("lightgbm", threads=1, **params).fit(to_matrix(p[p["location_id"] == "L2"], "D"))
+    np.testing.assert_allclose(mean[l2], alone.predict(H)[0])
+    # serving: a new history forecast partition by partition with the fitted boosters
+    mu2, q2 = part.predict_on(m, H)
+    np.testing.assert_allclose(mu2, mean)
+    with pytest.raises(ValueError, match="partition_by"):
+        make("lightgbm", partition_by="store", **params)
+
+
 def test_demand_classes():
     m = to_matrix(panel(kinds=("smooth", "intermittent", "constant")), "D")
     assert list(demand_classes(m.observed, 28)) == ["smooth", "intermittent", "smooth"]

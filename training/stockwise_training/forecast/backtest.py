@@ -46,6 +46,8 @@ class BacktestResult:
     segments: pd.Series  # series index -> segment
     calibration: dict[str, np.ndarray]  # model -> [segment-code, step, quantile] scaled error quantiles
     seconds: dict[str, float]
+    # model -> [segment-code, interval] width factors for native quantiles (see fit_widths)
+    widths: dict[str, np.ndarray] = field(default_factory=dict)
     last_cutoff: dict[str, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)  # model -> (mean, q)
 
 
@@ -113,6 +115,54 @@ def apply_calibration(mean: np.ndarray, level: np.ndarray, seg_codes: np.ndarray
     return np.sort(np.maximum(q, 0), axis=-1)
 
 
+# central intervals as (lower, upper) positions in QUANTILES and their nominal coverage
+INTERVALS = ((1, 3, 0.80), (0, 4, 0.95))
+_FACTORS = np.geomspace(0.2, 5.0, 121)
+
+
+def _scaled(q: np.ndarray, lo: int, hi: int, c) -> tuple[np.ndarray, np.ndarray]:
+    med = q[..., 2]
+    return np.maximum(med - c * (med - q[..., lo]), 0), med + c * (q[..., hi] - med)
+
+
+def fit_widths(pairs: list[tuple[np.ndarray, np.ndarray]], seg_codes: np.ndarray, n_seg: int) -> np.ndarray:
+    """[segment, interval] factors that stretch or shrink native quantile intervals about the
+    median so that they cover their nominal share of the backtest actuals.
+
+    Quantile models trained with pinball loss are calibrated for continuous demand; on count
+    data with many zeros the interval [P10, P90] covers every zero actual, so it covers more than
+    80%. Each factor is the one, on a fine grid, whose backtest coverage is nearest the nominal
+    (ties: nearest 1); segments with under 200 actuals take the pooled factor.
+    """
+    actual = np.concatenate([a for a, _ in pairs])
+    q = np.concatenate([x for _, x in pairs])
+    codes = np.concatenate([seg_codes for _ in pairs])
+    ok = ~np.isnan(actual)
+    out = np.ones((n_seg, len(INTERVALS)))
+
+    def best(a, qq, nominal, lo, hi):
+        covs = np.array([np.mean((a >= lo_) & (a <= hi_)) for lo_, hi_ in
+                         (_scaled(qq, lo, hi, c) for c in _FACTORS)])
+        gap = np.abs(covs - nominal) + 1e-6 * np.abs(np.log(_FACTORS))
+        return float(_FACTORS[np.argmin(gap)])
+
+    for j, (lo, hi, nominal) in enumerate(INTERVALS):
+        pooled = best(actual[ok], q[ok], nominal, lo, hi) if ok.any() else 1.0
+        for sc in range(n_seg):
+            sel = ok & (codes[:, None] == sc)
+            out[sc, j] = best(actual[sel], q[sel], nominal, lo, hi) if sel.sum() >= 200 else pooled
+    return out
+
+
+def apply_widths(q: np.ndarray, seg_codes: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """Native quantiles with each series' segment factors applied (then sorted, non-negative)."""
+    out = q.copy()
+    for j, (lo, hi, _) in enumerate(INTERVALS):
+        c = widths[seg_codes, j][:, None]
+        out[..., lo], out[..., hi] = _scaled(q, lo, hi, c)
+    return np.sort(np.maximum(out, 0), axis=-1)
+
+
 def run_backtest(m: Matrix, cfg: BacktestConfig, statics=None, exog=None, price_raw: np.ndarray | None = None) -> BacktestResult:
     cuts = cutoff_dates(m, cfg.horizon, cfg.cutoffs, cfg.season)
     seg = demand_classes(m.upto(cuts[0]).observed, min(2 * cfg.horizon, len(m.upto(cuts[0]).dates) // 2))
@@ -129,6 +179,7 @@ def run_backtest(m: Matrix, cfg: BacktestConfig, statics=None, exog=None, price_
     rows, per_rows, seconds = [], [], {}
     last: dict = {}
     errors: dict[str, list[tuple[int, np.ndarray]]] = {c: [] for c in cfg.candidates}
+    native: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     for ci, cut in enumerate(cuts):
         train = m.upto(cut)
         T = len(train.dates)
@@ -144,6 +195,10 @@ def run_backtest(m: Matrix, cfg: BacktestConfig, statics=None, exog=None, price_
             errors[name].append((ci, (actual - mean) / level[:, None]))
             if q is None and ci > 0:
                 q = apply_calibration(mean, level, seg_codes, _calibrate(errors[name][:-1], seg_codes, len(seg_names)))
+            elif q is not None:  # native quantiles: widths fitted on the earlier cutoffs, as in serving
+                native.setdefault(name, []).append((actual, q))
+                if ci > 0:
+                    q = apply_widths(q, seg_codes, fit_widths(native[name][:-1], seg_codes, len(seg_names)))
             if ci == len(cuts) - 1:
                 last[name] = (mean, q)
             for grouping, segment, sel in groups:
@@ -159,9 +214,12 @@ def run_backtest(m: Matrix, cfg: BacktestConfig, statics=None, exog=None, price_
     scores = pd.DataFrame(rows)
     champions = choose(scores, cfg.selection_metric)
     cal = {name: _calibrate(errs, seg_codes, len(seg_names)) for name, errs in errors.items()}
+    widths = {name: fit_widths(pairs, seg_codes, len(seg_names)) for name, pairs in native.items()}
+    for name, wd in widths.items():
+        log.info("interval widths for %s (80%%, 95%%) by segment %s: %s", name, seg_names, np.round(wd, 2).tolist())
     return BacktestResult(scores, pd.concat(per_rows, ignore_index=True), champions,
                           pd.Series(seg, index=pd.MultiIndex.from_frame(m.keys)), cal,
-                          {k: round(v, 1) for k, v in seconds.items()}, last)
+                          {k: round(v, 1) for k, v in seconds.items()}, widths, last)
 
 
 def _calibrate(errs: list[tuple[int, np.ndarray]], seg_codes: np.ndarray, n_seg: int) -> np.ndarray:

@@ -12,6 +12,7 @@ from stockwise_training.forecast.backtest import (
     BacktestResult,
     _level,
     apply_calibration,
+    apply_widths,
     fit_predict,
 )
 from stockwise_training.forecast.panel import Matrix, demand_classes, future_dates, long_forecast
@@ -38,6 +39,8 @@ def forecast_models(m: Matrix, bt: BacktestResult, cfg: BacktestConfig, horizon:
         _, mu, q = fit_predict(name, m, horizon, cfg, statics, exog, cache)
         if q is None:
             q = apply_calibration(mu, level, codes, bt.calibration[name])
+        elif name in bt.widths:
+            q = apply_widths(q, codes, bt.widths[name])
         out[name] = (mu, q)
     return out
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from stockwise.settings import Settings
 from stockwise_training.forecast import metrics
 from stockwise_training.forecast.backtest import BacktestConfig, run_backtest
 from stockwise_training.forecast.champion import forecast_champions, forecast_models
-from stockwise_training.forecast.panel import QCOLS, QUANTILES, offset, to_matrix
+from stockwise_training.forecast.panel import QCOLS, QUANTILES, Matrix, offset, to_matrix
 
 log = logging.getLogger(__name__)
 FAR = date(2200, 12, 31)  # "no upper bound" within pandas timestamps
@@ -38,14 +39,23 @@ def load_history(data_dir: str | Path, mapping_path: str | Path):
     return mapping, sales, items, conn.covariates()
 
 
-def backtest_folder(data_dir, mapping_path, horizon: int, out: str | Path | None = None,
-                    settings: Settings | None = None, candidates: tuple[str, ...] | None = None,
-                    cutoffs: int = 3, model_params: dict | None = None, all_models: bool = False,
-                    panel_builder=None) -> dict:
-    """`panel_builder(settings, sales, stock, items, ds, freq)` is the feature job's
-    `build_panel_pandas` (passed in: stage packages do not import each other)."""
-    if panel_builder is None:
-        raise ValueError("backtest_folder needs the feature job's panel builder")
+@dataclass
+class Prepared:
+    """A history folder cut at `cutoff` (the last `horizon` periods held out), as the models see it."""
+
+    mapping: object
+    sales: pd.DataFrame
+    cutoff: pd.Timestamp
+    matrix: Matrix
+    price_raw: np.ndarray
+    cfg: BacktestConfig
+    statics: pd.DataFrame | None
+    exog: pd.DataFrame | None
+
+
+def prepare_folder(data_dir, mapping_path, horizon: int, panel_builder, settings: Settings | None = None,
+                   cutoffs: int = 3, model_params: dict | None = None) -> Prepared:
+    """Load a folder through the `files` connector and build the feature panel up to the cutoff."""
     settings = settings or Settings()
     t0 = time.monotonic()
     mapping, sales, items, cov = load_history(data_dir, mapping_path)
@@ -67,14 +77,28 @@ def backtest_folder(data_dir, mapping_path, horizon: int, out: str | Path | None
         panel = pd.concat([panel, silent.assign(date=cutoff, qty=0.0, stockout=False)], ignore_index=True)
     m = to_matrix(panel, freq)
     log.info("panel: %d series x %d periods (Spark, %.0fs)", len(m.keys), len(m.dates), time.monotonic() - t0)
-    price_raw = _raw_price(hist, m)
     cfg = BacktestConfig(horizon=horizon, cutoffs=cutoffs, season=season,
                          weight_window=int(opts.get("weight_window", horizon)),
                          model_params=model_params or {})
-    if candidates:
-        cfg.candidates = tuple(candidates)
     statics = items[["sku", "category"]].drop_duplicates("sku") if "category" in items else None
     exog = cov[cov["date"] <= last] if cov is not None else None
+    return Prepared(mapping, sales, cutoff, m, _raw_price(hist, m), cfg, statics, exog)
+
+
+def backtest_folder(data_dir, mapping_path, horizon: int, out: str | Path | None = None,
+                    settings: Settings | None = None, candidates: tuple[str, ...] | None = None,
+                    cutoffs: int = 3, model_params: dict | None = None, all_models: bool = False,
+                    panel_builder=None) -> dict:
+    """`panel_builder(settings, sales, stock, items, ds, freq)` is the feature job's
+    `build_panel_pandas` (passed in: stage packages do not import each other)."""
+    if panel_builder is None:
+        raise ValueError("backtest_folder needs the feature job's panel builder")
+    t0 = time.monotonic()
+    pre = prepare_folder(data_dir, mapping_path, horizon, panel_builder, settings, cutoffs, model_params)
+    m, cfg, statics, exog, price_raw = pre.matrix, pre.cfg, pre.statics, pre.exog, pre.price_raw
+    sales, cutoff, opts = pre.sales, pre.cutoff, pre.mapping.options
+    if candidates:
+        cfg.candidates = tuple(candidates)
     bt = run_backtest(m, cfg, statics, exog, price_raw)
     log.info("champions by segment: %s", bt.champions)
     cache: dict = {}

@@ -16,6 +16,7 @@ from stockwise_training.forecast.backtest import (
     BacktestConfig,
     _level,
     apply_calibration,
+    apply_widths,
     fit_predict,
 )
 from stockwise_training.forecast.champion import assign
@@ -32,7 +33,8 @@ Z90 = 1.2815515655446004  # P90 - P10 spans 2 x 1.2816 sigma under a normal
 
 class DemandModel(mlflow.pyfunc.PythonModel):
     def __init__(self, champions: dict[str, str], cfg: BacktestConfig, calibration: dict[str, np.ndarray],
-                 segment_names: list[str], freq: str, lgbm=None, statics: pd.DataFrame | None = None) -> None:
+                 segment_names: list[str], freq: str, lgbm=None, statics: pd.DataFrame | None = None,
+                 widths: dict[str, np.ndarray] | None = None) -> None:
         self.champions = champions
         self.cfg = cfg
         self.calibration = calibration
@@ -40,6 +42,7 @@ class DemandModel(mlflow.pyfunc.PythonModel):
         self.freq = freq
         self.lgbm = lgbm.slim() if lgbm is not None else None
         self.statics = statics
+        self.widths = widths or {}  # native-quantile interval factors from the backtest
 
     def forecast(self, panel: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
         h = horizon or self.cfg.horizon
@@ -57,6 +60,8 @@ class DemandModel(mlflow.pyfunc.PythonModel):
             _, mu, qq = fit_predict(name, m, h, self.cfg, self.statics, None, cache)
             if qq is None:
                 qq = apply_calibration(mu, level, codes, self.calibration[name])
+            elif name in getattr(self, "widths", {}):
+                qq = apply_widths(qq, codes, self.widths[name])
             sel = chosen == name
             mean[sel], q[sel] = mu[sel], qq[sel]
         out = long_forecast(m.keys, future_dates(m.dates[-1], h, self.freq), mean, q, "champion")

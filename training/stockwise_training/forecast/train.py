@@ -97,8 +97,11 @@ def run(ds: date, settings: Settings | None = None, candidates: tuple[str, ...] 
     items = lake.read_parquet(store, "validated/items", ds.isoformat(), "data.parquet")
     statics = items[["sku", "category"]]
     m = to_matrix(panel, "D")
+    model_params = dict(model_params or {})
+    if settings.lightgbm_partition_by:  # one model per partition, trained through Spark
+        model_params["lightgbm"] = {"partition_by": settings.lightgbm_partition_by, **model_params.get("lightgbm", {})}
     cfg = BacktestConfig(horizon=settings.horizon_days, cutoffs=3, season=7, weight_window=28,
-                         model_params=model_params or {})
+                         model_params=model_params)
     if candidates:
         cfg.candidates = tuple(candidates)
     bt = run_backtest(m, cfg, statics, None, m.cols.get("price"))
@@ -140,7 +143,7 @@ def run(ds: date, settings: Settings | None = None, candidates: tuple[str, ...] 
                                           name=f"demand_panel_{ds.isoformat()}", targets="qty")
         mlflow.log_input(dataset, context="training")
         model = DemandModel(bt.champions, cfg, bt.calibration, sorted(set(bt.segments)), "D",
-                            models.get("lightgbm"), statics)
+                            models.get("lightgbm"), statics, bt.widths)
         # one series' recent history: enough periods for every model to forecast from
         first = panel[["sku", "location_id"]].iloc[0]
         example = panel[(panel["sku"] == first["sku"]) & (panel["location_id"] == first["location_id"])].tail(120)

@@ -17,6 +17,10 @@ REGISTRY = {
 
 
 def make(name: str, **params):
+    if name == "lightgbm" and params.get("partition_by"):  # one model per location/category, through Spark
+        from stockwise_training.forecast.models.lgbm_spark import PartitionedLGBM
+
+        return PartitionedLGBM(**params)
     if name == "lightgbm":
         from stockwise_training.forecast.models.lgbm import GlobalLGBM
 

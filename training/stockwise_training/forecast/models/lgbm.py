@@ -37,6 +37,12 @@ class LGBMParams:
     min_data_in_leaf: int = 50
     feature_fraction: float = 0.8
     objective: str = "regression"  # L2: the mean that RMSSE rewards (beat tweedie and poisson in backtests)
+    # more mean models averaged into the mean forecast, one per objective (e.g. "tweedie")
+    blend: tuple[str, ...] = ("tweedie",)
+    tweedie_power: float = 1.2
+    # pooled features: the same rolling means over the series' group (the item in every
+    # location, the category in the series' location), denoising sparse series
+    group_features: bool = False
     threads: int = 2
     seed: int = 0
     quantiles: tuple[float, ...] = QUANTILES
@@ -69,10 +75,14 @@ class GlobalLGBM:
         self.origin_cols = [c for c in m.cols if c.startswith(ORIGIN_PREFIXES)]
         st = statics if statics is not None else m.keys[["sku"]].assign(category="all")
         st = m.keys.merge(st, on=[c for c in ("sku", "location_id") if c in st], how="left")
-        self.cat_codes = {
-            "category": pd.Categorical(st["category"].fillna("?")).codes if "category" in st else np.zeros(len(st), int),
-            "location_id": pd.Categorical(st["location_id"]).codes,
-        }
+        # category codes from the training vocabulary, so a new history (serving, a partition)
+        # gets the same code for the same category; unseen values are missing to the trees
+        values = {"category": st["category"].fillna("?").astype(str) if "category" in st else pd.Series("?", index=st.index),
+                  "location_id": st["location_id"].astype(str)}
+        if not hasattr(self, "vocab"):
+            self.vocab = {c: sorted(v.unique()) for c, v in values.items()}
+        self.cat_codes = {c: pd.Categorical(v, categories=self.vocab[c]).codes for c, v in values.items()}
+        self.group_cols = self._group_means(m, st) if self.p.group_features else {}
         # covariates over history + the future: price, promotion, events (known in advance)
         fut = future_dates(m.dates[-1], self.p.horizon, m.freq)
         self.all_dates = m.dates.append(fut)
@@ -108,6 +118,33 @@ class GlobalLGBM:
         self.price = pd.DataFrame(price).ffill(axis=1).to_numpy()
         self.promo = promo
 
+    def _group_means(self, m: Matrix, st: pd.DataFrame) -> dict[str, tuple[np.ndarray, bool]]:
+        """[series, period] means of the rolling features over each series' group.
+
+        Groups: the item across locations, and the category within a location. A grouping in
+        which every series is alone adds nothing and is skipped. Returns name -> (matrix, by
+        season phase?) where season-phase matrices are read at the target's phase reference.
+        """
+        groups = {"item": m.keys["sku"].astype(str).to_numpy()}
+        if "category" in st:
+            groups["loc_cat"] = (st["location_id"].astype(str) + "|" + st["category"].fillna("?").astype(str)).to_numpy()
+        sources = {c: m.cols[c] for c in ("rmean_7", "rmean_28", "rmean_3", "rmean_12", "lag_1") if c in m.cols}
+        sources["season_mean"] = self.smean
+        out: dict[str, tuple[np.ndarray, bool]] = {}
+        for gname, labels in groups.items():
+            codes, uniq = pd.factorize(labels)
+            if len(uniq) == len(labels):
+                continue
+            for c, mat in sources.items():
+                sums = np.zeros((len(uniq), mat.shape[1]))
+                cnt = np.zeros((len(uniq), mat.shape[1]))
+                np.add.at(sums, codes, np.nan_to_num(mat))
+                np.add.at(cnt, codes, ~np.isnan(mat))
+                with np.errstate(all="ignore"):
+                    gm = np.where(cnt > 0, sums / cnt, np.nan)
+                out[f"{gname}_{c}"] = (gm[codes], c == "season_mean")
+        return out
+
     def _features(self, s: np.ndarray, o: np.ndarray, t: np.ndarray) -> pd.DataFrame:
         m, p = self.m, self.p
         k = t - o
@@ -121,6 +158,11 @@ class GlobalLGBM:
         with np.errstate(all="ignore"):
             f["season_ratio"] = f["season_mean"] / base
             f["price_ratio_target"] = self.price[s, t] / self.price[s, o]
+        for name, (mat, phased) in self.group_cols.items():
+            f[name] = mat[s, phase_ref] if phased else mat[s, o]
+        if "item_rmean_28" in f and "rmean_28" in f:
+            with np.errstate(all="ignore"):
+                f["item_share_28"] = f["rmean_28"] / f["item_rmean_28"]
         f["price_target"] = self.price[s, t]
         f["promo_target"] = self.promo[s, t]
         d = self.all_dates[t]
@@ -140,6 +182,7 @@ class GlobalLGBM:
     def fit(self, m: Matrix, statics: pd.DataFrame | None = None, exog: pd.DataFrame | None = None) -> GlobalLGBM:
         import lightgbm as lgb
 
+        self.__dict__.pop("vocab", None)
         self._setup(m, statics, exog)
         p = self.p
         T = len(m.dates)
@@ -165,8 +208,13 @@ class GlobalLGBM:
         ds = lgb.Dataset(X, y, categorical_feature=cats, free_raw_data=False)
         obj = {"objective": p.objective}
         if p.objective == "tweedie":
-            obj["tweedie_variance_power"] = 1.2
+            obj["tweedie_variance_power"] = p.tweedie_power
         self.mean_model = lgb.train({**base, **obj}, ds, num_boost_round=p.rounds)
+        self.blend_models = []
+        for i, objective in enumerate(p.blend):
+            extra = {"tweedie_variance_power": p.tweedie_power} if objective == "tweedie" else {}
+            self.blend_models.append(lgb.train({**base, "seed": p.seed + 1 + i, "objective": objective, **extra}, ds,
+                                               num_boost_round=p.rounds))
         self.q_models = {}
         for q in p.quantiles:
             self.q_models[q] = lgb.train({**base, "objective": "quantile", "alpha": q}, ds,
@@ -177,7 +225,7 @@ class GlobalLGBM:
 
     def slim(self) -> GlobalLGBM:
         """Drop the training matrices (before pickling into a registered model)."""
-        for attr in ("m", "obs", "smean", "price", "promo", "exog_cols", "all_dates"):
+        for attr in ("m", "obs", "smean", "price", "promo", "exog_cols", "all_dates", "group_cols"):
             self.__dict__.pop(attr, None)
         return self
 
@@ -199,7 +247,8 @@ class GlobalLGBM:
         s, k = s.ravel(), k.ravel()
         o = np.full_like(s, T - 1)
         X = self._features(s, o, o + k)
-        mean = np.maximum(self.mean_model.predict(X), 0).reshape(S, horizon)
+        models = [self.mean_model, *getattr(self, "blend_models", [])]
+        mean = np.maximum(np.mean([b.predict(X) for b in models], axis=0), 0).reshape(S, horizon)
         if not p.quantiles:
             return mean, None
         qs = np.stack([np.maximum(self.q_models[q].predict(X), 0).reshape(S, horizon) for q in p.quantiles], axis=-1)
