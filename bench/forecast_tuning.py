@@ -25,22 +25,31 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 from forecast_accuracy import DATA, HORIZON  # noqa: E402
 
-# the defaults (LGBMParams) are "blend": an L2 mean model averaged with a Tweedie one
+
+def _v(**kw) -> dict:
+    """A variant as it was compared: on top of the step before price features (kept for the record)."""
+    return {"price_features": False, **kw}
+
+
+# the defaults (LGBMParams) are "blend_price": L2 + Tweedie mean models, price features
 VARIANTS: dict[str, dict] = {
-    "base": {"blend": ()},
-    "tweedie": {"objective": "tweedie", "blend": ()},
-    "blend": {},
-    "groups": {"group_features": True, "blend": ()},
-    "groups_blend": {"group_features": True},
-    "origins": {"max_origins": 250, "blend": ()},
-    "blend_origins": {"max_origins": 250},
-    "blend_bag": {"blend": ("tweedie", "regression", "tweedie")},
-    "blend_p11": {"tweedie_power": 1.1},
-    "blend_slow": {"learning_rate": 0.02, "rounds": 1200},
-    "blend_leaves127": {"num_leaves": 127},
-    "blend_leaf100": {"min_data_in_leaf": 100},
-    "blend_origins52": {"max_origins": 52},
-    "blend_origins78": {"max_origins": 78},
+    "base": _v(blend=()),
+    "tweedie": _v(objective="tweedie", blend=()),
+    "blend": _v(),
+    "groups": _v(group_features=True, blend=()),
+    "groups_blend": _v(group_features=True),
+    "origins": _v(max_origins=250, blend=()),
+    "blend_origins": _v(max_origins=250),
+    "blend_bag": _v(blend=("tweedie", "regression", "tweedie")),
+    "blend_p11": _v(tweedie_power=1.1),
+    "blend_slow": _v(learning_rate=0.02, rounds=1200),
+    "blend_leaves127": _v(num_leaves=127),
+    "blend_leaf100": _v(min_data_in_leaf=100),
+    "blend_origins52": _v(max_origins=52),
+    "blend_origins78": _v(max_origins=78),
+    "blend_price": {},
+    "weights_wrmsse": {"sample_weights": "wrmsse"},
+    "weights_mixed": {"sample_weights": "mixed"},
 }
 
 

@@ -88,8 +88,9 @@ def test_lightgbm_group_features_and_blend():
     m = to_matrix(p, "D")
     statics = pd.DataFrame({"sku": ["S0", "S1", "S2"], "category": ["food", "food", "tools"]})
     params = dict(horizon=H, rounds=20, quantile_rounds=10, num_leaves=7, min_data_in_leaf=5, threads=1)
-    g = make("lightgbm", group_features=True, blend=("tweedie",), **params).fit(m, statics=statics)
-    assert {"item_rmean_28", "loc_cat_rmean_7", "item_share_28", "item_season_mean"} <= set(g.feature_names)
+    g = make("lightgbm", group_features=True, price_features=True, blend=("tweedie",), **params).fit(m, statics=statics)
+    assert {"item_rmean_28", "loc_cat_rmean_7", "item_share_28", "item_season_mean", "price_momentum",
+            "price_rel_item"} <= set(g.feature_names)
     assert len(g.blend_models) == 1
     mean, q = g.predict(H)
     assert mean.shape == (4, H) and (mean >= 0).all() and (np.diff(q, axis=-1) >= 0).all()

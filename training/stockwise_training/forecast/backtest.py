@@ -121,8 +121,14 @@ _FACTORS = np.geomspace(0.2, 5.0, 121)
 
 
 def _scaled(q: np.ndarray, lo: int, hi: int, c) -> tuple[np.ndarray, np.ndarray]:
+    """Interval (lo, hi) stretched (c > 1) about the median, or shrunk (c < 1) from the top only.
+
+    Shrinking leaves the lower bound: on counts, any lower bound in (0, 1) excludes every zero
+    actual, so raising a zero P10 by a hair would drop coverage in one step, not smoothly.
+    """
     med = q[..., 2]
-    return np.maximum(med - c * (med - q[..., lo]), 0), med + c * (q[..., hi] - med)
+    lower = np.where(c > 1, np.maximum(med - c * (med - q[..., lo]), 0), q[..., lo])
+    return lower, med + c * (q[..., hi] - med)
 
 
 def fit_widths(pairs: list[tuple[np.ndarray, np.ndarray]], seg_codes: np.ndarray, n_seg: int) -> np.ndarray:

@@ -53,6 +53,7 @@ class DemandModel(mlflow.pyfunc.PythonModel):
         level = _level(m.observed, self.cfg.horizon)
         mean = np.zeros((len(m.keys), h))
         q = np.zeros((len(m.keys), h, len(QCOLS)))
+        spread = np.zeros((len(m.keys), h))  # P90 - P10 before interval calibration: for sigma
         cache: dict = {}
         if self.lgbm is not None:  # the trained boosters stand in for a refit
             cache["lightgbm"] = (self.lgbm, *self.lgbm.predict_on(m, h, self.statics))
@@ -60,14 +61,18 @@ class DemandModel(mlflow.pyfunc.PythonModel):
             _, mu, qq = fit_predict(name, m, h, self.cfg, self.statics, None, cache)
             if qq is None:
                 qq = apply_calibration(mu, level, codes, self.calibration[name])
-            elif name in getattr(self, "widths", {}):
+            raw = qq
+            if name in getattr(self, "widths", {}):
                 qq = apply_widths(qq, codes, self.widths[name])
             sel = chosen == name
             mean[sel], q[sel] = mu[sel], qq[sel]
+            spread[sel] = np.maximum(raw[sel][..., 3] - raw[sel][..., 1], 0)
         out = long_forecast(m.keys, future_dates(m.dates[-1], h, self.freq), mean, q, "champion")
         out["model"] = np.repeat(chosen, h)
         out["segment"] = np.repeat(seg, h)
-        out["sigma"] = (out["p90"] - out["p10"]) / (2 * Z90)
+        # sigma for the planning step's demand distribution: from the spread before interval
+        # calibration, which on counts moves P90 in steps to hit a coverage, not to fit the variance
+        out["sigma"] = spread.ravel() / (2 * Z90)
         return out
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:

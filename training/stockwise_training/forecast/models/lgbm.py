@@ -43,6 +43,12 @@ class LGBMParams:
     # pooled features: the same rolling means over the series' group (the item in every
     # location, the category in the series' location), denoising sparse series
     group_features: bool = False
+    # price momentum (the target's price over the last 4 seasons' mean price) and the price
+    # relative to the same item's mean price across locations on the target date
+    price_features: bool = True
+    # mean models weight each series by what the score weighs: "wrmsse" (dollar-sales share /
+    # squared-difference scale), "mixed" (half dollar share, half uniform, / scale), "" (none)
+    sample_weights: str = ""
     threads: int = 2
     seed: int = 0
     quantiles: tuple[float, ...] = QUANTILES
@@ -117,6 +123,16 @@ class GlobalLGBM:
                     self.exog_cols[c] = mat
         self.price = pd.DataFrame(price).ffill(axis=1).to_numpy()
         self.promo = promo
+        if self.p.price_features:
+            win = 4 * self.p.season
+            self.price_ref = pd.DataFrame(self.price).T.rolling(win, min_periods=1).mean().T.to_numpy()
+            codes, uniq = pd.factorize(m.keys["sku"].astype(str))
+            sums = np.zeros((len(uniq), n_all))
+            cnt = np.zeros((len(uniq), n_all))
+            np.add.at(sums, codes, np.nan_to_num(self.price))
+            np.add.at(cnt, codes, ~np.isnan(self.price))
+            with np.errstate(all="ignore"):
+                self.price_item = np.where(cnt > 0, sums / cnt, np.nan)[codes]
 
     def _group_means(self, m: Matrix, st: pd.DataFrame) -> dict[str, tuple[np.ndarray, bool]]:
         """[series, period] means of the rolling features over each series' group.
@@ -164,6 +180,10 @@ class GlobalLGBM:
             with np.errstate(all="ignore"):
                 f["item_share_28"] = f["rmean_28"] / f["item_rmean_28"]
         f["price_target"] = self.price[s, t]
+        if self.p.price_features:
+            with np.errstate(all="ignore"):
+                f["price_momentum"] = self.price[s, t] / self.price_ref[s, o]
+                f["price_rel_item"] = self.price[s, t] / self.price_item[s, t]
         f["promo_target"] = self.promo[s, t]
         d = self.all_dates[t]
         if m.freq == "D":
@@ -206,14 +226,18 @@ class GlobalLGBM:
                     num_threads=p.threads, seed=p.seed, verbose=-1, **p.extra)
         log.info("lightgbm: %d training rows x %d features from %d origins", len(X), X.shape[1], len(origins))
         ds = lgb.Dataset(X, y, categorical_feature=cats, free_raw_data=False)
+        mean_ds = ds
+        if p.sample_weights:
+            sw = self._series_weights(m)[s]
+            mean_ds = lgb.Dataset(X, y, weight=sw / sw.mean(), categorical_feature=cats, free_raw_data=False)
         obj = {"objective": p.objective}
         if p.objective == "tweedie":
             obj["tweedie_variance_power"] = p.tweedie_power
-        self.mean_model = lgb.train({**base, **obj}, ds, num_boost_round=p.rounds)
+        self.mean_model = lgb.train({**base, **obj}, mean_ds, num_boost_round=p.rounds)
         self.blend_models = []
         for i, objective in enumerate(p.blend):
             extra = {"tweedie_variance_power": p.tweedie_power} if objective == "tweedie" else {}
-            self.blend_models.append(lgb.train({**base, "seed": p.seed + 1 + i, "objective": objective, **extra}, ds,
+            self.blend_models.append(lgb.train({**base, "seed": p.seed + 1 + i, "objective": objective, **extra}, mean_ds,
                                                num_boost_round=p.rounds))
         self.q_models = {}
         for q in p.quantiles:
@@ -223,9 +247,27 @@ class GlobalLGBM:
         self.n_train_rows = len(X)
         return self
 
+    def _series_weights(self, m: Matrix) -> np.ndarray:
+        """Per-series training weight aligned with the score (see `sample_weights`)."""
+        from stockwise_training.forecast import metrics
+
+        _, s2 = metrics.scales(self.obs)
+        window = 28 if m.freq == "D" else self.p.season
+        dollars = metrics.weights(self.obs, m.cols.get("price"), window)
+        share = dollars / max(dollars.sum(), 1e-9)
+        if self.p.sample_weights == "mixed":
+            share = 0.5 * share + 0.5 / len(share)
+        elif self.p.sample_weights != "wrmsse":
+            raise ValueError(f"sample_weights must be '', 'wrmsse' or 'mixed', not {self.p.sample_weights!r}")
+        with np.errstate(all="ignore"):
+            w = np.nan_to_num(share / s2, nan=0.0, posinf=0.0)
+        cap = 20 * w[w > 0].mean() if (w > 0).any() else 1.0
+        return np.clip(w, 0, cap) + 1e-6  # no series entirely out of the mean models
+
     def slim(self) -> GlobalLGBM:
         """Drop the training matrices (before pickling into a registered model)."""
-        for attr in ("m", "obs", "smean", "price", "promo", "exog_cols", "all_dates", "group_cols"):
+        for attr in ("m", "obs", "smean", "price", "promo", "exog_cols", "all_dates", "group_cols", "price_ref",
+                     "price_item"):
             self.__dict__.pop(attr, None)
         return self
 

@@ -24,6 +24,7 @@ from stockwise_training.forecast.panel import KEYS, QUANTILES, Matrix, to_matrix
 
 log = logging.getLogger(__name__)
 PART = "_part"
+_PARQUET = {"index": False, "coerce_timestamps": "us", "allow_truncated_timestamps": True}  # Spark reads no ns
 
 
 def _subset(m: Matrix, idx: np.ndarray) -> Matrix:
@@ -117,7 +118,7 @@ class PartitionedLGBM:
         # the executors read the rows from Parquet (as from the lake), not from the driver's memory
         with spark_job(Settings(), "stockwise-lightgbm") as spark, tempfile.TemporaryDirectory() as tmp:
             n_parts = long[PART].nunique()
-            long.astype({"sku": str, "location_id": str}).to_parquet(f"{tmp}/panel.parquet", index=False)
+            long.astype({"sku": str, "location_id": str}).to_parquet(f"{tmp}/panel.parquet", **_PARQUET)
             sdf = spark.read.parquet(f"{tmp}/panel.parquet").repartition(n_parts, PART)
             if e is None:
                 def fn(key, pdf):
@@ -125,7 +126,7 @@ class PartitionedLGBM:
 
                 res = sdf.groupBy(PART).applyInPandas(fn, schema=schema)
             else:
-                e.astype({"sku": str, "location_id": str}).to_parquet(f"{tmp}/exog.parquet", index=False)
+                e.astype({"sku": str, "location_id": str}).to_parquet(f"{tmp}/exog.parquet", **_PARQUET)
                 edf = spark.read.parquet(f"{tmp}/exog.parquet")
 
                 def fn(key, pdf, edf_):
