@@ -100,6 +100,20 @@ def test_lightgbm_group_features_and_blend():
     np.testing.assert_allclose(item[s0], m.cols["rmean_28"][s0, -1].mean())
 
 
+def test_lightgbm_score_aligned_series_weights():
+    m = to_matrix(panel(n_days=120, kinds=("smooth", "intermittent", "constant")), "D")
+    g = make("lightgbm", horizon=H, sample_weights="wrmsse")
+    g.obs = m.observed
+    w = g._series_weights(m)
+    # the constant series has no period-to-period change (scale 0): it gets no more than the cap
+    assert w.shape == (3,) and (w > 0).all() and w[0] > w[1]
+    g.p.sample_weights = "mixed"
+    assert g._series_weights(m)[1] > w[1]  # half the weight is uniform: the slow mover gains
+    g.p.sample_weights = "rmse"
+    with pytest.raises(ValueError, match="sample_weights"):
+        g._series_weights(m)
+
+
 @pytest.mark.slow
 def test_partitioned_lightgbm_in_process_matches_one_model_per_partition():
     p = panel(n_days=160, kinds=("smooth", "intermittent", "smooth", "constant"))
