@@ -55,14 +55,26 @@ def test_train_register_promote_and_serve(airflow_db, demo_home, monkeypatch):
     n = panel[["sku", "location_id"]].drop_duplicates().shape[0]
     assert len(out) == n * 14 and (out[["mean", "p10", "p90", "sigma"]] >= 0).all().all()
 
-    # a second training run registers v2 as challenger; a huge margin keeps v1 as champion
-    states, dr = _test("model_training", {"candidates": cands, "promotion_margin": 0.5})
+    # a second training run, LightGBM now one model per store trained through Spark inside the
+    # Airflow task, registers v2 as challenger; a huge margin keeps v1 as champion
+    monkeypatch.setenv("STOCKWISE_LIGHTGBM_PARTITION_BY", "location_id")
+    states, dr = _test("model_training", {"candidates": "lightgbm", "promotion_margin": 0.5})
     assert str(dr.state) == "success", states
     v2 = client.get_model_version_by_alias("stockwise-demand", "challenger")
     assert v2.version != v1.version
     assert client.get_model_version_by_alias("stockwise-demand", "champion").version == v1.version
     v2 = client.get_model_version("stockwise-demand", v2.version)
     assert v2.tags["promotion.decision"] == "rejected" and v2.tags["promotion.champion_wrmsse"]
+    lgbm_runs = client.search_runs([client.get_experiment_by_name("stockwise-forecast-lightgbm").experiment_id],
+                                   order_by=["attributes.start_time DESC"], max_results=1)
+    assert lgbm_runs[0].data.params["partition_by"] == "location_id"
+    served = mlflow.pyfunc.load_model(f"models:/stockwise-demand/{v2.version}")
+    out2 = served.predict(panel, params={"horizon": 14})
+    assert len(out2) == n * 14 and (out2[["mean", "p10", "p90", "sigma"]] >= 0).all().all()
+    lg = served.unwrap_python_model().lgbm  # the per-store boosters travel in the pyfunc
+    assert type(lg).__name__ == "PartitionedLGBM" and len(lg.models) == panel["location_id"].nunique()
+    assert set(out2["model"]) == {"lightgbm"}
+    monkeypatch.delenv("STOCKWISE_LIGHTGBM_PARTITION_BY")
 
     # the planning DAG serves the champion, not the baseline
     states, dr = _test("inventory_planning", {"horizon_days": 14})
