@@ -50,6 +50,7 @@ VARIANTS: dict[str, dict] = {
     "blend_price": {},
     "weights_wrmsse": {"sample_weights": "wrmsse"},
     "weights_mixed": {"sample_weights": "mixed"},
+    "recency": {"recency_features": True},
 }
 
 

@@ -100,6 +100,16 @@ def test_lightgbm_group_features_and_blend():
     np.testing.assert_allclose(item[s0], m.cols["rmean_28"][s0, -1].mean())
 
 
+def test_recency_features_by_hand():
+    from stockwise_training.forecast.models.lgbm import _recency
+
+    q = np.array([[np.nan, 0, 2, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 0]], float)
+    run, share = _recency(q, 3)
+    np.testing.assert_array_equal(run[0], [np.nan, np.nan, 0, 1, 2, 0, 1])
+    assert np.isnan(run[1]).all()  # never sold: no run to count
+    np.testing.assert_allclose(share[0], [0, 0, 1 / 3, 1 / 3, 1 / 3, 1 / 3, 1 / 3])
+
+
 def test_lightgbm_score_aligned_series_weights():
     m = to_matrix(panel(n_days=120, kinds=("smooth", "intermittent", "constant")), "D")
     g = make("lightgbm", horizon=H, sample_weights="wrmsse")

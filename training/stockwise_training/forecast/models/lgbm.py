@@ -49,6 +49,9 @@ class LGBMParams:
     # mean models weight each series by what the score weighs: "wrmsse" (dollar-sales share /
     # squared-difference scale), "mixed" (half dollar share, half uniform, / scale), "" (none)
     sample_weights: str = ""
+    # periods since the last sale at the origin and the share of selling periods in the last
+    # four seasons: a long zero run is often a delisting or an unrecorded stockout
+    recency_features: bool = False
     threads: int = 2
     seed: int = 0
     quantiles: tuple[float, ...] = QUANTILES
@@ -65,6 +68,17 @@ def _season_mean(y: np.ndarray, season: int, n: int = 8) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmean(stack, axis=0)
+
+
+def _recency(qty: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """[series, period] periods since the last positive quantity (up to and including the
+    period; NaN before the first sale) and the share of positive periods in the last `window`."""
+    pos = np.nan_to_num(qty) > 0
+    idx = np.where(pos, np.arange(qty.shape[1])[None, :], -1)
+    last = np.maximum.accumulate(idx, axis=1)
+    run = np.where(last >= 0, np.arange(qty.shape[1])[None, :] - last, np.nan).astype(float)
+    share = pd.DataFrame(pos.astype(float)).T.rolling(window, min_periods=1).mean().T.to_numpy()
+    return run, share
 
 
 class GlobalLGBM:
@@ -123,6 +137,8 @@ class GlobalLGBM:
                     self.exog_cols[c] = mat
         self.price = pd.DataFrame(price).ffill(axis=1).to_numpy()
         self.promo = promo
+        if self.p.recency_features:
+            self.zero_run, self.sell_share = _recency(m.cols["qty"], 4 * self.p.season)
         if self.p.price_features:
             win = 4 * self.p.season
             self.price_ref = pd.DataFrame(self.price).T.rolling(win, min_periods=1).mean().T.to_numpy()
@@ -180,6 +196,9 @@ class GlobalLGBM:
             with np.errstate(all="ignore"):
                 f["item_share_28"] = f["rmean_28"] / f["item_rmean_28"]
         f["price_target"] = self.price[s, t]
+        if self.p.recency_features:
+            f["zero_run"] = self.zero_run[s, o]
+            f["sell_share"] = self.sell_share[s, o]
         if self.p.price_features:
             with np.errstate(all="ignore"):
                 f["price_momentum"] = self.price[s, t] / self.price_ref[s, o]
@@ -267,7 +286,7 @@ class GlobalLGBM:
     def slim(self) -> GlobalLGBM:
         """Drop the training matrices (before pickling into a registered model)."""
         for attr in ("m", "obs", "smean", "price", "promo", "exog_cols", "all_dates", "group_cols", "price_ref",
-                     "price_item"):
+                     "price_item", "zero_run", "sell_share"):
             self.__dict__.pop(attr, None)
         return self
 
