@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     trust_book_on_phantom: bool = Field(default=False,
                                         description="Plan open phantom-stock series on their book (default: as empty).")
     horizon_days: int = Field(default=28, ge=7, le=365)
+    spark_scratch: Path | None = Field(default=None, description="Folder for rows handed to Spark executors "
+                                       "(partitioned training); on a cluster, a path every executor mounts. "
+                                       "Default: the system temp folder (local mode).")
     lightgbm_partition_by: str = Field(default="", pattern="^(|location_id|category)$",
                                        description="Train one LightGBM per location or category through Spark "
                                        "(scale-out); empty: one global model in-process.")

@@ -11,7 +11,8 @@ from stockwise_training.forecast.panel import to_matrix
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 
-def test_partitioned_lightgbm_through_spark_equals_in_process(spark):
+def test_partitioned_lightgbm_through_spark_equals_in_process(spark, tmp_path, monkeypatch):
+    monkeypatch.setenv("STOCKWISE_SPARK_SCRATCH", str(tmp_path))  # the executors' hand-over folder
     rng = np.random.default_rng(3)
     dates = pd.date_range("2025-01-01", periods=150)
     rows = []
@@ -35,3 +36,4 @@ def test_partitioned_lightgbm_through_spark_equals_in_process(spark):
     assert (a >= 0).all() and a.shape == (4, 14)
     np.testing.assert_allclose(a, b)
     np.testing.assert_allclose(qa, qb)
+    assert tmp_path.is_dir() and not any(tmp_path.iterdir())  # handed over there, then cleaned up

@@ -115,8 +115,11 @@ class PartitionedLGBM:
         params = self.params
         schema = ("part string, sku string, location_id string, k int, mean double, "
                   + "".join(f"q{j} double, " for j in range(nq)) + "seconds double, model binary")
-        # the executors read the rows from Parquet (as from the lake), not from the driver's memory
-        with spark_job(Settings(), "stockwise-lightgbm") as spark, tempfile.TemporaryDirectory() as tmp:
+        # the executors read the rows from Parquet (as from the lake), not from the driver's memory;
+        # on a cluster the folder must be one every executor mounts (STOCKWISE_SPARK_SCRATCH)
+        settings = Settings()
+        scratch = str(settings.spark_scratch) if settings.spark_scratch else None
+        with spark_job(settings, "stockwise-lightgbm") as spark, tempfile.TemporaryDirectory(dir=scratch) as tmp:
             n_parts = long[PART].nunique()
             long.astype({"sku": str, "location_id": str}).to_parquet(f"{tmp}/panel.parquet", **_PARQUET)
             sdf = spark.read.parquet(f"{tmp}/panel.parquet").repartition(n_parts, PART)
