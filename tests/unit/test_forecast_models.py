@@ -100,6 +100,29 @@ def test_lightgbm_group_features_and_blend():
     np.testing.assert_allclose(item[s0], m.cols["rmean_28"][s0, -1].mean())
 
 
+def test_target_price_and_promotion_come_from_a_plan_or_the_origin_never_from_target_sales():
+    """The panel's price/promotion of a period come from that period's sales rows: a training
+    example may not read them at its target (serving never can); a planned value it may."""
+    p = panel(n_days=80, kinds=("smooth",))
+    p["on_promo"] = 0.0
+    m = to_matrix(p, "D")
+    g = make("lightgbm", horizon=H)
+    s, o, t = np.array([0]), np.array([50]), np.array([55])
+    g._setup(m, None, None)
+    before = g._features(s, o, t)
+    m.cols["price"][0, 53:] = 1.0  # a promotion's price cut and flag, seen only on sale days
+    m.cols["on_promo"][0, 53:] = 1.0
+    g._setup(m, None, None)
+    after = g._features(s, o, t)
+    for c in ("price_target", "price_ratio_target", "price_momentum", "price_rel_item", "promo_target"):
+        assert after[c].iloc[0] == before[c].iloc[0], c
+    # a plan (covariates file) is known in advance: the target reads it
+    plan = pd.DataFrame({"sku": "S0", "location_id": "L", "date": m.dates[55], "price": [1.5], "on_promo": [1.0]})
+    g._setup(m, None, plan)
+    planned = g._features(s, o, t)
+    assert planned["price_target"].iloc[0] == 1.5 and planned["promo_target"].iloc[0] == 1.0
+
+
 def test_recency_features_by_hand():
     from stockwise_training.forecast.models.lgbm import _recency
 

@@ -114,6 +114,12 @@ class GlobalLGBM:
         if "on_promo" in m.cols:
             promo[:, : len(m.dates)] = np.nan_to_num(m.cols["on_promo"])
         self.exog_cols: dict[str, np.ndarray] = {}
+        # prices and promotions planned in advance (a covariates file): the only values of them a
+        # target period may use. The panel's own price/promotion at a period comes from that
+        # period's sales rows, so it exists only where something sold: reading it at the target
+        # would leak the target (and serving never has it); without a plan, the target sees the
+        # values as of the origin, exactly as serving does
+        self.planned: dict[str, np.ndarray] = {}
         if exog is not None and len(exog):
             e = exog.copy()
             e["date"] = pd.to_datetime(e["date"])
@@ -131,8 +137,10 @@ class GlobalLGBM:
                 if c == "price":
                     fill = ~np.isnan(mat)
                     price[fill] = mat[fill]
+                    self.planned["price"] = mat
                 elif c == "on_promo":
                     promo[~np.isnan(mat)] = mat[~np.isnan(mat)]
+                    self.planned["on_promo"] = mat
                 else:
                     self.exog_cols[c] = mat
         self.price = pd.DataFrame(price).ffill(axis=1).to_numpy()
@@ -177,6 +185,18 @@ class GlobalLGBM:
                 out[f"{gname}_{c}"] = (gm[codes], c == "season_mean")
         return out
 
+    def _known_at(self, s: np.ndarray, o: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Price and promotion of target period t as known at origin o: planned where a plan
+        gives them, else the origin's."""
+        price, promo = self.price[s, o], self.promo[s, o]
+        if "price" in self.planned:
+            plan = self.planned["price"][s, t]
+            price = np.where(np.isnan(plan), price, plan)
+        if "on_promo" in self.planned:
+            plan = self.planned["on_promo"][s, t]
+            promo = np.where(np.isnan(plan), promo, plan)
+        return price, promo
+
     def _features(self, s: np.ndarray, o: np.ndarray, t: np.ndarray) -> pd.DataFrame:
         m, p = self.m, self.p
         k = t - o
@@ -185,25 +205,28 @@ class GlobalLGBM:
         for c in self.origin_cols:
             f[c] = m.cols[c][s, o]
         f["season_mean"] = self.smean[s, phase_ref]
+        price_t, promo_t = self._known_at(s, o, t)
         f["season_last"] = self.obs[s, phase_ref]
         base = np.where(np.isnan(f.get("rmean_28", f["season_mean"])), f["season_mean"], f.get("rmean_28", f["season_mean"]))
         with np.errstate(all="ignore"):
             f["season_ratio"] = f["season_mean"] / base
-            f["price_ratio_target"] = self.price[s, t] / self.price[s, o]
+            f["price_ratio_target"] = price_t / self.price[s, o]
         for name, (mat, phased) in self.group_cols.items():
             f[name] = mat[s, phase_ref] if phased else mat[s, o]
         if "item_rmean_28" in f and "rmean_28" in f:
             with np.errstate(all="ignore"):
                 f["item_share_28"] = f["rmean_28"] / f["item_rmean_28"]
-        f["price_target"] = self.price[s, t]
+        f["price_target"] = price_t
         if self.p.recency_features:
             f["zero_run"] = self.zero_run[s, o]
             f["sell_share"] = self.sell_share[s, o]
         if self.p.price_features:
             with np.errstate(all="ignore"):
-                f["price_momentum"] = self.price[s, t] / self.price_ref[s, o]
-                f["price_rel_item"] = self.price[s, t] / self.price_item[s, t]
-        f["promo_target"] = self.promo[s, t]
+                f["price_momentum"] = price_t / self.price_ref[s, o]
+                # the item's price elsewhere on the target date is known only from a plan
+                item_at = t if "price" in self.planned else o
+                f["price_rel_item"] = price_t / self.price_item[s, item_at]
+        f["promo_target"] = promo_t
         d = self.all_dates[t]
         if m.freq == "D":
             f["dow"] = d.dayofweek.to_numpy()
@@ -286,7 +309,7 @@ class GlobalLGBM:
     def slim(self) -> GlobalLGBM:
         """Drop the training matrices (before pickling into a registered model)."""
         for attr in ("m", "obs", "smean", "price", "promo", "exog_cols", "all_dates", "group_cols", "price_ref",
-                     "price_item", "zero_run", "sell_share"):
+                     "price_item", "zero_run", "sell_share", "planned"):
             self.__dict__.pop(attr, None)
         return self
 
