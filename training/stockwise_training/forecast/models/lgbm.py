@@ -70,6 +70,16 @@ def _season_mean(y: np.ndarray, season: int, n: int = 8) -> np.ndarray:
         return np.nanmean(stack, axis=0)
 
 
+def _group_mean(mat: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """Each row replaced by the NaN-ignoring mean of its group's rows (per period)."""
+    sums = np.zeros((n_groups, mat.shape[1]))
+    cnt = np.zeros((n_groups, mat.shape[1]))
+    np.add.at(sums, codes, np.nan_to_num(mat))
+    np.add.at(cnt, codes, ~np.isnan(mat))
+    with np.errstate(all="ignore"):
+        return np.where(cnt > 0, sums / cnt, np.nan)[codes]
+
+
 def _recency(qty: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
     """[series, period] periods since the last positive quantity (up to and including the
     period; NaN before the first sale) and the share of positive periods in the last `window`."""
@@ -151,12 +161,7 @@ class GlobalLGBM:
             win = 4 * self.p.season
             self.price_ref = pd.DataFrame(self.price).T.rolling(win, min_periods=1).mean().T.to_numpy()
             codes, uniq = pd.factorize(m.keys["sku"].astype(str))
-            sums = np.zeros((len(uniq), n_all))
-            cnt = np.zeros((len(uniq), n_all))
-            np.add.at(sums, codes, np.nan_to_num(self.price))
-            np.add.at(cnt, codes, ~np.isnan(self.price))
-            with np.errstate(all="ignore"):
-                self.price_item = np.where(cnt > 0, sums / cnt, np.nan)[codes]
+            self.price_item = _group_mean(self.price, codes, len(uniq))
 
     def _group_means(self, m: Matrix, st: pd.DataFrame) -> dict[str, tuple[np.ndarray, bool]]:
         """[series, period] means of the rolling features over each series' group.
@@ -176,13 +181,7 @@ class GlobalLGBM:
             if len(uniq) == len(labels):
                 continue
             for c, mat in sources.items():
-                sums = np.zeros((len(uniq), mat.shape[1]))
-                cnt = np.zeros((len(uniq), mat.shape[1]))
-                np.add.at(sums, codes, np.nan_to_num(mat))
-                np.add.at(cnt, codes, ~np.isnan(mat))
-                with np.errstate(all="ignore"):
-                    gm = np.where(cnt > 0, sums / cnt, np.nan)
-                out[f"{gname}_{c}"] = (gm[codes], c == "season_mean")
+                out[f"{gname}_{c}"] = (_group_mean(mat, codes, len(uniq)), c == "season_mean")
         return out
 
     def _known_at(self, s: np.ndarray, o: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

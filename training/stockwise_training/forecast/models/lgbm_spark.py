@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from stockwise_training.forecast.models.lgbm import GlobalLGBM
-from stockwise_training.forecast.panel import KEYS, QUANTILES, Matrix, to_matrix
+from stockwise_training.forecast.panel import KEYS, Matrix, to_matrix
 
 log = logging.getLogger(__name__)
 PART = "_part"
@@ -166,7 +166,7 @@ class PartitionedLGBM:
         """Forecast a new history with each partition's boosters, in-process (no refit)."""
         parts = self._parts(m.keys, statics)
         mean = np.zeros((len(m.keys), horizon))
-        q = np.zeros((len(m.keys), horizon, len(QUANTILES))) if self.p.quantiles else None
+        q = np.zeros((len(m.keys), horizon, len(self.p.quantiles))) if self.p.quantiles else None
         for part in sorted(set(parts)):
             idx = np.flatnonzero(parts == part)
             model = self.models.get(part)
