@@ -27,13 +27,28 @@ minimum order values, planner overrides, an optional budget, and a plain-languag
 simulated fill rate misses the target by more than `gate_margin`, `publish` is *skipped* (the plan
 is held back, nothing reaches the ERP) and the report says why. `publish_if_gate_fails` overrides.
 
-**Params** (what-ifs from *Trigger DAG w/ config*):
-- `service_level`: the plan's service target, a fill rate (0.5–0.999);
-- `horizon_days`: forecast horizon in days;
-- `budget`: cap on the value of today's orders (empty: none); money goes where it avoids most shortage;
+**Official run or scenario.** A scheduled run, or a trigger with no what-if param, is the
+*official* plan: it is published to the lake and the ERP. Any what-if param (or a `scenario`
+name) makes the run a *scenario*: it works in `scenarios/<name>/` in the lake, reuses the
+official run's extracts and features of that day, never writes to the ERP, never touches the
+official plan or report, and its report compares itself with the official plan.
+
+**Params** (*Trigger DAG w/ config*; empty = the configured value):
+- `service_level` (what-if): the plan's aggregate fill-rate target (0.5–0.999);
+- `horizon_days` (what-if): forecast horizon in days;
+- `budget` (what-if): cap on the value of today's orders; money goes where it avoids most shortage;
+- `scenario`: run as this named scenario (letters, digits, `-`, `_`) even without a what-if;
 - `gate_margin`: how far below the target the simulated fill rate may fall before the plan is held;
-- `publish_if_gate_fails`: publish even if the gate holds the plan;
+- `publish_if_gate_fails`: publish even if the gate holds the plan (or cannot check it);
 - `run_date`: plan for this date instead of the run's logical date.
+
+**Running unattended.** Validation fails the run when the data is stale (the newest sales, stock
+or movement date more than `STOCKWISE_FRESHNESS_LAG_DAYS` before the run date) or malformed;
+the gate holds a plan it cannot check (too little recent demand). Only one official run per date
+at a time (a lock in the lake; a second run waits, then fails clearly). Publishing commits in the
+ERP first (with the plan version), then flips the lake, so the two always name the same plan.
+A failure writes a record to `runs/failures/`, posts to `STOCKWISE_ALERT_WEBHOOK_URL` when set,
+and marks the last official report as superseded.
 
 A failed validation fails the run at `validate` (no retry): the failed expectations and example
 rows are in the task log, the batch is in `quarantine/<extract>/ds=.../`, and nothing downstream
@@ -56,15 +71,19 @@ from airflow.sdk import (
     task,
 )
 
+from stockwise.orchestration import call_from_airflow, failure_callback
+
 PLAN_ASSET = Asset("stockwise://plans")
-# produced by model_training when it finishes: a new champion re-plans the same day
+# produced by model_training when the champion changes: a new champion re-plans its date
 DEMAND_MODEL = Asset("stockwise://models/stockwise-demand")
 
 
-def _call(job: str, **kwargs) -> dict:
-    from stockwise.orchestration import call_from_airflow
+def _call(job: str, *, last: bool = False, **kwargs) -> dict:
+    return call_from_airflow(job, lock="last" if last else "run", scenarios=True, **kwargs)
 
-    return call_from_airflow(job, **kwargs)
+
+def _whatif(name: str):
+    return get_current_context()["params"].get(name)
 
 
 @dag(
@@ -77,16 +96,20 @@ def _call(job: str, **kwargs) -> dict:
     max_active_runs=1,
     doc_md=__doc__,
     tags=["stockwise", "planning"],
-    default_args={"owner": "stockwise", "retries": 2, "retry_delay": timedelta(minutes=2)},
+    default_args={"owner": "stockwise", "retries": 2, "retry_delay": timedelta(minutes=2),
+                  "execution_timeout": timedelta(hours=1), "on_failure_callback": failure_callback(plans=True)},
     params={
-        "service_level": Param(0.95, type="number", minimum=0.5, maximum=0.999,
-                               description="Target cycle service level"),
-        "horizon_days": Param(28, type="integer", minimum=7, maximum=365,
-                              description="Forecast horizon (days)"),
+        "service_level": Param(None, type=["null", "number"], minimum=0.5, maximum=0.999,
+                               description="What-if: aggregate fill-rate target (empty: STOCKWISE_SERVICE_LEVEL)"),
+        "horizon_days": Param(None, type=["null", "integer"], minimum=7, maximum=365,
+                              description="What-if: forecast horizon in days (empty: STOCKWISE_HORIZON_DAYS)"),
         "budget": Param(None, type=["null", "number"], minimum=0,
-                        description="Cap on the value of today's orders (empty: no cap)"),
-        "gate_margin": Param(0.02, type="number", minimum=0, maximum=0.5,
-                             description="Hold the plan if its simulated fill rate misses the target by more"),
+                        description="What-if: cap on the value of today's orders (empty: STOCKWISE_BUDGET)"),
+        "scenario": Param(None, type=["null", "string"], pattern="^[a-z0-9][a-z0-9_-]{0,62}$",
+                          description="Run as this named scenario: never published (empty: official unless a what-if is set)"),
+        "gate_margin": Param(None, type=["null", "number"], minimum=0, maximum=0.5,
+                             description="Hold the plan if its simulated fill rate misses the target by more "
+                             "(empty: STOCKWISE_GATE_MARGIN)"),
         "publish_if_gate_fails": Param(False, type="boolean",
                                        description="Publish even if the simulation gate holds the plan"),
         "run_date": Param(None, type=["null", "string"], format="date",
@@ -94,34 +117,33 @@ def _call(job: str, **kwargs) -> dict:
     },
 )
 def inventory_planning():
-    @task
+    @task(execution_timeout=timedelta(minutes=30))
     def extract() -> dict:
         return _call("extract")
 
-    @task
+    @task(execution_timeout=timedelta(minutes=30))
     def validate(extracted: dict) -> dict:
         return _call("validate")
 
-    @task
+    @task(execution_timeout=timedelta(hours=1))
     def build_features(validated: dict) -> dict:
         return _call("build_features")
 
-    @task
+    @task(execution_timeout=timedelta(hours=1))
     def forecast(features: dict) -> dict:
-        return _call("forecast", horizon_days=get_current_context()["params"]["horizon_days"])
+        return _call("forecast", horizon_days=_whatif("horizon_days"))
 
-    @task
+    @task(execution_timeout=timedelta(minutes=30))
     def detect_anomalies(forecasted: dict) -> dict:
         return _call("detect_anomalies")
 
-    @task
+    @task(execution_timeout=timedelta(minutes=30))
     def plan(anomalies: dict) -> dict:
-        p = get_current_context()["params"]
-        return _call("plan", service_level=p["service_level"], horizon_days=p["horizon_days"],
-                     budget=p.get("budget"), gate_margin=p.get("gate_margin"),
-                     publish_if_gate_fails=p.get("publish_if_gate_fails") or False)
+        return _call("plan", service_level=_whatif("service_level"), horizon_days=_whatif("horizon_days"),
+                     budget=_whatif("budget"), gate_margin=_whatif("gate_margin"),
+                     publish_if_gate_fails=bool(_whatif("publish_if_gate_fails")))
 
-    @task(outlets=[PLAN_ASSET])
+    @task(outlets=[PLAN_ASSET], execution_timeout=timedelta(minutes=15))
     def publish(planned: dict) -> dict:
         out = _call("publish")
         if out.get("held"):
@@ -130,10 +152,11 @@ def inventory_planning():
             raise AirflowSkipException(f"plan held back by the simulation gate: {out.get('why')}")
         return out
 
-    # the report runs whether the plan was published or held back (then it says why)
-    @task(trigger_rule="none_failed")
+    # the report runs whether the plan was published or held back (then it says why); it ends
+    # the run, so it gives the date's lock back
+    @task(trigger_rule="none_failed", execution_timeout=timedelta(minutes=15))
     def report() -> dict:
-        return _call("report")
+        return _call("report", last=True)
 
     published = publish(plan(detect_anomalies(forecast(build_features(validate(extract()))))))
     published >> report()

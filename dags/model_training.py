@@ -12,7 +12,9 @@ and moves the alias only when the challenger's WRMSSE is lower by at least `prom
 The decision and both figures are tags of the model version (MLflow UI, *Models*). A reviewer
 can move `champion` by hand there; the planning DAG always serves `stockwise-demand@champion`.
 
-Emits the asset `stockwise://models/stockwise-demand` when it finishes.
+`announce_champion` emits the asset `stockwise://models/stockwise-demand` (with the training date)
+only when the champion changed, so a rejected challenger never re-plans; the planning run it
+starts plans for that date.
 
 **Anomaly model** in parallel, `train_anomaly` fits an IsolationForest over the movement
 features, measures the whole detector (rules + forest) on the same history with labelled
@@ -29,13 +31,15 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 
+from stockwise.orchestration import call_from_airflow, failure_callback
+
 DEMAND_MODEL = Asset("stockwise://models/stockwise-demand")
 
 
 def _call(job: str, **kwargs) -> dict:
-    from stockwise.orchestration import call_from_airflow
-
-    return call_from_airflow(job, **kwargs)
+    # extract, validate and build_features write the date's shared inputs: they hold the date's
+    # lock while they run (and wait for a planning run of the same date to finish)
+    return call_from_airflow(job, lock="job", **kwargs)
 
 
 @dag(
@@ -46,7 +50,8 @@ def _call(job: str, **kwargs) -> dict:
     max_active_runs=1,
     doc_md=__doc__,
     tags=["stockwise", "training", "mlflow"],
-    default_args={"owner": "stockwise", "retries": 1, "retry_delay": timedelta(minutes=5)},
+    default_args={"owner": "stockwise", "retries": 1, "retry_delay": timedelta(minutes=5),
+                  "execution_timeout": timedelta(hours=2), "on_failure_callback": failure_callback()},
     params={
         "promotion_margin": Param(0.02, type="number", minimum=0, maximum=0.5,
                                   description="Relative WRMSSE improvement needed to promote"),
@@ -57,15 +62,15 @@ def _call(job: str, **kwargs) -> dict:
     },
 )
 def model_training():
-    @task
+    @task(execution_timeout=timedelta(minutes=30))
     def extract() -> dict:
         return _call("extract")
 
-    @task
+    @task(execution_timeout=timedelta(minutes=30))
     def validate(extracted: dict) -> dict:
         return _call("validate")
 
-    @task
+    @task(execution_timeout=timedelta(hours=1))
     def build_features(validated: dict) -> dict:
         return _call("build_features")
 
@@ -74,9 +79,19 @@ def model_training():
         cands = get_current_context()["params"].get("candidates")
         return _call("train_forecast", candidates=tuple(cands.split(",")) if cands else None)
 
-    @task(outlets=[DEMAND_MODEL])
+    @task(execution_timeout=timedelta(hours=1))
     def promote(trained: dict) -> dict:
         return _call("promote_forecast", margin=get_current_context()["params"]["promotion_margin"])
+
+    @task(outlets=[DEMAND_MODEL], retries=0)
+    def announce_champion(promoted: dict, *, outlet_events=None) -> dict:
+        """Re-plan only when the champion changed: a skipped task emits no asset event."""
+        if not promoted.get("champion_changed"):
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            raise AirflowSkipException(f"champion unchanged ({promoted.get('reason')}): no re-plan")
+        outlet_events[DEMAND_MODEL].extra = {"ds": promoted["ds"], "version": promoted["version"]}
+        return {"ds": promoted["ds"], "version": promoted["version"]}
 
     @task
     def train_anomaly(features: dict) -> dict:
@@ -87,7 +102,7 @@ def model_training():
         return _call("promote_anomaly", margin=get_current_context()["params"]["promotion_margin"])
 
     features = build_features(validate(extract()))
-    promote(train(features))
+    announce_champion(promote(train(features)))
     promote_anomaly(train_anomaly(features))
 
 

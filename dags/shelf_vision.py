@@ -36,13 +36,13 @@ from airflow.sdk import (
     task,
 )
 
+from stockwise.orchestration import call_from_airflow, failure_callback
+
 SHELF_IMAGES = Asset("stockwise://shelf/images")
 
 
 def _call(job: str, **kwargs) -> dict:
-    from stockwise.orchestration import call_from_airflow
-
-    return call_from_airflow(job, **kwargs)
+    return call_from_airflow(job, lock="job", **kwargs)
 
 
 @dag(
@@ -53,7 +53,8 @@ def _call(job: str, **kwargs) -> dict:
     max_active_runs=1,
     doc_md=__doc__,
     tags=["stockwise", "vision", "mlflow"],
-    default_args={"owner": "stockwise", "retries": 1, "retry_delay": timedelta(minutes=2)},
+    default_args={"owner": "stockwise", "retries": 1, "retry_delay": timedelta(minutes=2),
+                  "execution_timeout": timedelta(hours=2), "on_failure_callback": failure_callback()},
     params={
         "retrain": Param(False, type="boolean", description="Train and promote a new model now"),
         "promotion_margin": Param(0.02, type="number", minimum=0, maximum=0.5,

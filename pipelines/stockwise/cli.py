@@ -13,10 +13,14 @@ from stockwise.errors import StockwiseError
 
 
 def _date(s: str) -> date:
+    import re
+
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", s or ""):
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {s!r}")
     try:
         return date.fromisoformat(s)
     except ValueError as e:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {s!r}") from e
+        raise argparse.ArgumentTypeError(f"not a valid date: {s!r} ({e})") from e
 
 
 def cmd_demo_erp(a: argparse.Namespace) -> dict:
@@ -41,7 +45,7 @@ def cmd_job(a: argparse.Namespace) -> dict:
         kwargs = _plan_kwargs(a)
     elif a.job == "forecast":
         kwargs = {"horizon_days": a.horizon_days}
-    return call(a.job, a.ds, **kwargs)
+    return call(a.job, a.ds, scenario=_scenario(a), lock="job", **kwargs)
 
 
 def _plan_kwargs(a: argparse.Namespace) -> dict:
@@ -49,39 +53,84 @@ def _plan_kwargs(a: argparse.Namespace) -> dict:
             "gate_margin": a.gate_margin, "publish_if_gate_fails": a.publish_if_gate_fails}
 
 
+def _scenario(a: argparse.Namespace) -> str | None:
+    """Any what-if flag (or --scenario) makes the run a scenario: never published, never official."""
+    from stockwise.orchestration import scenario_name
+
+    return scenario_name({"scenario": a.scenario, "service_level": a.service_level,
+                          "horizon_days": a.horizon_days, "budget": a.budget})
+
+
 def _plan_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--service-level", type=float, default=None, help="service target (fill rate by default)")
-    p.add_argument("--horizon-days", type=int, default=None)
-    p.add_argument("--budget", type=float, default=None, help="cap on the value of the plan's orders")
+    p.add_argument("--service-level", type=float, default=None,
+                   help="what-if: aggregate fill-rate target (makes the run a scenario)")
+    p.add_argument("--horizon-days", type=int, default=None, help="what-if: forecast horizon (makes the run a scenario)")
+    p.add_argument("--budget", type=float, default=None,
+                   help="what-if: cap on the value of the plan's orders (makes the run a scenario)")
+    p.add_argument("--scenario", default=None,
+                   help="run as this named scenario: results in scenarios/<name>/ of the lake, never published")
     p.add_argument("--gate-margin", type=float, default=None,
                    help="hold the plan if its simulated fill rate misses the target by more")
     p.add_argument("--publish-if-gate-fails", action="store_true", help="publish even if the gate holds the plan")
 
 
 def cmd_run(a: argparse.Namespace) -> dict:
-    """All stages in one process, without Airflow (the DAG runs the same jobs)."""
+    """All stages in one process, without Airflow (the DAG runs the same jobs, under one lock)."""
+    from stockwise import alerts, runlock
     from stockwise.orchestration import JOBS, call
 
-    out = {}
-    for job in JOBS:
+    owner, scenario = runlock.cli_owner(), _scenario(a)
+    jobs = list(JOBS)
+    for job in jobs:
         kwargs = {}
         if job == "plan":
             kwargs = _plan_kwargs(a)
         elif job == "forecast":
             kwargs = {"horizon_days": a.horizon_days}
         print(f"[stockwise] {job} ...", file=sys.stderr, flush=True)
-        out[job] = call(job, a.ds, **kwargs)
-    return where(a.ds)
+        try:
+            out = call(job, a.ds, owner=owner, scenario=scenario, lock="last" if job == jobs[-1] else "run", **kwargs)
+        except Exception as e:
+            try:
+                alerts.task_failed(ds=a.ds, dag_id="cli", task_id=job, run_id=owner, try_number=1, error=e,
+                                   owner=owner, scenario=scenario, official_plan=scenario is None)
+            except Exception:  # noqa: BLE001 - the failure record is best effort; the real error follows
+                logging.getLogger(__name__).exception("could not record the failure")
+            raise
+        if job == "publish" and out.get("held"):
+            print(f"[stockwise] plan held back, not published: {out.get('why')}", file=sys.stderr, flush=True)
+    return where(a.ds, scenario)
 
 
-def where(ds: date) -> dict:
+def where(ds: date, scenario: str | None = None) -> dict:
     from stockwise import lake
     from stockwise.settings import Settings
 
-    s = Settings()
+    s = Settings(scenario=scenario) if scenario else Settings()
     store = lake.open_lake(s)
     d = ds.isoformat()
     out: dict = {"ds": d, "lake": store.url}
+    if scenario:
+        out["scenario"] = f"{scenario} (not published)"
+    else:
+        from stockwise import runlock
+        from stockwise.erp.connect import connect
+        from stockwise.errors import RunLocked
+        from stockwise.publish import plan_id, reconcile
+
+        conn = connect(s)
+        try:  # heal an interrupted publish, unless a run of this date is working on it right now
+            with runlock.held(store, f"plan/{d}", runlock.cli_owner(), lease_s=60):
+                healed = reconcile(store, conn, ds)
+            if healed:
+                out["reconciled"] = healed
+        except RunLocked:
+            out["in_progress"] = runlock.holder(store, f"plan/{d}") or "a run holds this date"
+        pub = conn.publication(plan_id(ds))
+        if pub:
+            out["erp_plan_version"] = pub["version"]
+    if lake.has_partition(store, "plans", d):
+        out["plan_version"] = lake.read_manifest(store, "plans", d).version
     for label, dataset, name in (
         ("reorder_plan_csv", "plans", "reorder_plan.csv"),
         ("report", "reports", "index.html"),
@@ -90,16 +139,20 @@ def where(ds: date) -> dict:
     ):
         if lake.has_partition(store, dataset, d):
             out[label] = store.uri(lake.read_manifest(store, dataset, d).key(name))
-    quarantined = sorted({k.split("/")[1] for k in store.list("quarantine/") if f"/ds={d}/" in k})
-    if quarantined:
-        out["quarantined"] = quarantined
+    # what the date's latest validation quarantined (an earlier failure later fixed is history)
+    if lake.has_partition(store, "data_docs", d):
+        failed = lake.read_manifest(store, "data_docs", d).meta.get("failed") or []
+        if failed:
+            out["quarantined"] = {n: store.uri(lake.partition_prefix(f"quarantine/{n}", d)) for n in failed}
     out["mlflow"] = s.mlflow_uri
     out["erp"] = s.erp
     return out
 
 
 def cmd_where(a: argparse.Namespace) -> dict:
-    return where(a.ds)
+    from stockwise.orchestration import scenario_name
+
+    return where(a.ds, scenario_name({"scenario": a.scenario}))
 
 
 def cmd_gx_suites(a: argparse.Namespace) -> dict:
@@ -169,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("where", help="print where a date's plan, report and data docs are")
     w.add_argument("--ds", type=_date, required=True)
+    w.add_argument("--scenario", default=None, help="a scenario's results instead of the official ones")
     w.set_defaults(func=cmd_where)
 
     b = sub.add_parser("backtest", help="train on a history folder except its last H periods, forecast them, score")

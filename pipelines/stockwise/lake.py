@@ -9,6 +9,8 @@ versions are removed, except where `keep_history` is asked (raw extracts: the au
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from stockwise.errors import LakeError
+from stockwise.errors import LakeConflict, LakeError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,6 +43,18 @@ class Store(Protocol):
     def list(self, prefix: str) -> list[str]: ...
     def delete(self, keys: Iterable[str]) -> None: ...
     def uri(self, key: str) -> str: ...
+    def get_versioned(self, key: str) -> tuple[bytes, str] | None: ...
+    def put_if(self, key: str, data: bytes, expect: str | None) -> str: ...
+
+
+def _umask() -> int:
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def _etag(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 class LocalStore:
@@ -49,6 +63,8 @@ class LocalStore:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).expanduser().resolve()
         self.url = str(self.root)
+        # mkstemp creates 0600 files; lake files are shared (a team drive), so honour the umask
+        self.mode = 0o666 & ~_umask()
 
     def _path(self, key: str) -> Path:
         p = (self.root / key).resolve()
@@ -61,12 +77,41 @@ class LocalStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
+            os.fchmod(fd, self.mode)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    @contextlib.contextmanager
+    def _exclusive(self, key: str):
+        """Serialise compare-and-swap on one key across processes (an flock beside the lake)."""
+        guard = self.root / ".cas" / (hashlib.sha1(key.encode()).hexdigest() + ".lock")
+        guard.parent.mkdir(parents=True, exist_ok=True)
+        with open(guard, "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def get_versioned(self, key: str) -> tuple[bytes, str] | None:
+        try:
+            data = self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+        return data, _etag(data)
+
+    def put_if(self, key: str, data: bytes, expect: str | None) -> str:
+        """Write `key` only if it is absent (`expect=None`) or still holds version `expect`."""
+        with self._exclusive(key):
+            cur = self.get_versioned(key)
+            if (cur is None) != (expect is None) or (cur is not None and cur[1] != expect):
+                raise LakeConflict(f"{self.uri(key)} changed under us (expected {expect or 'absent'})")
+            self.put(key, data)
+        return _etag(data)
 
     def get(self, key: str) -> bytes:
         try:
@@ -81,11 +126,9 @@ class LocalStore:
         base = self._path(prefix) if prefix else self.root
         if not base.exists():
             return []
-        return sorted(
-            str(p.relative_to(self.root))
-            for p in base.rglob("*")
-            if p.is_file() and not p.name.startswith(".tmp-")
-        )
+        rels = (p.relative_to(self.root) for p in base.rglob("*") if p.is_file())
+        # hidden names are ours: half-written temporaries (.tmp-*) and compare-and-swap guards (.cas/)
+        return sorted(str(r) for r in rels if not any(part.startswith(".") for part in r.parts))
 
     def delete(self, keys: Iterable[str]) -> None:
         for key in keys:
@@ -141,6 +184,25 @@ class S3Store:
             out.extend(o["Key"][strip:] for o in page.get("Contents", []))
         return sorted(out)
 
+    def get_versioned(self, key: str) -> tuple[bytes, str] | None:
+        try:
+            obj = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        except self.client.exceptions.NoSuchKey:
+            return None
+        return obj["Body"].read(), obj["ETag"]
+
+    def put_if(self, key: str, data: bytes, expect: str | None) -> str:
+        """S3 conditional writes: If-None-Match: * to create, If-Match: <etag> to replace."""
+        from botocore.exceptions import ClientError
+
+        cond = {"IfNoneMatch": "*"} if expect is None else {"IfMatch": expect}
+        try:
+            return self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **cond)["ETag"]
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise LakeConflict(f"{self.uri(key)} changed under us (expected {expect or 'absent'})") from e
+            raise
+
     def delete(self, keys: Iterable[str]) -> None:
         batch = [{"Key": self._key(k)} for k in keys]
         for i in range(0, len(batch), 1000):
@@ -150,7 +212,65 @@ class S3Store:
         return f"s3://{self.bucket}/{self._key(key)}"
 
 
-def open_lake(settings: Settings) -> Store:
+# what a scenario reads from the official lake: the day's inputs, never its outputs
+SHARED_INPUTS = ("raw/", "validated/", "quarantine/", "features/", "data_docs/", "config/", "shelf/")
+
+
+class ScenarioStore:
+    """A what-if's own corner of the lake, `scenarios/<name>/`.
+
+    Everything it writes, lists or deletes stays under that prefix, so a scenario can never
+    touch the official plan, report or forecasts. It reads the day's shared inputs (extracts,
+    features, Data Docs, overrides, shelf counts) from the official lake when it did not make
+    its own, so a what-if reuses the official run's data instead of pulling the ERP again.
+    """
+
+    def __init__(self, base: Store, name: str) -> None:
+        self.base = base
+        self.name = name
+        self.prefix = f"scenarios/{name}/"
+        self.url = base.uri(self.prefix.rstrip("/"))
+
+    def _k(self, key: str) -> str:
+        return self.prefix + key
+
+    def _shared(self, key: str) -> bool:
+        return key.startswith(SHARED_INPUTS)
+
+    def reads_official(self, key: str) -> bool:
+        """Whether `key` comes from the official lake (a shared input this scenario did not make)."""
+        return self._shared(key) and not self.base.exists(self._k(key))
+
+    def put(self, key: str, data: bytes) -> None:
+        self.base.put(self._k(key), data)
+
+    def get(self, key: str) -> bytes:
+        if self._shared(key) and not self.base.exists(self._k(key)):
+            return self.base.get(key)
+        return self.base.get(self._k(key))
+
+    def exists(self, key: str) -> bool:
+        return self.base.exists(self._k(key)) or (self._shared(key) and self.base.exists(key))
+
+    def list(self, prefix: str) -> list[str]:
+        n = len(self.prefix)
+        return [k[n:] for k in self.base.list(self._k(prefix))]
+
+    def delete(self, keys: Iterable[str]) -> None:
+        self.base.delete([self._k(k) for k in keys])
+
+    def uri(self, key: str) -> str:
+        return self.base.uri(key) if self.reads_official(key) and self.base.exists(key) else self.base.uri(self._k(key))
+
+    def get_versioned(self, key: str) -> tuple[bytes, str] | None:
+        return self.base.get_versioned(self._k(key))
+
+    def put_if(self, key: str, data: bytes, expect: str | None) -> str:
+        return self.base.put_if(self._k(key), data, expect)
+
+
+def open_official(settings: Settings) -> Store:
+    """The official lake, whatever scenario the settings name."""
     url = settings.lake
     if url.startswith("s3://"):
         kwargs: dict[str, Any] = {"region_name": settings.aws_region}
@@ -161,6 +281,12 @@ def open_lake(settings: Settings) -> Store:
     if "://" in url and not url.startswith("file://"):
         raise LakeError(f"unsupported lake URL {url!r}: use a folder or s3://bucket/prefix")
     return LocalStore(url.removeprefix("file://"))
+
+
+def open_lake(settings: Settings) -> Store:
+    """The lake a job reads and writes: the official one, or the scenario's corner of it."""
+    base = open_official(settings)
+    return ScenarioStore(base, settings.scenario) if settings.scenario else base
 
 
 @dataclass(frozen=True)
@@ -184,15 +310,13 @@ def partition_prefix(dataset: str, ds: str) -> str:
     return f"{dataset.strip('/')}/ds={ds}"
 
 
-def write_partition(
-    store: Store,
-    dataset: str,
-    ds: str,
-    files: dict[str, bytes],
-    meta: dict[str, Any] | None = None,
-    keep_history: bool = False,
+PENDING = "_manifest.json"  # a staged version's manifest, inside its v=<hash>/ folder
+
+
+def stage_partition(
+    store: Store, dataset: str, ds: str, files: dict[str, bytes], meta: dict[str, Any] | None = None,
 ) -> Partition:
-    """Replace partition `dataset/ds=<ds>` with `files`: data first, manifest last, then clean up."""
+    """Write a new version's data files and its pending manifest; readers do not see it yet."""
     if not files:
         raise LakeError(f"refusing to write an empty partition {dataset}/ds={ds}")
     digest = hashlib.sha256()
@@ -210,14 +334,47 @@ def write_partition(
             "bytes": len(files[name]),
             "sha256": hashlib.sha256(files[name]).hexdigest(),
         }
-    manifest = {"dataset": dataset, "ds": ds, "version": version, "files": entries, "meta": meta or {}}
-    store.put(f"{prefix}/{MANIFEST}", json.dumps(manifest, indent=2, sort_keys=True).encode())
+    part = Partition(dataset, ds, version, entries, meta or {})
+    store.put(f"{prefix}/v={version}/{PENDING}", _manifest_bytes(part))
+    return part
+
+
+def commit_partition(store: Store, part: Partition, keep_history: bool = False) -> Partition:
+    """Make a staged version the partition's current one (the manifest), then clean up."""
+    prefix = partition_prefix(part.dataset, part.ds)
+    store.put(f"{prefix}/{MANIFEST}", _manifest_bytes(part))
     if not keep_history:
-        stale = [k for k in store.list(prefix + "/") if "/v=" in k and f"/v={version}/" not in k]
+        stale = [k for k in store.list(prefix + "/") if "/v=" in k and f"/v={part.version}/" not in k]
         if stale:
             store.delete(stale)
-    log.info("wrote %s (%d files, version %s)", store.uri(prefix), len(files), version)
-    return Partition(dataset, ds, version, entries, meta or {})
+    log.info("wrote %s (%d files, version %s)", store.uri(prefix), len(part.files), part.version)
+    return part
+
+
+def staged_partition(store: Store, dataset: str, ds: str, version: str) -> Partition | None:
+    """A version staged by `stage_partition` (committed or not), or None if it is not there."""
+    key = f"{partition_prefix(dataset, ds)}/v={version}/{PENDING}"
+    if not store.exists(key):
+        return None
+    m = json.loads(store.get(key))
+    return Partition(m["dataset"], m["ds"], m["version"], m["files"], m.get("meta", {}))
+
+
+def write_partition(
+    store: Store,
+    dataset: str,
+    ds: str,
+    files: dict[str, bytes],
+    meta: dict[str, Any] | None = None,
+    keep_history: bool = False,
+) -> Partition:
+    """Replace partition `dataset/ds=<ds>` with `files`: data first, manifest last, then clean up."""
+    return commit_partition(store, stage_partition(store, dataset, ds, files, meta), keep_history)
+
+
+def _manifest_bytes(part: Partition) -> bytes:
+    m = {"dataset": part.dataset, "ds": part.ds, "version": part.version, "files": part.files, "meta": part.meta}
+    return json.dumps(m, indent=2, sort_keys=True, default=str).encode()
 
 
 def read_manifest(store: Store, dataset: str, ds: str) -> Partition:
@@ -237,10 +394,27 @@ def read_file(store: Store, dataset: str, ds: str, name: str) -> bytes:
 
 
 def parquet_bytes(df: pd.DataFrame) -> bytes:
+    import pyarrow as pa
+
     buf = io.BytesIO()
     # microseconds: Spark (and most engines) cannot read pandas' default nanosecond timestamps
-    df.to_parquet(buf, index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
+    try:
+        df.to_parquet(buf, index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        # a column of mixed values (text typed into a quantity): kept as text, so the batch is
+        # stored as pulled and validation can name the rows at fault
+        buf = io.BytesIO()
+        _as_text(df).to_parquet(buf, index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
     return buf.getvalue()
+
+
+def _as_text(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object:
+            out[c] = out[c].map(lambda v: None if v is None or (isinstance(v, float) and v != v)
+                                else v if isinstance(v, str) else str(v))
+    return out
 
 
 def read_parquet(store: Store, dataset: str, ds: str, name: str | None = None) -> pd.DataFrame:

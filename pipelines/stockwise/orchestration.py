@@ -1,19 +1,28 @@
 """How orchestrators call jobs: by dotted path, with the run date, returning a small JSON dict.
 
 The only module of the core that knows about Airflow: a domain error that a retry cannot fix
-(bad data, bad settings) is turned into Airflow's "fail without retrying".
+(bad data, bad settings, a run already in progress) is turned into Airflow's "fail without
+retrying", and the failure callback of every task lives here.
+
+A run is either **official** (the schedule, or a trigger without what-if params) or a
+**scenario** (any what-if param, or an explicit `scenario` name): a scenario works in its own
+corner of the lake (`scenarios/<name>/`), never writes to the ERP and never touches the
+official plan or report. Every job of a run holds the run's lock (`stockwise.runlock`), so two
+official runs for the same date cannot interleave.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib
 import json
 import logging
+import re
 from datetime import date
 from typing import Any
 
-from stockwise.errors import ConfigError, ExtractError, ValidationFailed
+from stockwise.errors import ConfigError, ExtractError, RunLocked, StockwiseError, ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +49,20 @@ OTHER_JOBS = {
     "promote_shelf": "stockwise_training.shelf.train:promote_job",
     "demo_shelf_photos": "stockwise_training.shelf.demo_photos",
 }
-NOT_RETRYABLE = (ValidationFailed, ConfigError, ExtractError)
+# jobs that write what a plan is made from or the plan itself: they hold the date's lock
+LOCKED_JOBS = frozenset(JOBS)
+NOT_RETRYABLE = (ValidationFailed, ConfigError, ExtractError, RunLocked)
+
+# what a scenario reuses from the official run of its date instead of pulling the ERP again:
+# job -> the official datasets that must all exist
+REUSED_BY_SCENARIOS = {
+    "extract": ("raw/erp/sales", "raw/erp/items"),
+    "validate": ("validated/sales", "validated/items", "data_docs"),
+    "build_features": ("features/demand_panel", "features/movement_daily"),
+}
+# params that change the plan: any of them makes the run a scenario
+WHAT_IFS = ("service_level", "horizon_days", "budget")
+SCENARIO_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
 def to_jsonable(result: Any) -> dict[str, Any]:
@@ -48,21 +70,70 @@ def to_jsonable(result: Any) -> dict[str, Any]:
     return json.loads(json.dumps(data, default=str))
 
 
-def call(job: str, ds: str | date, *, in_airflow: bool = False, **kwargs: Any) -> dict[str, Any]:
+def parse_run_date(value: str | date) -> date:
+    """A run date, strictly `YYYY-MM-DD` (a datetime's date part is accepted from Airflow)."""
+    if isinstance(value, date):
+        return value if type(value) is date else value.date()  # type: ignore[attr-defined]
+    text = str(value).strip()
+    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:[T ][0-9:.+\-Z]*)?", text)
+    if not m:
+        raise ConfigError(f"run date {value!r} is not a date (YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(m.group(1))
+    except ValueError as e:
+        raise ConfigError(f"run date {value!r} is not a valid date: {e}") from e
+
+
+def scenario_name(params: dict[str, Any]) -> str | None:
+    """The scenario a run's params ask for: its `scenario` param, or a name derived from the
+    what-ifs (so rerunning the same what-if lands in the same folder); None for an official run."""
+    name = params.get("scenario")
+    if name:
+        name = str(name).strip().lower()
+        if not SCENARIO_NAME.match(name):
+            raise ConfigError(f"scenario name {params.get('scenario')!r}: use lower-case letters, digits, - and _ "
+                              "(at most 63 characters)")
+        return name
+    whatifs = {k: params[k] for k in WHAT_IFS if params.get(k) is not None}
+    if not whatifs:
+        return None
+    digest = hashlib.sha1(json.dumps(whatifs, sort_keys=True).encode()).hexdigest()[:8]
+    return f"whatif-{digest}"
+
+
+def _settings(scenario: str | None):
+    from stockwise.settings import Settings
+
+    return Settings(scenario=scenario) if scenario else Settings()
+
+
+def call(job: str, ds: str | date, *, in_airflow: bool = False, owner: str | None = None,
+         scenario: str | None = None, lock: str | None = "job", **kwargs: Any) -> dict[str, Any]:
     """Run job `job` (a key of JOBS or a module path with a `run(ds, settings, ...)`).
 
     `in_airflow`: raise Airflow's no-retry failure for errors that a retry cannot fix.
+    `lock`: "job" holds the date's lock for this job only; "run" holds it as one step of a
+    multi-job run owned by `owner` (renewed, kept for the next job); "last" is the run's last
+    step (released after); None takes no lock. Jobs outside LOCKED_JOBS never lock.
     """
     logging.getLogger("stockwise").setLevel(logging.INFO)
     for name in ("stockwise_features", "stockwise_serving", "stockwise_training"):
         logging.getLogger(name).setLevel(logging.INFO)
     target = JOBS.get(job) or OTHER_JOBS.get(job) or job
     module_name, _, func = target.partition(":")
-    fn = getattr(importlib.import_module(module_name), func or "run")
-    day = ds if isinstance(ds, date) else date.fromisoformat(str(ds)[:10])
+    day = parse_run_date(ds)
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     try:
-        result = fn(day, **kwargs)
+        settings = _settings(scenario)
+        reused = _official_inputs(job, day, settings) if scenario else None
+        if reused:
+            log.info("%s: the scenario reuses the official %s of %s", job, ", ".join(reused), day)
+            return {"ds": day.isoformat(), "scenario": scenario, "reused_official": list(reused)}
+        fn = getattr(importlib.import_module(module_name), func or "run")
+        if lock and job in LOCKED_JOBS:
+            result = _locked(fn, job, day, settings, owner, lock, kwargs)
+        else:
+            result = fn(day, settings=settings, **kwargs)
     except NOT_RETRYABLE as e:
         if not in_airflow:
             raise
@@ -72,23 +143,104 @@ def call(job: str, ds: str | date, *, in_airflow: bool = False, **kwargs: Any) -
             raise e from None
         raise AirflowFailException(str(e)) from e
     out = to_jsonable(result)
+    if scenario:
+        out.setdefault("scenario", scenario)
     log.info("%s %s -> %s", job, day, json.dumps(out)[:2000])
     return out
 
 
+def _official_inputs(job: str, day: date, settings) -> tuple[str, ...] | None:
+    from stockwise import lake
+
+    needed = REUSED_BY_SCENARIOS.get(job)
+    if not needed:
+        return None
+    official = lake.open_official(settings)
+    return needed if all(lake.has_partition(official, n, day.isoformat()) for n in needed) else None
+
+
+def _locked(fn, job: str, day: date, settings, owner: str | None, mode: str, kwargs: dict) -> Any:
+    from stockwise import faults, lake, runlock
+
+    store = lake.open_lake(settings)
+    resource = f"plan/{day.isoformat()}"
+    lease = settings.lock_lease_minutes * 60
+    wait = settings.lock_wait_minutes * 60
+    with runlock.held(store, resource, owner or runlock.cli_owner(), lease, wait,
+                      release_after=mode in ("job", "last")):
+        faults.point(settings, f"{job}.start")
+        return fn(day, settings=settings, **kwargs)
+
+
+# --- Airflow ---------------------------------------------------------------------------------
 def run_date_from_context(ctx: dict) -> str:
-    """The date a DAG run works for: the `run_date` param, else the logical date, else run_after
-    (manual and asset-triggered runs in Airflow 3 may have no logical date)."""
+    """The date a DAG run works for: the `run_date` param; for a run started by a new model,
+    the date that model was trained for; else the logical date, else run_after (manual and
+    asset-triggered runs in Airflow 3 may have no logical date)."""
     override = ctx["params"].get("run_date")
     if override:
-        return str(override)
+        return parse_run_date(override).isoformat()
+    for events in (ctx.get("triggering_asset_events") or {}).values():
+        for ev in events or ():
+            ds = (getattr(ev, "extra", None) or {}).get("ds")
+            if ds:
+                return parse_run_date(ds).isoformat()
     if ctx.get("logical_date") is not None:
         return ctx["logical_date"].strftime("%Y-%m-%d")
     return ctx["dag_run"].run_after.strftime("%Y-%m-%d")
 
 
-def call_from_airflow(job: str, **kwargs: Any) -> dict[str, Any]:
-    """`call` for a TaskFlow task: the run date comes from the task's Airflow context."""
+def run_owner(ctx: dict) -> str:
+    return f"airflow:{ctx['dag_run'].dag_id}:{ctx['dag_run'].run_id}"
+
+
+def call_from_airflow(job: str, *, lock: str | None = "job", scenarios: bool = False, **kwargs: Any) -> dict[str, Any]:
+    """`call` for a TaskFlow task: date, owner (the DAG run) and scenario come from the context.
+
+    `scenarios`: the DAG's params may make the run a scenario (the planning DAG).
+    """
     from airflow.sdk import get_current_context
 
-    return call(job, run_date_from_context(get_current_context()), in_airflow=True, **kwargs)
+    ctx = get_current_context()
+    scenario = scenario_name(ctx["params"]) if scenarios else None
+    if scenario:
+        log.info("scenario run '%s': results go to scenarios/%s/, nothing is published to the ERP",
+                 scenario, scenario)
+    return call(job, run_date_from_context(ctx), in_airflow=True, owner=run_owner(ctx), scenario=scenario,
+                lock=lock, **kwargs)
+
+
+def failure_callback(plans: bool = False):
+    """Airflow's `on_failure_callback` for every Stockwise task (called after the last retry).
+
+    It writes a failure record to the lake (`runs/failures/ds=.../`), posts it to the alert
+    webhook when one is set, gives back the run's lock so that the next run does not wait for
+    the lease, and (`plans`: the planning DAG) marks the last official report as superseded by
+    a failed run. It never raises: a callback that raises hides the real failure.
+    """
+
+    def on_failure(context: dict) -> None:
+        try:
+            from stockwise import alerts
+
+            ti = context.get("ti") or context.get("task_instance")
+            scenario = scenario_name(context.get("params") or {}) if plans else None
+            alerts.task_failed(
+                ds=parse_run_date(run_date_from_context(context)), dag_id=ti.dag_id, task_id=ti.task_id,
+                run_id=ti.run_id, try_number=getattr(ti, "try_number", None), error=context.get("exception"),
+                owner=run_owner(context), scenario=scenario, official_plan=plans and scenario is None,
+            )
+        except Exception:  # noqa: BLE001 - see above
+            log.exception("the failure callback itself failed")
+
+    return on_failure
+
+
+def describe_error(error: BaseException | str | None) -> str:
+    if error is None:
+        return "unknown error"
+    if isinstance(error, BaseException) and isinstance(error.__cause__, StockwiseError):
+        error = error.__cause__  # Airflow's no-retry wrapper around our own error
+    if isinstance(error, StockwiseError):
+        return str(error)
+    return f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)

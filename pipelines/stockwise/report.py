@@ -29,6 +29,7 @@ h1{margin-bottom:.2rem} .sub{color:#52606d;margin-top:0}
 .kpi b{display:block;font-size:1.5rem} .kpi span{color:#52606d;font-size:.85rem}
 .flag{background:#fff3c4;border-left:4px solid #f0b429;padding:.6rem 1rem;margin:1rem 0}
 .held{background:#ffe3e3;border-left-color:#e12d39}
+.scenario{background:#e6f6ff;border-left-color:#2680c2} .superseded{background:#ffe3e3;border-left:6px solid #e12d39}
 table{border-collapse:collapse;width:100%;font-size:.85rem} th,td{padding:.35rem .5rem;border-bottom:1px solid #e4e7eb;text-align:left}
 th{background:#f5f7fa;position:sticky;top:0} td.n{text-align:right;font-variant-numeric:tabular-nums}
 .charts{display:flex;flex-wrap:wrap;gap:1rem} .charts img{max-width:48%;min-width:320px;border:1px solid #e4e7eb}
@@ -139,9 +140,51 @@ def anomaly_section(alerts, esc) -> str:
             f"<th>units</th><th>value at risk</th><th>why</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
+def comparison_section(comparison: dict | None, esc) -> str:
+    """A scenario against the official plan of the same day."""
+    if not comparison:
+        return ""
+    if not comparison.get("official"):
+        return "<h2>Against the official plan</h2><p>No official plan has been published for this date yet.</p>"
+    rows = []
+    for label, key, fmt in (("order lines", "lines", "{:,.0f}"), ("units to order", "units", "{:,.0f}"),
+                            ("order value", "value", "{:,.2f}"), ("simulated fill rate", "fill_rate", "{:.1%}"),
+                            ("simulated avg inventory value", "inventory_value", "{:,.0f}")):
+        o, sc = comparison["official"].get(key), comparison["scenario"].get(key)
+        if o is None or sc is None:
+            cells = [fmt.format(v) if v is not None else "n/a" for v in (o, sc)] + ["n/a"]
+        else:
+            diff = sc - o
+            cells = [fmt.format(o), fmt.format(sc), ("+" if diff >= 0 else "") + fmt.format(diff)]
+        rows.append(f"<tr><td>{esc(label)}</td>" + "".join(f"<td class='n'>{esc(c)}</td>" for c in cells) + "</tr>")
+    return ("<h2>Against the official plan</h2><table class='compare'><thead><tr><th></th><th>official "
+            f"(version {esc(str(comparison.get('official_version', '')))})</th><th>this scenario</th>"
+            f"<th>difference</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def exceptions_section(exceptions, esc) -> str:
+    if exceptions is None or not len(exceptions):
+        return ""
+    rows = "".join(f"<tr><td>{esc(str(r.sku))}</td><td>{esc(str(r.location_id))}</td><td>{esc(str(r.detail))}</td></tr>"
+                   for r in exceptions.itertuples(index=False))
+    return (f"<h2>Needs master data ({len(exceptions):,} lines not ordered)</h2><p>Stockwise does not guess a unit "
+            "cost, pack size, supplier or lead time: these lines are not ordered until the ERP has them.</p>"
+            f"<table><thead><tr><th>sku</th><th>location</th><th>what is missing</th></tr></thead><tbody>{rows}"
+            "</tbody></table>")
+
+
+def plan_kpis(orders, sim: dict | None) -> dict:
+    k = (sim or {}).get("stockwise") or {}
+    return {"lines": len(orders), "units": float(orders["order_qty"].sum()), "value": float(orders["order_value"].sum()),
+            "fill_rate": k.get("fill_rate"), "inventory_value": k.get("avg_inventory_value")}
+
+
 def render(ds: str, orders, positions, meta: dict, forecast_meta: dict, docs_href: str | None,
-           sim: dict | None = None, alerts=None) -> str:
+           sim: dict | None = None, alerts=None, lineage: dict | None = None, comparison: dict | None = None,
+           exceptions=None) -> str:
     esc = html.escape
+    lineage = lineage or {}
+    scenario = lineage.get("scenario")
     kind = str(meta.get("target_kind", "fill_rate")).replace("_", " ")
     kpis = [
         ("order lines", f"{len(orders):,}"),
@@ -151,7 +194,7 @@ def render(ds: str, orders, positions, meta: dict, forecast_meta: dict, docs_hre
         (f"target {kind}", f"{meta.get('service_level', 0):.1%}"),
         ("at or below reorder point", f"{(positions['inventory_position'] <= positions['reorder_point']).mean():.0%}"),
     ]
-    if sim:
+    if sim and sim.get("stockwise"):
         k = sim["stockwise"]
         kpis += [("simulated fill rate", f"{k['fill_rate']:.1%}"),
                  ("simulated cycle service", f"{k['cycle_service_level']:.1%}"),
@@ -171,11 +214,21 @@ def render(ds: str, orders, positions, meta: dict, forecast_meta: dict, docs_hre
         kpis.append(("forecast WRMSSE (backtest)", f"{bt['wrmsse']:.3f}"))
     flag = ""
     gate = meta.get("gate") or {}
+    if scenario:
+        flag += (f"<div class='flag scenario'><b>Scenario '{esc(scenario)}', not published.</b> What-if "
+                 f"{esc(', '.join(f'{k} = {v}' for k, v in (lineage.get('whatifs') or {}).items()) or 'run')}: "
+                 "nothing went to the ERP and the official plan is untouched.</div>")
     if gate.get("held"):
-        flag += (f"<div class='flag held'><b>Plan held back, not published.</b> {esc(str(gate.get('why')))}. "
+        in_force = lineage.get("in_force")
+        keep = (f" The plan in force is still version {esc(in_force)}." if in_force else
+                " No plan is in force for this date.")
+        flag += (f"<div class='flag held'><b>Plan held back, not published.</b> {esc(str(gate.get('why')))}.{keep} "
                  "Check the forecast and recent demand; rerun with <code>publish_if_gate_fails</code> to publish anyway.</div>")
     elif gate and not gate.get("passed", True):
         flag += f"<div class='flag'>Gate overridden: {esc(str(gate.get('why')))}.</div>"
+    if forecast_meta.get("fallback"):
+        flag += (f"<div class='flag held'><b>Forecast model fallback.</b> {esc(str(forecast_meta['fallback']))}. "
+                 "Look at the model registry before acting on unusual lines.</div>")
     if forecast_meta.get("baseline"):
         flag += (f"<div class='flag'>Forecasts come from the <b>{esc(str(forecast_meta.get('method')))}</b> "
                 "baseline: no champion demand model is registered yet.</div>")
@@ -197,17 +250,27 @@ def render(ds: str, orders, positions, meta: dict, forecast_meta: dict, docs_hre
                 cells.append(f"<td>{esc(str(v))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     imgs = "".join(f"<img alt='{esc(t)}' src='data:image/png;base64,{b}'>" for t, b in charts(orders, positions, sim))
+    as_of = lineage.get("data_as_of") or {}
+    lineage_html = (
+        f"<p class='sub lineage'>Plan <b>{esc(str(meta.get('plan_id', '')))}</b>"
+        + (f" version <code>{esc(lineage['version'])}</code>" if lineage.get("version") else " (not published)")
+        + (" · data as of " + ", ".join(f"{esc(k)} {esc(v)}" for k, v in as_of.items() if v) if as_of else "")
+        + "</p>")
     docs = f"<a href='{esc(docs_href)}'>Data quality (Great Expectations Data Docs)</a>" if docs_href else ""
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Stockwise reorder plan {esc(ds)}</title><style>{CSS}</style></head><body>
-<h1>Reorder plan {esc(ds)}{' (held back)' if gate.get('held') else ''}</h1>
+<!-- stockwise:superseded -->
+<h1>Reorder plan {esc(ds)}{' (held back)' if gate.get('held') else ''}{f' · scenario {esc(scenario)}' if scenario else ''}</h1>
 <p class="sub">Plan {esc(str(meta.get('plan_id', '')))} · forecasts: {esc(str(forecast_meta.get('method', '?')))} · {docs} · <a href="reorder_plan.xlsx">Excel</a></p>
+{lineage_html}
 {flag}
+{comparison_section(comparison, esc)}
 <div class="kpis">{''.join(f"<div class='kpi'><b>{esc(v)}</b><span>{esc(k)}</span></div>" for k, v in kpis)}</div>
 <div class="charts">{imgs}</div>
 <h2>Order lines ({len(orders):,})</h2>
 <table><thead><tr>{''.join(f'<th>{esc(h)}</th>' for h, _ in cols)}</tr></thead>
 <tbody>{''.join(rows)}</tbody></table>
+{exceptions_section(exceptions, esc)}
 {anomaly_section(alerts, esc)}
 </body></html>"""
 
@@ -217,32 +280,98 @@ def run(ds: date, settings: Settings | None = None) -> ReportResult:
     store = lake.open_lake(settings)
     d = ds.isoformat()
     t0 = time.monotonic()
+    if not settings.scenario:
+        # a publish killed after its ERP commit is finished first: the report names what the ERP holds
+        from stockwise.erp.connect import connect
+        from stockwise.publish import reconcile
+
+        reconcile(store, connect(settings), ds)
     # the staged plan is what was computed; it is also what was published unless the gate held it
     staged = lake.read_manifest(store, STAGING, d)
     positions = lake.read_parquet(store, STAGING, d, "plan.parquet")
     orders = positions[positions["order_qty"] > 0].reset_index(drop=True)
     sim = json.loads(lake.read_file(store, STAGING, d, "simulation.json")) if "simulation.json" in staged.files else None
     meta = dict(staged.meta)
-    if lake.has_partition(store, PLANS, d) and not (meta.get("gate") or {}).get("held"):
-        meta.update(lake.read_manifest(store, PLANS, d).meta)
+    held = bool((meta.get("gate") or {}).get("held"))
+    lineage: dict = {"scenario": settings.scenario, "whatifs": meta.get("whatifs") or {}}
+    if lake.has_partition(store, PLANS, d):
+        published = lake.read_manifest(store, PLANS, d)
+        if held:
+            lineage["in_force"] = published.version
+        else:
+            meta.update(published.meta)
+            lineage["version"] = published.version
+    lineage["data_as_of"] = {n: lake.read_manifest(store, f"validated/{n}", d).meta.get("newest")
+                             for n in ("sales", "stock", "movements")
+                             if lake.has_partition(store, f"validated/{n}", d)}
     fmeta = lake.read_manifest(store, "forecasts", d).meta
     docs_href = None
     if lake.has_partition(store, DOCS, d):
         docs_key = lake.read_manifest(store, DOCS, d).key("index.html")
-        # reports/ds=D/v=H/index.html -> the lake root is three levels up
-        docs_href = "../../../" + docs_key
+        # reports/ds=D/v=H/index.html -> the lake root is three levels up; a scenario's report sits
+        # two levels deeper (scenarios/<name>/) and reads the official run's docs from the root
+        shared = isinstance(store, lake.ScenarioStore) and store.reads_official(docs_key)
+        docs_href = ("../../../../../" if shared else "../../../") + docs_key
     alerts = lake.read_parquet(store, "anomalies", d, "alerts.parquet") if lake.has_partition(store, "anomalies", d) else None
-    page = render(d, orders, positions, meta, fmeta, docs_href, sim, alerts)
+    comparison = compare_with_official(settings, ds, orders, sim) if settings.scenario else None
+    from stockwise.publish import exceptions_of
+
+    exceptions = exceptions_of(positions)
+    page = render(d, orders, positions, meta, fmeta, docs_href, sim, alerts, lineage, comparison, exceptions)
     xlsx = io.BytesIO()
-    export = orders.copy()
+    export = orders.drop(columns=[c for c in ("row",) if c in orders.columns]).copy()
     export["need_by"] = export["need_by"].astype(str).str[:10]
     export.to_excel(xlsx, index=False, sheet_name="order lines")
     part = lake.write_partition(
         store, REPORTS, d, {"index.html": page.encode(), "reorder_plan.xlsx": xlsx.getvalue()},
-        meta={"plan_id": meta.get("plan_id"), "order_lines": len(orders),
-              "held": bool((meta.get("gate") or {}).get("held"))},
+        meta={"plan_id": meta.get("plan_id"), "plan_version": lineage.get("version"), "order_lines": len(orders),
+              "held": held, "scenario": settings.scenario},
     )
     uri = store.uri(part.key("index.html"))
     log.info("report: %s", uri)
     return ReportResult(d, uri, store.uri(part.key("reorder_plan.xlsx")), len(orders),
                         round(time.monotonic() - t0, 1))
+
+
+def compare_with_official(settings: Settings, ds: date, orders, sim: dict | None) -> dict:
+    """The scenario's figures beside the official plan of the same day (if one was published)."""
+    official = lake.open_official(settings)
+    d = ds.isoformat()
+    out: dict = {"scenario": plan_kpis(orders, sim), "official": None}
+    if lake.has_partition(official, PLANS, d):
+        part = lake.read_manifest(official, PLANS, d)
+        o_orders = lake.read_parquet(official, PLANS, d, "reorder_plan.parquet")
+        o_sim = json.loads(official.get(part.key("simulation.json"))) if "simulation.json" in part.files else None
+        out["official"] = plan_kpis(o_orders, o_sim)
+        out["official_version"] = part.version
+    return out
+
+
+SUPERSEDED = "<!-- stockwise:superseded -->"
+
+
+def mark_superseded(store, failed_ds: date, task: str, reason: str) -> str | None:
+    """Mark the newest official report up to `failed_ds` as superseded by a run that failed, so
+    that nobody acts on an old page believing it is today's. Returns its URI (None if none)."""
+    dates = sorted({k.split("/")[1][3:] for k in store.list(f"{REPORTS}/") if k.endswith(lake.MANIFEST)})
+    dates = [x for x in dates if x <= failed_ds.isoformat()]
+    if not dates:
+        return None
+    d = dates[-1]
+    part = lake.read_manifest(store, REPORTS, d)
+    page = store.get(part.key("index.html")).decode()
+    first = " / ".join(reason.strip().splitlines()[:3])[:600] if reason.strip() else "unknown error"
+    banner = (f"<div class='flag superseded'><b>Superseded run failed at {html.escape(task)}</b> for "
+              f"{failed_ds.isoformat()}: {html.escape(first)}. This page shows the last official plan "
+              f"({html.escape(d)}); a newer plan was not made. Do not take it for today's plan.</div>")
+    head, sep, tail = page.partition(SUPERSEDED)
+    if not sep:
+        return None
+    # one banner at a time: replace the previous one, if any
+    tail = tail.split("<!-- /stockwise:superseded -->", 1)[-1]
+    page = head + SUPERSEDED + banner + "<!-- /stockwise:superseded -->" + tail
+    files = {n: store.get(f["key"]) for n, f in part.files.items() if n != "index.html"}
+    files["index.html"] = page.encode()
+    new = lake.write_partition(store, REPORTS, d, files, meta={**part.meta, "superseded_by_failure": {
+        "ds": failed_ds.isoformat(), "task": task, "reason": first}})
+    return store.uri(new.key("index.html"))

@@ -60,6 +60,22 @@ class Settings(BaseSettings):
                                        description="Train one LightGBM per location or category through Spark "
                                        "(scale-out); empty: one global model in-process.")
     gx_dir: Path | None = Field(default=None, description="The committed GX project folder.")
+    # running unattended
+    scenario: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
+                                 description="Work as this what-if scenario (lake corner scenarios/<name>/, "
+                                 "never published); set by the orchestration, not usually by hand.")
+    freshness_lag_days: int = Field(default=1, ge=0, le=365,
+                                    description="The newest sales, stock and movement dates may be at most this "
+                                    "many days before the run date; older data fails validation.")
+    gate_min_days: int = Field(default=28, ge=1,
+                               description="The gate's replay needs sales on at least this many recent days; "
+                               "with fewer it cannot check the plan and holds it.")
+    lock_lease_minutes: float = Field(default=15, gt=0, description="Lease of a run's lock, renewed while a job runs.")
+    lock_wait_minutes: float = Field(default=10, ge=0,
+                                     description="How long a run waits for another run of the same date to finish.")
+    alert_webhook_url: SecretStr | None = Field(default=None,
+                                                description="POST a JSON record here when a task fails for good.")
+    fault_point: str | None = Field(default=None, description="Tests only: kill the process at this named point.")
 
     @cached_property
     def resolved_home(self) -> Path:

@@ -163,11 +163,14 @@ def run(ds: date, settings: Settings | None = None) -> AnomalyResult:
               "open_phantom": int(alerts["open"].sum()), "lookback_days": settings.anomaly_lookback_days,
               "model": f"{MODEL_NAME} v{version}" if version else "rules"},
     )
-    conn = connect(settings)
-    n = conn.write_cycle_count_tasks(t, ds) if len(t) else 0
+    if settings.scenario:
+        n, where = 0, "nowhere (scenario: the ERP is not written)"
+    else:
+        conn = connect(settings)
+        n, where = (conn.write_cycle_count_tasks(t, ds) if len(t) else 0), conn.describe()
     by_type = {k: int(v) for k, v in alerts["type"].value_counts().items()}
     log.info("anomalies: %d alerts in the last %d days %s, %d open phantom stock, %.2f at risk; %d cycle-count tasks to %s",
              len(alerts), settings.anomaly_lookback_days, by_type, int(alerts["open"].sum()),
-             alerts["value_at_risk"].sum(), n, conn.describe())
+             alerts["value_at_risk"].sum(), n, where)
     return AnomalyResult(d, f"{MODEL_NAME} v{version}" if version else "rules", len(alerts), by_type, int(alerts["open"].sum()), round(float(alerts["value_at_risk"].sum()), 2),
                          n, store.uri(part.key("alerts.parquet")), round(time.monotonic() - t0, 1))

@@ -39,6 +39,7 @@ class ForecastResult:
     mlflow_run_id: str
     uri: str
     seconds: float
+    fallback: str = ""
 
 
 MODEL_NAME = "stockwise-demand"
@@ -72,16 +73,43 @@ def run(ds: date, settings: Settings | None = None, horizon_days: int | None = N
     h = horizon_days or settings.horizon_days
     t0 = time.monotonic()
     use_mlflow(settings, EXPERIMENT)
-    champion = _champion(h)
-    if champion is not None:
-        return _serve_champion(ds, settings, store, h, champion, t0)
+    failures: list[str] = []
+    chain = champion_chain(mlflow.MlflowClient())
+    if chain:
+        panel = read_panel(store, ds, 400)
+    for i, mv in enumerate(chain):
+        trained = int(json.loads(mv.tags.get("horizon", "0")) or 0)
+        if trained and h > trained:
+            failures.append(f"v{mv.version} was trained for {trained} days, {h} asked")
+            continue
+        try:
+            fc = _predict(mv, panel, h)
+        except Exception as e:  # noqa: BLE001 - a broken artifact raises anything (pickle, OSError, MLflow)
+            failures.append(f"v{mv.version} failed: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}")
+            log.error("%s v%s (%s) cannot forecast: %s", MODEL_NAME, mv.version,
+                      "champion" if i == 0 else "an earlier champion", failures[-1])
+            continue
+        fallback = ""
+        if failures:
+            fallback = (f"the champion could not be used ({'; '.join(failures)}); served {MODEL_NAME} v{mv.version}, "
+                        "the champion before it")
+            log.error("FALLBACK: %s", fallback)
+        return _serve_champion(ds, settings, store, h, mv, fc, fallback, t0)
+    fallback = ""
+    if failures:
+        fallback = (f"no registered champion could forecast ({'; '.join(failures)}); served the "
+                    f"{baseline.METHOD} baseline")
+        log.error("FALLBACK: %s", fallback)
+    else:
+        log.warning("no champion is registered for %s: falling back to the %s baseline", MODEL_NAME, baseline.METHOD)
     params = baseline.BaselineParams()
     panel = read_panel(store, ds, 3 * h + params.season * params.season_weeks + 1,
                        ["sku", "location_id", "date", "qty", "stockout"])
     fc, metrics = baseline.forecast(panel, ds, h, params)
     with mlflow.start_run(run_name=f"baseline-{ds.isoformat()}") as run_:
         mlflow.set_tags({"stockwise.ds": ds.isoformat(), "stockwise.model": baseline.METHOD,
-                         "stockwise.baseline": "true", "stockwise.job": "inventory_planning.forecast"})
+                         "stockwise.baseline": "true", "stockwise.job": "inventory_planning.forecast",
+                         "stockwise.fallback": fallback[:5000]})
         mlflow.log_params({"method": baseline.METHOD, "horizon_days": h, "window": params.window,
                            "season": params.season, "season_weeks": params.season_weeks})
         mlflow.log_metrics({f"backtest_{k}": v for k, v in metrics.items()})
@@ -90,59 +118,78 @@ def run(ds: date, settings: Settings | None = None, horizon_days: int | None = N
         run_id = run_.info.run_id
     part = lake.write_partition(
         store, OUT, ds.isoformat(), {"forecast.parquet": lake.parquet_bytes(fc)},
-        meta={"method": baseline.METHOD, "baseline": True, "mlflow_run_id": run_id,
+        meta={"method": baseline.METHOD, "baseline": True, "mlflow_run_id": run_id, "fallback": fallback,
               "horizon_days": h, "backtest": json.loads(json.dumps(metrics))},
     )
     n_series = int(fc[["sku", "location_id"]].drop_duplicates().shape[0])
     log.info("forecast: %d series x %d days; backtest WAPE %.3f, bias %.1f%%, 80%% coverage %.2f",
              n_series, h, metrics["wape"], metrics["bias_pct"], metrics["coverage_80"])
     return ForecastResult(ds.isoformat(), baseline.METHOD, True, n_series, len(fc), h, metrics, run_id,
-                          store.uri(part.key("forecast.parquet")), round(time.monotonic() - t0, 1))
+                          store.uri(part.key("forecast.parquet")), round(time.monotonic() - t0, 1), fallback)
 
 
-def _champion(horizon: int):
-    """The registered champion's version, or None (with the reason logged) to use the baseline."""
-    import mlflow
+def champion_chain(client, limit: int = 5) -> list:
+    """The champion, then the champions before it (each promotion records the one it replaced).
+
+    Only versions that were champions are ever served: never a challenger or an unknown model.
+    """
     from mlflow.exceptions import MlflowException
 
+    chain, seen = [], set()
     try:
-        mv = mlflow.MlflowClient().get_model_version_by_alias(MODEL_NAME, "champion")
+        mv = client.get_model_version_by_alias(MODEL_NAME, "champion")
     except MlflowException:
-        log.warning("no champion is registered for %s: falling back to the %s baseline", MODEL_NAME, baseline.METHOD)
-        return None
-    trained = int(json.loads(mv.tags.get("horizon", "0")) or 0)
-    if trained and horizon > trained:
-        log.warning("champion %s v%s was trained for %d days, %d asked: falling back to the baseline",
-                    MODEL_NAME, mv.version, trained, horizon)
-        return None
-    return mv
+        return []
+    while mv is not None and mv.version not in seen and len(chain) < limit:
+        chain.append(mv)
+        seen.add(mv.version)
+        prev = (mv.tags or {}).get("promotion.champion_version")
+        try:
+            mv = client.get_model_version(MODEL_NAME, prev) if prev else None
+        except MlflowException:
+            mv = None
+    return chain
 
 
-def _serve_champion(ds: date, settings: Settings, store, h: int, mv, t0: float) -> ForecastResult:
+def _predict(mv, panel, h: int):
+    """Load one version and forecast; refuse output that is not a complete, finite, non-negative forecast."""
     import mlflow
+    import numpy as np
     import pandas as pd
 
-    uri = f"models:/{MODEL_NAME}@champion"
-    model = mlflow.pyfunc.load_model(uri)
-    panel = read_panel(store, ds, 400)
-    panel["date"] = pd.to_datetime(panel["date"])
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{mv.version}")
+    panel = panel.assign(date=pd.to_datetime(panel["date"]))
     fc = model.predict(panel, params={"horizon": h})
+    series = panel[["sku", "location_id"]].drop_duplicates()
+    got = fc.groupby(["sku", "location_id"]).size()
+    if len(got) < len(series) or (got != h).any():
+        raise ValueError(f"forecast covers {len(got)} of {len(series)} series with {sorted(set(got.tolist()))} "
+                         f"days each, {h} asked")
+    vals = fc[["mean", "sigma"]].to_numpy(dtype=float)
+    if not np.isfinite(vals).all() or (vals < 0).any():
+        raise ValueError("forecast has negative or non-finite values")
+    return fc
+
+
+def _serve_champion(ds: date, settings: Settings, store, h: int, mv, fc, fallback: str, t0: float) -> ForecastResult:
+    import mlflow
+
     fc["method"] = f"{MODEL_NAME} v{mv.version} ({'/'.join(sorted(set(fc['model'])))})"
     method = f"{MODEL_NAME} v{mv.version}"
     with mlflow.start_run(run_name=f"serve-{ds.isoformat()}") as run_:
         mlflow.set_tags({"stockwise.ds": ds.isoformat(), "stockwise.model": method, "stockwise.baseline": "false",
-                         "stockwise.job": "inventory_planning.forecast"})
-        mlflow.log_params({"model_uri": uri, "model_version": mv.version, "horizon_days": h})
+                         "stockwise.job": "inventory_planning.forecast", "stockwise.fallback": fallback[:5000]})
+        mlflow.log_params({"model_uri": f"models:/{MODEL_NAME}/{mv.version}", "model_version": mv.version,
+                           "horizon_days": h})
         mlflow.log_metrics({"series": float(fc[["sku", "location_id"]].drop_duplicates().shape[0])})
         run_id = run_.info.run_id
     part = lake.write_partition(
         store, OUT, ds.isoformat(), {"forecast.parquet": lake.parquet_bytes(fc)},
-        meta={"method": method, "baseline": False, "mlflow_run_id": run_id, "horizon_days": h,
+        meta={"method": method, "baseline": False, "mlflow_run_id": run_id, "horizon_days": h, "fallback": fallback,
               "model_version": mv.version, "backtest": {"wrmsse": float(mv.tags.get("backtest.wrmsse", "nan"))}},
     )
     n_series = int(fc[["sku", "location_id"]].drop_duplicates().shape[0])
-    log.info("forecast: %d series x %d days with %s (champion)", n_series, h, method)
+    log.info("forecast: %d series x %d days with %s (%s)", n_series, h, method, "fallback" if fallback else "champion")
     return ForecastResult(ds.isoformat(), method, False, n_series, len(fc), h,
                           {"wrmsse": float(mv.tags.get("backtest.wrmsse", "nan"))}, run_id,
-                          store.uri(part.key("forecast.parquet")), round(time.monotonic() - t0, 1))
-
+                          store.uri(part.key("forecast.parquet")), round(time.monotonic() - t0, 1), fallback)

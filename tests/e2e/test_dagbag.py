@@ -29,8 +29,13 @@ def test_planning_dag_structure(bag):
     assert dag.catchup is False and "stockwise" in dag.tags
     assert dag.doc_md and "quarantine" in dag.doc_md
     assert all(t.retries >= 1 for t in dag.tasks)
-    assert set(dag.params) == {"service_level", "horizon_days", "budget", "gate_margin",
+    # every task has a time limit and the failure callback (record, webhook, lock, superseded report)
+    assert all(t.execution_timeout is not None for t in dag.tasks)
+    assert all(t.on_failure_callback for t in dag.tasks)
+    assert set(dag.params) == {"service_level", "horizon_days", "budget", "scenario", "gate_margin",
                                "publish_if_gate_fails", "run_date"}
+    # what-ifs default to empty: an untouched trigger is the official plan, with the configured values
+    assert all(dag.params[p] is None for p in ("service_level", "horizon_days", "budget", "scenario"))
     # the report runs when publish was skipped by the gate (a held plan), not when anything failed
     assert dag.get_task("report").trigger_rule == "none_failed"
     for f in DAGS.glob("*.py"):
@@ -39,11 +44,13 @@ def test_planning_dag_structure(bag):
 
 def test_training_dag_structure(bag):
     dag = bag.dags["model_training"]
-    order = ["extract", "validate", "build_features", "train", "promote"]
+    order = ["extract", "validate", "build_features", "train", "promote", "announce_champion"]
     assert sorted(dag.task_ids) == sorted(order + ["train_anomaly", "promote_anomaly"])
     for up, down in zip(order, order[1:], strict=False):
         assert down in dag.get_task(up).downstream_task_ids
-    assert [o.uri for o in dag.get_task("promote").outlets] == ["stockwise://models/stockwise-demand"]
+    # only the task that runs when the champion changed emits the model asset (a re-plan)
+    assert [o.uri for o in dag.get_task("announce_champion").outlets] == ["stockwise://models/stockwise-demand"]
+    assert dag.get_task("promote").outlets == []
     assert dag.get_task("train_anomaly").upstream_task_ids == {"build_features"}
     assert dag.get_task("promote_anomaly").upstream_task_ids == {"train_anomaly"}
     assert set(dag.params) == {"promotion_margin", "candidates", "run_date"}

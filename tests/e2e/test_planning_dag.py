@@ -28,7 +28,9 @@ def _requisitions(home, table="purchase_requisitions"):
 
 def test_plans_publishes_reports_and_reruns_idempotently(airflow_db, demo_home, monkeypatch):
     monkeypatch.setenv("STOCKWISE_SPARK_MASTER", "local[1]")
-    states, dr = _run({"service_level": 0.97})
+    # the official target is configuration (a DAG param would make the run a what-if scenario)
+    monkeypatch.setenv("STOCKWISE_SERVICE_LEVEL", "0.97")
+    states, dr = _run()
     assert set(states.values()) == {"success"}, states
     assert str(dr.state) == "success"
 
@@ -69,7 +71,7 @@ def test_plans_publishes_reports_and_reruns_idempotently(airflow_db, demo_home, 
     plans_before = {k: store.get(k) for k in store.list("plans/")}
     # forecast data too; its manifest names the new MLflow run (each attempt is logged)
     forecasts_before = {k: store.get(k) for k in store.list("forecasts/") if k.endswith(".parquet")}
-    states, _ = _run({"service_level": 0.97})
+    states, _ = _run()
     assert set(states.values()) == {"success"}, states
     assert {k: store.get(k) for k in store.list("plans/")} == plans_before
     assert {k: store.get(k) for k in store.list("forecasts/") if k.endswith(".parquet")} == forecasts_before
@@ -82,7 +84,8 @@ def test_plans_publishes_reports_and_reruns_idempotently(airflow_db, demo_home, 
 def test_gate_holds_a_plan_that_misses_its_target_and_a_param_overrides_it(airflow_db, demo_home, monkeypatch):
     monkeypatch.setenv("STOCKWISE_SPARK_MASTER", "local[1]")
     # 99.9% fill on this demand is out of reach: the replay misses it and the plan is held
-    states, dr = _run({"service_level": 0.999, "gate_margin": 0.0})
+    monkeypatch.setenv("STOCKWISE_SERVICE_LEVEL", "0.999")
+    states, dr = _run({"gate_margin": 0.0})
     assert str(dr.state) == "success"
     assert states["plan"] == "success" and states["publish"] == "skipped" and states["report"] == "success", states
     store = lake.open_lake(Settings())
@@ -94,7 +97,7 @@ def test_gate_holds_a_plan_that_misses_its_target_and_a_param_overrides_it(airfl
     html = store.get(lake.read_manifest(store, "reports", d).key("index.html")).decode()
     assert "Plan held back, not published." in html and "misses the 99.9% target" in html
 
-    states, dr = _run({"service_level": 0.999, "gate_margin": 0.0, "publish_if_gate_fails": True})
+    states, dr = _run({"gate_margin": 0.0, "publish_if_gate_fails": True})
     assert set(states.values()) == {"success"}, states
     assert lake.read_manifest(store, "plans", d).meta["gate"]["held"] is False
     assert len(_requisitions(demo_home)) > 0

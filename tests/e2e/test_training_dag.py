@@ -22,12 +22,26 @@ def _test(dag_id, conf=None):
     return {ti.task_id: str(ti.state) for ti in dr.get_task_instances()}, dr
 
 
+def _model_events():
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        q = (select(AssetEvent).join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+             .where(AssetModel.uri == "stockwise://models/stockwise-demand").order_by(AssetEvent.id))
+        return list(session.scalars(q))
+
+
 def test_train_register_promote_and_serve(airflow_db, demo_home, monkeypatch):
     monkeypatch.setenv("STOCKWISE_SPARK_MASTER", "local[1]")
     monkeypatch.setenv("STOCKWISE_HORIZON_DAYS", "14")
     cands = "moving_average,tsb,shaped_average,lightgbm,ensemble"
     states, dr = _test("model_training", {"candidates": cands})
     assert str(dr.state) == "success", states
+    # a new champion is announced (the planning DAG's asset), with the date it was trained for
+    assert states["announce_champion"] == "success"
+    assert [e.extra.get("ds") for e in _model_events()] == [TINY_DS.isoformat()]
 
     mlflow.set_tracking_uri(Settings().mlflow_uri)
     client = mlflow.MlflowClient()
@@ -60,6 +74,8 @@ def test_train_register_promote_and_serve(airflow_db, demo_home, monkeypatch):
     monkeypatch.setenv("STOCKWISE_LIGHTGBM_PARTITION_BY", "location_id")
     states, dr = _test("model_training", {"candidates": "lightgbm", "promotion_margin": 0.5})
     assert str(dr.state) == "success", states
+    # a rejected challenger re-plans nothing: no new asset event
+    assert states["announce_champion"] == "skipped" and len(_model_events()) == 1
     v2 = client.get_model_version_by_alias("stockwise-demand", "challenger")
     assert v2.version != v1.version
     assert client.get_model_version_by_alias("stockwise-demand", "champion").version == v1.version
@@ -76,8 +92,9 @@ def test_train_register_promote_and_serve(airflow_db, demo_home, monkeypatch):
     assert set(out2["model"]) == {"lightgbm"}
     monkeypatch.delenv("STOCKWISE_LIGHTGBM_PARTITION_BY")
 
-    # the planning DAG serves the champion, not the baseline
-    states, dr = _test("inventory_planning", {"horizon_days": 14})
+    # the planning DAG serves the champion, not the baseline (the 14-day horizon is the
+    # configured one, STOCKWISE_HORIZON_DAYS: a horizon param would make the run a what-if)
+    states, dr = _test("inventory_planning")
     assert str(dr.state) == "success", states
     meta = lake.read_manifest(store, "forecasts", TINY_DS.isoformat()).meta
     assert meta["baseline"] is False and meta["model_version"] == v1.version

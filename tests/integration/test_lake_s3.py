@@ -28,7 +28,9 @@ def test_partitions_round_trip_over_http(s3_store):
     assert s3_store.list("plans/") == before  # idempotent rerun
     lake.write_partition(s3_store, "plans", "2025-12-31", {"p.csv": b"b\n"})
     keys = s3_store.list("plans/")
-    assert len(keys) == 2 and keys[0].endswith("manifest.json") and keys[1].endswith("p.csv")
+    # the partition's manifest, and the one version left: its data and its own (pending) manifest
+    assert len(keys) == 3 and keys[0].endswith("/manifest.json")
+    assert keys[1].endswith("/_manifest.json") and keys[2].endswith("/p.csv")
     with pytest.raises(LakeError, match="not in the lake"):
         s3_store.get("plans/nope")
 
@@ -36,3 +38,20 @@ def test_partitions_round_trip_over_http(s3_store):
 def test_bad_bucket_name_is_explained():
     with pytest.raises(LakeError, match="3 or more characters"):
         lake.S3Store("s3://ab/x")
+
+
+def test_the_run_lock_holds_on_s3_conditional_writes(s3_store):
+    from stockwise import runlock
+    from stockwise.errors import LakeConflict, RunLocked
+
+    runlock.acquire(s3_store, "plan/2025-12-31", "run-A")
+    with pytest.raises(RunLocked, match="held by another run"):
+        runlock.acquire(s3_store, "plan/2025-12-31", "run-B")
+    etag = s3_store.get_versioned("locks/plan/2025-12-31.json")[1]
+    with pytest.raises(LakeConflict):
+        s3_store.put_if("locks/plan/2025-12-31.json", b"{}", None)
+    with pytest.raises(LakeConflict):
+        s3_store.put_if("locks/plan/2025-12-31.json", b"{}", '"not-the-etag"')
+    assert s3_store.get_versioned("locks/plan/2025-12-31.json")[1] == etag
+    assert runlock.release(s3_store, "plan/2025-12-31", "run-A")
+    assert runlock.acquire(s3_store, "plan/2025-12-31", "run-B").owner == "run-B"

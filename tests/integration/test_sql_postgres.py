@@ -49,20 +49,22 @@ def _lines(n: int, qty: float = 12.0) -> pd.DataFrame:
 
 def test_requisitions_upsert_is_idempotent_and_transactional(pg_erp):
     conn = SqlConnector(pg_erp)
-    assert conn.write_requisitions("SW-1", _lines(5), TINY_DS) == {"upserted": 5, "removed": 0}
-    assert conn.write_requisitions("SW-1", _lines(5, qty=24.0), TINY_DS) == {"upserted": 5, "removed": 0}
+    assert conn.commit_plan("SW-1", TINY_DS, "v1", _lines(5)) == {"upserted": 5, "removed": 0, "exceptions": 0}
+    assert conn.commit_plan("SW-1", TINY_DS, "v2", _lines(5, qty=24.0)) == {"upserted": 5, "removed": 0, "exceptions": 0}
+    assert conn.publication("SW-1")["version"] == "v2"
     rows = conn.read_table("purchase_requisitions")
     assert len(rows) == 5 and (rows["qty"] == 24.0).all()
     # a buyer approved one line; the rerun drops the plan's other stale lines but not that one
     with conn.engine.begin() as c:
         c.execute(sa.text("UPDATE purchase_requisitions SET status='approved' WHERE sku='SKU00004'"))
-    assert conn.write_requisitions("SW-1", _lines(2), TINY_DS) == {"upserted": 2, "removed": 2}
+    assert conn.commit_plan("SW-1", TINY_DS, "v3", _lines(2)) == {"upserted": 2, "removed": 2, "exceptions": 0}
     assert sorted(conn.read_table("purchase_requisitions")["sku"]) == ["SKU00000", "SKU00001", "SKU00004"]
     # a batch that fails half-way leaves the previous lines exactly as they were
     before = conn.read_table("purchase_requisitions").sort_values("sku").reset_index(drop=True)
     bad = _lines(3, qty=99.0)
     bad.loc[2, "sku"] = "X" * 200  # longer than the column: PostgreSQL rejects the insert
     with pytest.raises(sa.exc.DataError):
-        conn.write_requisitions("SW-1", bad, TINY_DS)
+        conn.commit_plan("SW-1", TINY_DS, "v4", bad)
     after = conn.read_table("purchase_requisitions").sort_values("sku").reset_index(drop=True)
     pd.testing.assert_frame_equal(before, after)
+    assert conn.publication("SW-1")["version"] == "v3"  # the record rolled back with the lines

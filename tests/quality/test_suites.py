@@ -110,3 +110,71 @@ def test_null_key_fails(extracts):
 
     f = _fail(extracts, "sales", null_key)
     assert f[("expect_column_values_to_not_be_null", "location_id")]["unexpected_count"] == 1
+
+
+def test_stale_data_fails_saying_how_old_it_is(extracts):
+    from datetime import timedelta
+
+    from stockwise.errors import ValidationFailed
+
+    later = DS + timedelta(days=334)  # the Airflow UI's default logical date, a year after the data
+    gate = validate(extracts, later, GX_DIR, freshness_lag_days=1)
+    msgs = {n: [f["message"] for f in r.failures if f.get("message")] for n, r in gate.results.items()}
+    for name in ("sales", "stock", "movements"):
+        assert not gate.results[name].success
+        assert msgs[name] == [f"{name} end 2025-12-31, 334 days before the run date 2026-11-30 "
+                              "(at most 1 day allowed: STOCKWISE_FRESHNESS_LAG_DAYS)"], msgs[name]
+    assert gate.results["items"].success and gate.results["suppliers"].success
+    err = str(ValidationFailed({n: r.failures for n, r in gate.results.items() if not r.success}, {}))
+    assert "nothing was published" in err and "stale data: sales end 2025-12-31, 334 days before" in err
+    # within the lag it passes: a run the morning after the last full day of data
+    assert all(r.success for r in validate(extracts, DS + timedelta(days=1), GX_DIR, freshness_lag_days=1).results.values())
+    assert not validate(extracts, DS + timedelta(days=2), GX_DIR, freshness_lag_days=1).results["sales"].success
+
+
+def test_an_empty_sales_extract_fails_at_validation(extracts):
+    f = _fail(extracts, "sales", lambda df: df.iloc[0:0])
+    assert ("expect_table_row_count_to_be_between", None) in f
+    assert f[("expect_column_max_to_be_between", "date")]["message"] == (
+        "sales holds no rows up to the run date 2025-12-31: nothing to plan from")
+
+
+def test_absurd_magnitudes_and_infinities_fail_naming_rows(extracts):
+    def absurd(df):
+        df.loc[5, "qty"] = 1e12
+        df.loc[6, "price"] = float("inf")
+        return df
+
+    f = _fail(extracts, "sales", absurd)
+    assert f[("expect_column_values_to_be_between", "qty")]["rows"] == [5]
+    assert f[("stockwise_values_are_finite", "price")]["rows"] == [6]
+
+
+def test_text_in_a_quantity_column_fails_naming_rows(extracts):
+    def text(df):
+        df["qty"] = df["qty"].astype(object)
+        df.loc[[4, 9], "qty"] = ["twelve", "n/a"]
+        return df
+
+    f = _fail(extracts, "sales", text)
+    hit = f[("stockwise_values_parse_as_float", "qty")]
+    assert hit["rows"] == [4, 9] and hit["examples"] == ["'twelve'", "'n/a'"]
+
+
+def test_missing_master_data_passes_in_small_doses_and_fails_in_bulk(extracts):
+    def one_missing(df):
+        df.loc[0, "unit_cost"] = None
+        return df
+
+    gate = validate({**{n: extracts[n] for n in ("items", "locations", "suppliers")},
+                     "items": one_missing(extracts["items"].copy())}, DS, GX_DIR)
+    assert gate.results["items"].success  # 1 of 12: planned as a "needs master data" exception
+
+    def many_missing(df):
+        df.loc[:3, "unit_cost"] = None
+        df.loc[:3, "pack_size"] = None
+        return df
+
+    f = _fail(extracts, "items", many_missing)
+    assert f[("expect_column_values_to_not_be_null", "unit_cost")]["unexpected_count"] == 4
+    assert ("expect_column_values_to_not_be_null", "pack_size") in f

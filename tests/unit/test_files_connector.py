@@ -71,7 +71,9 @@ def test_write_back_replaces_the_plan_file(drop):
     conn = FilesConnector(drop, load_mapping(drop / "mapping.yaml"))
     lines = pd.DataFrame({"sku": ["A", "B"], "location_id": "S", "supplier_id": "V", "order_qty": [12.0, 24.0],
                           "need_by": "2026-01-05", "reason": "r"})
-    conn.write_requisitions("SW-1", lines, TINY_DS)
-    conn.write_requisitions("SW-1", lines.head(1), TINY_DS)
+    conn.commit_plan("SW-1", TINY_DS, "v1", lines)
+    conn.commit_plan("SW-1", TINY_DS, "v2", lines.head(1))
     out = pd.read_csv(drop / "outbox" / "purchase_requisitions" / "SW-1.csv")
     assert out["sku"].tolist() == ["A"] and out["qty"].tolist() == [12.0]
+    # the lines name the version they belong to; the publication record agrees
+    assert set(out["plan_version"]) == {"v2"} and conn.publication("SW-1")["version"] == "v2"

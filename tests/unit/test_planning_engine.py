@@ -158,3 +158,49 @@ def test_optimized_targets_reach_the_aggregate_fill_with_less_stock_than_uniform
     assert opt.loc["CHEAP", "target"] > opt.loc["DEAR", "target"] >= 0.95 - 0.05 - 1e-9
     value = lambda p: (p["reorder_point"] * p["unit_cost"]).sum()  # noqa: E731
     assert value(opt) < value(same)
+
+
+def test_missing_master_data_is_an_exception_never_a_guessed_order():
+    inp = _inputs(on_hand=0, skus=("A", "B", "C", "D"))
+    inp.items.loc[inp.items["sku"] == "A", "unit_cost"] = np.nan  # would be planned at cost 0: orders triple
+    inp.items.loc[inp.items["sku"] == "B", "pack_size"] = np.nan
+    inp.items.loc[inp.items["sku"] == "C", "supplier_id"] = "NOBODY"  # a supplier the master does not know
+    p = plan(inp, DS).set_index("sku")
+    assert p.loc["A", "needs_master_data"] == "unit cost" and p.loc["A", "order_qty"] == 0
+    assert p.loc["B", "needs_master_data"] == "pack size" and p.loc["B", "order_qty"] == 0
+    assert p.loc["C", "needs_master_data"] == "supplier" and p.loc["C", "order_qty"] == 0
+    assert p.loc["D", "needs_master_data"] == "" and p.loc["D", "order_qty"] > 0
+    assert p.loc["A", "reason"].startswith("needs master data: the ERP has no unit cost")
+    # a supplier without a lead time in its master and no receipts to learn one from
+    inp = _inputs(on_hand=0)
+    inp.suppliers["lead_time_days_mean"] = np.nan
+    r = plan(inp, DS).iloc[0]
+    assert r.needs_master_data == "lead time" and r.order_qty == 0
+    # an override cannot sneak an order past it either
+    inp = _inputs(on_hand=0)
+    inp.items["unit_cost"] = np.nan
+    inp.overrides = pd.DataFrame({"override_id": ["o1"], "sku": ["A"], "location_id": [None], "fixed_qty": [48.0],
+                                  "service_level": [None], "reason": ["promo"], "author": ["kim"],
+                                  "expires": [pd.Timestamp("2026-01-01")]})
+    assert plan(inp, DS).iloc[0].order_qty == 0
+
+
+def test_the_gate_refuses_to_vouch_for_a_plan_on_an_empty_replay_window():
+    from stockwise.planning.engine import plan_detail
+    from stockwise.planning.gate import GateParams, check
+
+    inp = _inputs(on_hand=0, skus=("A", "B"))
+    planned = plan_detail(inp, DS, PlanConfig())
+    days = pd.date_range(end=DS, periods=84)
+    full = pd.DataFrame([(d, s, "S", 10.0) for d in days for s in ("A", "B")], columns=["date", "sku", "location_id", "qty"])
+    ok = check(planned, full, DS, PlanConfig(), GateParams())
+    assert ok["checked"] and ok["stockwise"] is not None
+    # data that stopped a year ago: nothing in the window, "100% fill" on no demand is no evidence
+    old = full.assign(date=full["date"] - pd.Timedelta(days=365))
+    res = check(planned, old, DS, PlanConfig(), GateParams())
+    assert not res["passed"] and not res["checked"]
+    assert res["why"].startswith("not enough recent demand to check: sales on 0 of the 56 days")
+    # a short window (sales on 10 of 56 days) is not enough either
+    short = full[full["date"] > pd.Timestamp(DS) - pd.Timedelta(days=10)]
+    res = check(planned, short, DS, PlanConfig(), GateParams(min_days=28))
+    assert not res["checked"] and "sales on 10 of the 56 days" in res["why"]

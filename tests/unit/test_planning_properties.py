@@ -30,7 +30,7 @@ def test_rounded_quantities_are_whole_packs_at_least_moq_never_negative(raw, pac
         assert position + got >= s - 1e-6
     else:
         assert got == 0
-    if rounding == "up":
+    if rounding == "up" and raw > 1e-6:  # below that a need is float noise: nothing is ordered (above)
         assert got >= raw - 1e-9
 
 

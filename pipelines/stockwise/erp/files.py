@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -114,24 +115,60 @@ class FilesConnector:
             out = out[keep].reset_index(drop=True)
         return out
 
-    def write_requisitions(self, plan_id: str, lines: pd.DataFrame, ds: date) -> dict[str, int]:
-        out = self.folder / "outbox" / "purchase_requisitions"
-        out.mkdir(parents=True, exist_ok=True)
-        df = lines.assign(plan_id=plan_id, status="proposed", created_ds=ds.isoformat())
-        cols = ["plan_id", "sku", "location_id", "supplier_id", "order_qty", "need_by", "reason", "status", "created_ds"]
-        target = out / f"{plan_id}.csv"
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=".tmp-")
-        with os.fdopen(fd, "w") as f:
-            df[cols].rename(columns={"order_qty": "qty"}).to_csv(f, index=False)
-        os.replace(tmp, target)
-        return {"upserted": len(df), "removed": 0}
+    def commit_plan(self, plan_id: str, ds: date, version: str, lines: pd.DataFrame,
+                    exceptions: pd.DataFrame | None = None, published_by: str = "",
+                    before_commit: Callable[[], None] | None = None) -> dict[str, int]:
+        """One CSV per plan in `outbox/purchase_requisitions/`, replaced whole; every row carries
+        the plan version. The exceptions go first; the lines' rename is the commit point, and
+        the publication record (`outbox/publications/<plan>.json`) follows it."""
+        import json
+
+        import pandas as pd
+
+        box = self.folder / "outbox"
+        df = lines.assign(plan_id=plan_id, plan_version=version, status="proposed", created_ds=ds.isoformat())
+        cols = ["plan_id", "plan_version", "sku", "location_id", "supplier_id", "order_qty", "need_by", "reason",
+                "status", "created_ds"]
+        exc = exceptions if exceptions is not None else pd.DataFrame(columns=["sku", "location_id", "kind", "detail"])
+        _replace(box / "planning_exceptions" / f"{plan_id}.csv",
+                 exc.assign(plan_id=plan_id, plan_version=version).to_csv(index=False))
+        if before_commit is not None:
+            before_commit()
+        _replace(box / "purchase_requisitions" / f"{plan_id}.csv",
+                 df[cols].rename(columns={"order_qty": "qty"}).to_csv(index=False))
+        record = {"plan_id": plan_id, "ds": ds.isoformat(), "version": version, "lines": len(df),
+                  "exceptions": len(exc), "published_by": published_by}
+        _replace(box / "publications" / f"{plan_id}.json", json.dumps(record))
+        return {"upserted": len(df), "removed": 0, "exceptions": len(exc)}
+
+    def publication(self, plan_id: str) -> dict | None:
+        import json
+
+        import pandas as pd
+
+        lines = self.folder / "outbox" / "purchase_requisitions" / f"{plan_id}.csv"
+        record = self.folder / "outbox" / "publications" / f"{plan_id}.json"
+        rec = json.loads(record.read_text()) if record.is_file() else None
+        if lines.is_file():
+            versions = pd.read_csv(lines, usecols=["plan_version"], dtype=str)["plan_version"].dropna().unique()
+            if len(versions):  # the lines are the commit point: they name the version the ERP holds
+                return {**(rec or {}), "plan_id": plan_id, "version": str(versions[0])}
+        return rec
 
     def write_cycle_count_tasks(self, tasks: pd.DataFrame, ds: date) -> int:
-        out = self.folder / "outbox" / "cycle_count_tasks"
-        out.mkdir(parents=True, exist_ok=True)
-        target = out / f"{ds.isoformat()}.csv"
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=".tmp-")
-        with os.fdopen(fd, "w") as f:
-            tasks.to_csv(f, index=False)
-        os.replace(tmp, target)
+        _replace(self.folder / "outbox" / "cycle_count_tasks" / f"{ds.isoformat()}.csv", tasks.to_csv(index=False))
         return len(tasks)
+
+
+def _replace(target: Path, text: str) -> None:
+    """Write a whole file atomically (temporary file, then rename), readable by the ERP's import job."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

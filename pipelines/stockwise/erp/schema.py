@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from stockwise.errors import ExtractError
@@ -22,6 +22,14 @@ class Extract:
     date_column: str | None = None  # the column that bounds the extract in time
     non_negative: tuple[str, ...] = ()
     optional: bool = False  # a mapping may leave it out; planning then uses defaults
+    # beyond these magnitudes a value is a keying or unit error, not data (the planner would
+    # order or sample nonsense): the batch is quarantined
+    max_abs: dict[str, float] = field(default_factory=dict)
+    # master data a line needs to be ordered: a few missing values put those lines on the
+    # "needs master data" list; more than the allowed share fails the whole batch
+    required: tuple[str, ...] = ()
+    must_not_be_empty: bool = False
+    fresh: bool = False  # its newest date must be within the freshness lag of the run date
 
 
 # a purchase-order line, open or received
@@ -46,8 +54,12 @@ EXTRACTS: dict[str, Extract] = {
                 "shelf_facings": "int",
             },
             non_negative=("unit_cost", "unit_price", "moq", "shelf_facings"),
+            max_abs={"unit_cost": 1e7, "unit_price": 1e7, "pack_size": 1e5, "moq": 1e7, "shelf_facings": 1e4},
+            required=("unit_cost", "pack_size", "supplier_id"),
+            must_not_be_empty=True,
         ),
-        Extract("locations", ("location_id",), {"location_id": "str", "type": "str", "region": "str"}),
+        Extract("locations", ("location_id",), {"location_id": "str", "type": "str", "region": "str"},
+                must_not_be_empty=True),
         Extract(
             "suppliers",
             ("supplier_id",),
@@ -59,6 +71,9 @@ EXTRACTS: dict[str, Extract] = {
                 "min_order_value": "float",
             },
             non_negative=("lead_time_days_mean", "lead_time_days_std", "min_order_value"),
+            max_abs={"lead_time_days_mean": 365, "lead_time_days_std": 365, "min_order_value": 1e9},
+            required=("lead_time_days_mean",),
+            must_not_be_empty=True,
         ),
         Extract(
             "sales",
@@ -73,12 +88,18 @@ EXTRACTS: dict[str, Extract] = {
             },
             date_column="date",
             non_negative=("qty", "price"),
+            max_abs={"qty": 1e6, "price": 1e7},
+            must_not_be_empty=True,
+            fresh=True,
         ),
         Extract(
             "stock",
             ("date", "sku", "location_id"),
             {"date": "date", "sku": "str", "location_id": "str", "on_hand": "float"},
             date_column="date",
+            max_abs={"on_hand": 1e8},
+            must_not_be_empty=True,
+            fresh=True,
         ),
         Extract(
             "movements",
@@ -93,6 +114,8 @@ EXTRACTS: dict[str, Extract] = {
                 "ref": "str",
             },
             date_column="ts",
+            max_abs={"qty": 1e7},
+            fresh=True,
         ),
         Extract(
             "open_orders",
@@ -100,6 +123,7 @@ EXTRACTS: dict[str, Extract] = {
             PO_LINE,
             date_column="order_date",
             non_negative=("qty",),
+            max_abs={"qty": 1e7},
         ),
         # optional: received PO lines, from which lead times are learned
         Extract(
@@ -108,6 +132,7 @@ EXTRACTS: dict[str, Extract] = {
             {**PO_LINE, "received_date": "date"},
             date_column="received_date",
             non_negative=("qty",),
+            max_abs={"qty": 1e7},
             optional=True,
         ),
         # optional: the ERP's current static min/max, the baseline the simulator compares with
@@ -116,6 +141,7 @@ EXTRACTS: dict[str, Extract] = {
             ("sku", "location_id"),
             {"sku": "str", "location_id": "str", "min_qty": "float", "max_qty": "float"},
             non_negative=("min_qty", "max_qty"),
+            max_abs={"min_qty": 1e7, "max_qty": 1e7},
             optional=True,
         ),
         # optional: planner overrides (a blank location means every location)
@@ -133,6 +159,7 @@ EXTRACTS: dict[str, Extract] = {
                 "expires": "date",
             },
             non_negative=("fixed_qty",),
+            max_abs={"fixed_qty": 1e7},
             optional=True,
         ),
     )
@@ -146,6 +173,8 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Stockwise writes these back to the ERP.
 PURCHASE_REQUISITIONS = "purchase_requisitions"
 CYCLE_COUNT_TASKS = "cycle_count_tasks"
+PLANNING_EXCEPTIONS = "planning_exceptions"  # lines Stockwise would not order (e.g. missing master data)
+PUBLICATIONS = "stockwise_publications"  # which plan version the ERP holds, per plan id
 
 
 def conform(name: str, df: pd.DataFrame, source: str, strict: bool = True) -> pd.DataFrame:

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from stockwise.erp.mapping import Mapping, apply_columns, load_mapping
-from stockwise.erp.schema import CYCLE_COUNT_TASKS, EXTRACTS, PURCHASE_REQUISITIONS, conform
-from stockwise.errors import ExtractError
+from stockwise.erp.schema import (
+    CYCLE_COUNT_TASKS,
+    EXTRACTS,
+    PLANNING_EXCEPTIONS,
+    PUBLICATIONS,
+    PURCHASE_REQUISITIONS,
+    conform,
+)
+from stockwise.errors import ErpUnavailable, ExtractError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,6 +53,31 @@ cycle_count_table = sa.Table(
     sa.Column("created_ds", sa.Date, nullable=False),
 )
 
+# the commit point of a publication: the plan version the ERP holds, written in the same
+# transaction as its lines (see stockwise.publish)
+publications_table = sa.Table(
+    PUBLICATIONS,
+    _meta,
+    sa.Column("plan_id", sa.String(64), primary_key=True),
+    sa.Column("ds", sa.Date, nullable=False),
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("lines", sa.Integer, nullable=False),
+    sa.Column("exceptions", sa.Integer, nullable=False),
+    sa.Column("published_at", sa.DateTime, nullable=False),
+    sa.Column("published_by", sa.String(200)),
+)
+exceptions_table = sa.Table(
+    PLANNING_EXCEPTIONS,
+    _meta,
+    sa.Column("plan_id", sa.String(64), primary_key=True),
+    sa.Column("sku", sa.String(64), primary_key=True),
+    sa.Column("location_id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("detail", sa.Text),
+    sa.Column("status", sa.String(16), nullable=False, server_default="open"),
+    sa.Column("created_ds", sa.Date, nullable=False),
+)
+
 
 def create_writeback_tables(engine: sa.Engine) -> None:
     _meta.create_all(engine, checkfirst=True)
@@ -74,32 +107,58 @@ class SqlConnector:
         since = ds - timedelta(days=history_days - 1)
         params = {"ds": ds.isoformat(), "since": since.isoformat(),
                   "ds_end": (ds + timedelta(days=1)).isoformat()}
-        if m.query:
-            stmt = sa.text(m.query)
-            params = {k: v for k, v in params.items() if f":{k}" in m.query}
-        elif m.table:
-            table = sa.Table(m.table, sa.MetaData(), autoload_with=self.engine)
-            stmt = sa.select(table)
-            if spec.date_column:
-                col = table.c[m.columns.get(spec.date_column, spec.date_column)]
-                # bound by the day, whatever the stored type (DATE, TIMESTAMP or ISO text)
-                stmt = stmt.where(col >= params["since"]).where(col < params["ds_end"])
-            params = {}
-        else:
-            raise ExtractError(f"{self.mapping.source}: extract '{name}' needs a table or a query")
         try:
-            with self.engine.connect() as conn:
+            conn = self.engine.connect()
+        except sa.exc.SQLAlchemyError as e:
+            # the server is down or unreachable: a retry may fix this one
+            raise ErpUnavailable(f"{self.describe()}: cannot connect to the ERP to read '{name}': "
+                                 f"{_first_line(e)}") from e
+        try:
+            with conn:
+                if m.query:
+                    stmt = sa.text(m.query)
+                    params = {k: v for k, v in params.items() if f":{k}" in m.query}
+                elif m.table:
+                    table = self._table(conn, m.table, name)
+                    stmt = sa.select(table)
+                    if spec.date_column:
+                        src = m.columns.get(spec.date_column, spec.date_column)
+                        if src not in table.c:
+                            raise ExtractError(f"{self.mapping.source}: extract '{name}' reads table '{m.table}', "
+                                               f"which has no column '{src}' (it has {sorted(table.c.keys())})")
+                        col = table.c[src]
+                        # bound by the day, whatever the stored type (DATE, TIMESTAMP or ISO text)
+                        stmt = stmt.where(col >= params["since"]).where(col < params["ds_end"])
+                    params = {}
+                else:
+                    raise ExtractError(f"{self.mapping.source}: extract '{name}' needs a table or a query")
                 df = pd.read_sql(stmt, conn, params=params or None)
         except sa.exc.SQLAlchemyError as e:
-            raise ExtractError(f"{self.describe()}: reading extract '{name}' failed: {e}") from e
+            if getattr(e, "connection_invalidated", False):
+                raise ErpUnavailable(f"{self.describe()}: lost the ERP connection reading '{name}': "
+                                     f"{_first_line(e)}") from e
+            raise ExtractError(f"{self.describe()}: reading extract '{name}' failed ({self.mapping.source}): "
+                               f"{_first_line(e)}") from e
         df, missing = apply_columns(df, m)
         if missing:
             raise ExtractError(f"{self.describe()}: extract '{name}' source lacks column(s) {missing}")
         return conform(name, df, f"{self.describe()} ({m.table or 'query'})", strict=False)
 
+    def _table(self, conn: sa.Connection, table: str, name: str) -> sa.Table:
+        schema, _, bare = table.rpartition(".")
+        try:
+            return sa.Table(bare, sa.MetaData(), autoload_with=conn, schema=schema or None)
+        except sa.exc.NoSuchTableError as e:
+            known = sorted(sa.inspect(conn).get_table_names(schema=schema or None))
+            raise ExtractError(f"{self.mapping.source}: extract '{name}' names table '{table}', which does not "
+                               f"exist in {self.describe()} (tables there: {known[:30]})") from e
+
     # --- write-back ------------------------------------------------------------------------
-    def write_requisitions(self, plan_id: str, lines: pd.DataFrame, ds: date) -> dict[str, int]:
-        """Upsert the plan's lines by (plan_id, sku, location_id) in one transaction.
+    def commit_plan(self, plan_id: str, ds: date, version: str, lines: pd.DataFrame,
+                    exceptions: pd.DataFrame | None = None, published_by: str = "",
+                    before_commit: Callable[[], None] | None = None) -> dict[str, int]:
+        """Publish a plan version in one transaction: its lines upserted by (plan_id, sku,
+        location_id), its exceptions, and the publication record naming the version.
 
         Lines of the same plan that are no longer proposed (the plan changed on a rerun) are
         removed while still 'proposed'; lines a buyer already acted on are left alone.
@@ -119,20 +178,34 @@ class SqlConnector:
             }
             for r in lines.itertuples(index=False)
         ]
-        t = requisitions_table
+        exc = [] if exceptions is None else [
+            {"plan_id": plan_id, "sku": r.sku, "location_id": r.location_id, "kind": r.kind, "detail": r.detail,
+             "status": "open", "created_ds": ds}
+            for r in exceptions.itertuples(index=False)
+        ]
+        t, e = requisitions_table, exceptions_table
         with self.engine.begin() as conn:
-            keep = {(r["sku"], r["location_id"]) for r in rows}
-            existing = conn.execute(
-                sa.select(t.c.sku, t.c.location_id, t.c.status).where(t.c.plan_id == plan_id)
-            ).all()
-            stale = [(s, lo) for s, lo, st in existing if (s, lo) not in keep and st == "proposed"]
-            for s, lo in stale:
-                conn.execute(
-                    t.delete().where(t.c.plan_id == plan_id, t.c.sku == s, t.c.location_id == lo)
-                )
-            for i in range(0, len(rows), 500):
-                conn.execute(_upsert(conn, t, rows[i : i + 500], ["plan_id", "sku", "location_id"]))
-        return {"upserted": len(rows), "removed": len(stale)}
+            removed = _replace_proposed(conn, t, plan_id, rows, ["sku", "location_id"], "proposed")
+            _replace_proposed(conn, e, plan_id, exc, ["sku", "location_id", "kind"], "open")
+            for table, batch, keys in ((t, rows, ["plan_id", "sku", "location_id"]),
+                                       (e, exc, ["plan_id", "sku", "location_id", "kind"])):
+                for i in range(0, len(batch), 500):
+                    conn.execute(_upsert(conn, table, batch[i : i + 500], keys))
+            record = {"plan_id": plan_id, "ds": ds, "version": version, "lines": len(rows), "exceptions": len(exc),
+                      "published_at": datetime.now(UTC).replace(tzinfo=None), "published_by": published_by[:200]}
+            conn.execute(_upsert(conn, publications_table, [record], ["plan_id"], keep=()))
+            if before_commit is not None:
+                before_commit()
+        return {"upserted": len(rows), "removed": removed, "exceptions": len(exc)}
+
+    def publication(self, plan_id: str) -> dict | None:
+        """The plan version the ERP holds for `plan_id` (None when nothing was published)."""
+        if not sa.inspect(self.engine).has_table(PUBLICATIONS):
+            return None
+        t = publications_table
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t).where(t.c.plan_id == plan_id)).mappings().first()
+        return dict(row) if row else None
 
     def write_cycle_count_tasks(self, tasks: pd.DataFrame, ds: date) -> int:
         create_writeback_tables(self.engine)
@@ -149,7 +222,25 @@ class SqlConnector:
             return pd.read_sql(sa.text(f"SELECT * FROM {name}"), conn)  # noqa: S608 - our own table names
 
 
-def _upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], keys: list[str]):
+def _first_line(e: BaseException) -> str:
+    return str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+
+
+def _replace_proposed(conn: sa.Connection, table: sa.Table, plan_id: str, rows: list[dict], keys: list[str],
+                      untouched: str) -> int:
+    """Delete this plan's rows a rerun no longer proposes, while people have not acted on them."""
+    keep = {tuple(r[k] for k in keys) for r in rows}
+    cols = [table.c[k] for k in keys]
+    existing = conn.execute(sa.select(*cols, table.c.status).where(table.c.plan_id == plan_id)).all()
+    stale = [tuple(x[:-1]) for x in existing if tuple(x[:-1]) not in keep and x[-1] == untouched]
+    for key in stale:
+        conn.execute(table.delete().where(table.c.plan_id == plan_id,
+                                          *[c == v for c, v in zip(cols, key, strict=True)]))
+    return len(stale)
+
+
+def _upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], keys: list[str],
+            keep: tuple[str, ...] = ("status", "created_ds")):
     dialect = conn.dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -161,7 +252,6 @@ def _upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], keys: list[s
     # a rerun refreshes what Stockwise wrote, never what people did with it (status) or when it
     # first appeared (created_ds)
     given = set(rows[0]) if rows else set()
-    keep = {"status", "created_ds"}
     update = {c.name: stmt.excluded[c.name] for c in table.columns
               if c.name not in keys and c.name in given and c.name not in keep}
     return stmt.on_conflict_do_update(index_elements=keys, set_=update)

@@ -138,6 +138,25 @@ def forecast_matrices(forecast: pd.DataFrame, ds: date) -> tuple[pd.DataFrame, n
     return keys, mu, sd, method.reset_index(drop=True)
 
 
+MASTER_DATA = {"unit_cost": "unit cost", "pack_size": "pack size", "supplier_id": "supplier"}
+
+
+def missing_master_data(df: pd.DataFrame, suppliers: pd.DataFrame) -> list[str]:
+    """Per line, the master data it lacks to be ordered ("" when complete): unit cost, pack size,
+    supplier (or one the supplier master does not know), the supplier's lead time."""
+    miss = pd.DataFrame({label: df[col].isna() if col in df else True for col, label in MASTER_DATA.items()},
+                        index=df.index)
+    known = df["supplier_id"].isin(suppliers["supplier_id"]) if "supplier_id" in df else False
+    miss["supplier"] |= ~known
+    master_lt = suppliers.set_index("supplier_id")["lead_time_days_mean"]
+    no_lt = df["supplier_id"].map(master_lt).isna() if "supplier_id" in df else True
+    learned = df["lead_time_n"].fillna(0).gt(0) if "lead_time_n" in df else False
+    miss["lead time"] = no_lt & ~learned & ~miss["supplier"]
+    labels = np.array(miss.columns)
+    flags = miss.to_numpy(dtype=bool)
+    return [", ".join(labels[f]) for f in flags]
+
+
 @dataclass
 class Planned:
     """The plan, plus what a what-if needs to recompute its levels for another target
@@ -181,6 +200,8 @@ def plan_detail(inp: Inputs, ds: date, cfg: PlanConfig = PlanConfig()) -> Planne
                                      for x in df.loc[hit, "on_hand"]]
         df.loc[hit, "inventory_position"] -= df.loc[hit, "on_hand"]
         df.loc[hit, "on_hand"] = 0.0
+    needs = missing_master_data(df, inp.suppliers)
+    df["needs_master_data"] = needs
     df["unit_cost"] = df["unit_cost"].fillna(0.0)
     if "unit_price" not in df:
         df["unit_price"] = df["unit_cost"]
@@ -231,10 +252,14 @@ def plan_detail(inp: Inputs, ds: date, cfg: PlanConfig = PlanConfig()) -> Planne
     df["order_qty"] = np.where(df["order_today"], qty, 0.0)
     df["days_of_cover"] = np.where(mu_d > 0, ip / np.maximum(mu_d, 1e-9), np.inf)
 
+    # never a guessed quantity: a line without its master data is an exception, not an order
+    blocked = df["needs_master_data"].ne("").to_numpy()
+    df.loc[blocked, "order_qty"] = 0.0
     # supplier minimums, the budget, then the planners' fixed quantities
     df = supplier.apply_min_order_value(df, max_cover_days=2 * cfg.max_cycle_days)
     df = budget_mod.apply_budget(df, cfg.budget)
     df = overrides.apply_quantities(df, active_ovr)
+    df.loc[df["needs_master_data"].ne("").to_numpy(), "order_qty"] = 0.0
     df["order_value"] = df["order_qty"] * df["unit_cost"]
     df["need_by"] = pd.Timestamp(ds) + pd.to_timedelta(np.ceil(L), unit="D")
     df["policy"], df["method"] = cfg.policy, cfg.method
@@ -248,7 +273,7 @@ def plan_detail(inp: Inputs, ds: date, cfg: PlanConfig = PlanConfig()) -> Planne
         "expected_interval_demand", "sigma_interval", "safety_stock", "reorder_point", "order_up_to", "cycle_qty",
         "order_qty", "pack_size", "moq", "unit_cost", "unit_price", "order_value", "min_order_value",
         "days_of_cover", "need_by", "service_level", "policy", "method", "forecast_method",
-        "override", "stock_note", "supplier_note", "budget_note", "reason",
+        "override", "stock_note", "supplier_note", "budget_note", "needs_master_data", "reason",
     ]
     df = df.sort_values("row")  # merges keep the left order; make sure
     out = df[cols].sort_values(["order_value", "sku", "location_id"], ascending=[False, True, True]).reset_index(drop=True)

@@ -35,6 +35,7 @@ class GateParams:
     warmup_days: int = 28
     margin: float = 0.02
     seed: int = 7
+    min_days: int = 28  # the replay needs sales on at least this many days of its window
 
 
 def demand_matrix(sales: pd.DataFrame, frame: pd.DataFrame, ds: date, days: int) -> tuple[np.ndarray, pd.DatetimeIndex]:
@@ -51,6 +52,19 @@ def check(planned: Planned, sales: pd.DataFrame, ds: date, cfg: PlanConfig, para
           reorder_rules: pd.DataFrame | None = None, curve: tuple[float, ...] = CURVE) -> dict:
     f = planned.frame.sort_values("row").reset_index(drop=True)
     demand, dates = demand_matrix(sales, f, ds, params.window_days + params.warmup_days)
+    window = dates[params.warmup_days:]
+    sold = pd.to_datetime(sales["date"])
+    days_with_sales = int(sold[(sold >= window[0]) & (sold <= window[-1])].dt.normalize().nunique())
+    if days_with_sales < min(params.min_days, len(window)) or not demand[:, params.warmup_days:].sum() > 0:
+        # an empty replay "meets" any target: refuse to vouch for a plan on no evidence
+        return {
+            "passed": False, "checked": False, "target": cfg.target, "margin": params.margin,
+            "window": [str(window[0].date()), str(window[-1].date())], "stockwise": None, "minmax": None,
+            "curve": [], "days_with_sales": days_with_sales,
+            "why": (f"not enough recent demand to check: sales on {days_with_sales} of the "
+                    f"{len(window)} days {window[0].date()}..{window[-1].date()} (at least "
+                    f"{min(params.min_days, len(window))} needed)"),
+        }
     items = SimItems(
         unit_cost=f["unit_cost"].to_numpy(float), unit_price=f["unit_price"].fillna(f["unit_cost"]).to_numpy(float),
         pack=f["pack_size"].fillna(1).clip(lower=1).to_numpy(float), moq=f["moq"].fillna(0).to_numpy(float),
@@ -63,7 +77,8 @@ def check(planned: Planned, sales: pd.DataFrame, ds: date, cfg: PlanConfig, para
     k = res.kpis
     passed = k["fill_rate"] >= cfg.target - params.margin
     out = {
-        "passed": bool(passed), "target": cfg.target, "margin": params.margin,
+        "passed": bool(passed), "checked": True, "target": cfg.target, "margin": params.margin,
+        "days_with_sales": days_with_sales,
         "window": [str(dates[params.warmup_days].date()), str(dates[-1].date())],
         "stockwise": k, "minmax": None, "curve": [],
         "why": (f"simulated fill rate {k['fill_rate']:.1%} over {dates[params.warmup_days].date()}.."

@@ -19,6 +19,10 @@ def _days(x: float) -> str:
 
 
 def line_reason(r) -> str:
+    needs = getattr(r, "needs_master_data", "")
+    if isinstance(needs, str) and needs:
+        return (f"needs master data: the ERP has no {needs} for this item, so Stockwise orders nothing "
+                "rather than guess; fill it in and the next plan orders it.")
     pos = f"on hand {r.on_hand:g}" + (f" + on order {r.on_order:g}" if r.on_order else "")
     parts = [f"{pos} {_cover(r)} at {r.mu_d:.2g}/day",
              f"lead time {_days(r.lead_time_days)} ± {_days(r.lead_time_days_std)} days ({r.lead_time_source})"]

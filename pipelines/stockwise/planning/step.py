@@ -34,7 +34,7 @@ class PlanResult:
     order_units: float
     order_value: float
     service_level: float
-    simulated_fill_rate: float
+    simulated_fill_rate: float | None
     gate_passed: bool
     held: bool
     why: str
@@ -94,7 +94,8 @@ def run(ds: date, settings: Settings | None = None, service_level: float | None 
              len(df), time.monotonic() - t0)
     sim = check(planned, v["sales"], ds, cfg, GateParams(
         window_days=settings.gate_window_days,
-        margin=gate_margin if gate_margin is not None else settings.gate_margin), reorder_rules=rules)
+        margin=gate_margin if gate_margin is not None else settings.gate_margin, min_days=settings.gate_min_days),
+        reorder_rules=rules)
     held = not sim["passed"] and not publish_if_gate_fails
     why = sim["why"] + ("; plan held back (not published)" if held else
                         "; published anyway (gate overridden)" if not sim["passed"] else "")
@@ -103,14 +104,16 @@ def run(ds: date, settings: Settings | None = None, service_level: float | None 
     part = lake.write_partition(
         store, STAGING, d,
         {"plan.parquet": lake.parquet_bytes(df), "simulation.json": json.dumps(sim, indent=2).encode()},
-        meta={"service_level": target, "target_kind": cfg.targets.kind, "policy": cfg.policy,
+        meta={"whatifs": {k: v for k, v in (("service_level", service_level), ("horizon_days", horizon_days),
+                                             ("budget", budget)) if v is not None} if settings.scenario else {},
+              "scenario": settings.scenario, "service_level": target, "target_kind": cfg.targets.kind, "policy": cfg.policy,
               "method": cfg.method, "horizon_days": horizon_days or settings.horizon_days, "budget": cfg.budget,
-              "gate": {"passed": sim["passed"], "held": held, "why": why,
-                       "simulated_fill_rate": sim["stockwise"]["fill_rate"]}},
+              "gate": {"passed": sim["passed"], "checked": sim["checked"], "held": held, "why": why,
+                       "simulated_fill_rate": sim["stockwise"]["fill_rate"] if sim["stockwise"] else None}},
     )
     log.info("plan: %d sku x locations, %d to order (%.0f units, %.2f value)",
              len(df), len(orders), orders["order_qty"].sum(), orders["order_value"].sum())
     return PlanResult(d, len(df), len(orders), float(orders["order_qty"].sum()),
                       round(float(orders["order_value"].sum()), 2), target,
-                      round(sim["stockwise"]["fill_rate"], 4), sim["passed"], held, why,
+                      round(sim["stockwise"]["fill_rate"], 4) if sim["stockwise"] else None, sim["passed"], held, why,
                       store.uri(part.key("plan.parquet")), round(time.monotonic() - t0, 1))

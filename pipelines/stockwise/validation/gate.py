@@ -42,7 +42,7 @@ def load_suite(gx_dir: Path, name: str):
     return gx.ExpectationSuite(**json.loads(path.read_text()))
 
 
-def suite_parameters(ds: date, extracts: dict[str, pd.DataFrame]) -> dict[str, Any]:
+def suite_parameters(ds: date, extracts: dict[str, pd.DataFrame], freshness_lag_days: int = 1) -> dict[str, Any]:
     import pandas as pd
 
     from stockwise.validation import suites
@@ -53,10 +53,52 @@ def suite_parameters(ds: date, extracts: dict[str, pd.DataFrame]) -> dict[str, A
 
     return {
         suites.RUN_END: pd.Timestamp(ds + timedelta(days=1)),
+        suites.FRESH_SINCE: pd.Timestamp(ds - timedelta(days=freshness_lag_days)),
         suites.KNOWN_SKUS: known("items", "sku"),
         suites.KNOWN_LOCATIONS: known("locations", "location_id"),
         suites.KNOWN_SUPPLIERS: known("suppliers", "supplier_id"),
     }
+
+
+def contract_failures(name: str, df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Values the connector could not type (text in a quantity, a date that is no date) and
+    infinities, with the rows at fault: GX would only say the column's type is wrong."""
+    import numpy as np
+    import pandas as pd
+
+    from stockwise.erp.schema import EXTRACTS
+
+    out = []
+    for col, kind in EXTRACTS[name].columns.items():
+        if col not in df.columns:
+            continue
+        s = df[col]
+        bad = None
+        if kind in ("float", "int") and not pd.api.types.is_numeric_dtype(s):
+            bad, why = s.notna() & pd.to_numeric(s, errors="coerce").isna(), f"values_parse_as_{kind}"
+        elif kind in ("date", "datetime") and not pd.api.types.is_datetime64_any_dtype(s):
+            bad, why = s.notna() & pd.to_datetime(s, errors="coerce", format="mixed").isna(), f"values_parse_as_{kind}"
+        elif kind in ("float", "int") and pd.api.types.is_float_dtype(s):
+            bad, why = pd.Series(np.isinf(s.to_numpy()), index=s.index), "values_are_finite"
+        if bad is not None and bool(bad.any()):
+            rows = np.flatnonzero(bad.to_numpy())
+            out.append({"expectation": f"stockwise_{why}", "column": col, "unexpected_count": int(len(rows)),
+                        "observed": None, "examples": [repr(v)[:60] for v in s.iloc[rows[:5]]],
+                        "rows": [int(i) for i in rows[:10]]})
+    return out
+
+
+def freshness_message(name: str, failure: dict[str, Any], ds: date, lag: int) -> str:
+    """'sales end 2025-12-31, 334 days before the run date 2026-11-30 (at most 1 allowed)'."""
+    import pandas as pd
+
+    newest = failure.get("observed")
+    day = None if newest is None else pd.to_datetime(newest, errors="coerce")
+    if day is None or pd.isna(day):
+        return f"{name} holds no rows up to the run date {ds}: nothing to plan from"
+    day = day.date()
+    return (f"{name} end {day}, {(ds - day).days} days before the run date {ds} "
+            f"(at most {lag} day{'s' if lag != 1 else ''} allowed: STOCKWISE_FRESHNESS_LAG_DAYS)")
 
 
 def _failures(result) -> list[dict[str, Any]]:
@@ -88,12 +130,13 @@ def _failures(result) -> list[dict[str, Any]]:
 
 
 def validate(
-    extracts: dict[str, pd.DataFrame], ds: date, gx_dir: Path, site_name: str = "stockwise"
+    extracts: dict[str, pd.DataFrame], ds: date, gx_dir: Path, site_name: str = "stockwise",
+    freshness_lag_days: int = 1,
 ) -> GateRun:
     """Validate every extract with its suite in an ephemeral context; build one Data Docs site."""
     import great_expectations as gx
 
-    params = suite_parameters(ds, extracts)
+    params = suite_parameters(ds, extracts, freshness_lag_days)
     gate = GateRun()
     with tempfile.TemporaryDirectory(prefix="gx-docs-") as docs_dir:
         from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -125,8 +168,12 @@ def validate(
             log.info("validating %s (%d rows, %d expectations)", name, len(df), len(suite.expectations))
             res = cp.run(batch_parameters={"dataframe": df}, expectation_parameters=params)
             vres = next(iter(res.run_results.values()))
-            failures = _failures(vres)
-            gate.results[name] = BatchResult(name, bool(vres.success), len(df), failures, vres.to_json_dict())
+            failures = contract_failures(name, df) + _failures(vres)
+            for f in failures:
+                if f["expectation"] == "expect_column_max_to_be_between":
+                    f["message"] = freshness_message(name, f, ds, freshness_lag_days)
+            gate.results[name] = BatchResult(name, bool(vres.success) and not failures, len(df), failures,
+                                             vres.to_json_dict())
             if failures:
                 log.warning("%s: %d expectation(s) failed", name, len(failures))
         root = Path(docs_dir)

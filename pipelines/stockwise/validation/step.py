@@ -33,6 +33,17 @@ class ValidateResult:
     seconds: float
 
 
+def newest(name: str, df) -> str | None:
+    """The newest date of a time-bound extract (what the plan's "data as of" shows)."""
+    import pandas as pd
+
+    col = EXTRACTS[name].date_column
+    if not col or col not in df or not len(df):
+        return None
+    top = pd.to_datetime(df[col], errors="coerce").max()
+    return None if pd.isna(top) else str(top.date())
+
+
 def run(ds: date, settings: Settings | None = None) -> ValidateResult:
     settings = settings or Settings()
     store = lake.open_lake(settings)
@@ -41,15 +52,17 @@ def run(ds: date, settings: Settings | None = None) -> ValidateResult:
     # optional extracts the mapping leaves out were not pulled
     extracts = {name: lake.read_parquet(store, raw_dataset(name), d, "data.parquet") for name, spec in EXTRACTS.items()
                 if not spec.optional or lake.has_partition(store, raw_dataset(name), d)}
-    gate = validate(extracts, ds, settings.great_expectations_dir)
-    docs = lake.write_partition(store, DOCS, d, gate.docs_files)
+    gate = validate(extracts, ds, settings.great_expectations_dir, freshness_lag_days=settings.freshness_lag_days)
+    status = {"passed": sorted(n for n, r in gate.results.items() if r.success),
+              "failed": sorted(n for n, r in gate.results.items() if not r.success)}
+    docs = lake.write_partition(store, DOCS, d, gate.docs_files, meta=status)
     docs_uri = store.uri(docs.key("index.html"))
     failures, quarantine = {}, {}
     for name, res in gate.results.items():
         if res.success:
             lake.write_partition(
                 store, f"validated/{name}", d, {"data.parquet": lake.parquet_bytes(extracts[name])},
-                meta={"rows": res.rows},
+                meta={"rows": res.rows, "newest": newest(name, extracts[name])},
             )
             continue
         q = lake.write_partition(

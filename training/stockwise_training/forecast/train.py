@@ -63,6 +63,7 @@ class PromoteResult:
     reason: str
     challenger_wrmsse: float
     champion_wrmsse: float | None
+    champion_changed: bool = False
 
 
 def read_panel(settings: Settings, ds: date) -> pd.DataFrame:
@@ -148,7 +149,8 @@ def run(ds: date, settings: Settings | None = None, candidates: tuple[str, ...] 
         first = panel[["sku", "location_id"]].iloc[0]
         example = panel[(panel["sku"] == first["sku"]) & (panel["location_id"] == first["location_id"])].tail(120)
         example = example.astype({c: "float64" for c in example.columns if pd.api.types.is_integer_dtype(example[c])})
-        signature = infer_signature(example, model.forecast(example).head(5))
+        # `horizon` is a declared param: without it MLflow drops the horizon asked at predict time
+        signature = infer_signature(example, model.forecast(example).head(5), params={"horizon": cfg.horizon})
         info = mlflow.pyfunc.log_model(
             name="model", python_model=model, signature=signature, input_example=example,
             pip_requirements=PIP, registered_model_name=MODEL_NAME,
@@ -199,7 +201,9 @@ def promote_job(ds: date, settings: Settings | None = None, margin: float = 0.02
         cuts = cutoff_dates(m, settings.horizon_days, 3, 7)
         champ_score = rescore(f"models:/{MODEL_NAME}/{champ.version}", panel, cuts, settings.horizon_days, "D", 28)
     elif champ is not None:
-        return PromoteResult(ds.isoformat(), chal.version, True, "challenger is already champion", chal_score, chal_score)
+        return PromoteResult(ds.isoformat(), chal.version, True, "challenger is already champion", chal_score, chal_score,
+                             False)
     p = promote(client, chal.version, chal_score, champ_score, champ.version if champ else None, margin)
-    return PromoteResult(ds.isoformat(), p.version, p.promoted, p.reason, p.challenger_score, p.champion_score)
+    return PromoteResult(ds.isoformat(), p.version, p.promoted, p.reason, p.challenger_score, p.champion_score,
+                         p.promoted)
 
