@@ -125,9 +125,9 @@ lint: $(STAMP)
 lock:
 	$(BIN)/uv pip compile requirements/base.in --python-version 3.11 -o requirements/lock.txt --no-header
 
+AIRFLOW_UI_PORT ?= 8080
 airflow-ui: $(STAMP) $(AIRFLOW_HOME)/airflow.db
-	@echo "[stockwise] Airflow UI on http://127.0.0.1:8080 (user admin; password in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated)"
-	$(BIN)/airflow standalone
+	@infra/local/airflow-ui.sh $(BIN) $(AIRFLOW_UI_PORT)
 
 mlflow-ui: $(STAMP)
 	@mkdir -p $(STOCKWISE_HOME)

@@ -9,6 +9,7 @@ import urllib.request
 from datetime import UTC, date, datetime
 
 from stockwise import lake, runlock
+from stockwise.errors import RunLocked
 from stockwise.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,8 @@ def task_failed(*, ds: date, dag_id: str, task_id: str, run_id: str, try_number:
     log.error("task %s.%s failed for %s: %s (record: %s)", dag_id, task_id, ds, reason.splitlines()[0], record["record"])
     if runlock.release(store, f"plan/{ds.isoformat()}", owner):
         log.info("released the lock of %s for %s", owner, ds)
-    if official_plan:
+    # a run that could not start because another holds the date supersedes nothing: that one is planning
+    if official_plan and not _is(error, RunLocked):
         from stockwise.report import mark_superseded
 
         marked = mark_superseded(store, ds, task_id, reason)
@@ -61,6 +63,10 @@ def notify(url: str, record: dict, timeout: float = 10.0) -> bool:
     if not ok:
         log.warning("alert webhook answered %s", resp.status)
     return ok
+
+
+def _is(error: BaseException | str | None, kind: type) -> bool:
+    return isinstance(error, kind) or isinstance(getattr(error, "__cause__", None), kind)
 
 
 def _safe(text: str) -> str:

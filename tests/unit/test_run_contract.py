@@ -74,3 +74,17 @@ def test_where_reports_only_the_dates_latest_quarantine(home):
     assert "quarantined" not in out
     assert lake.has_partition(store, "quarantine/sales", d)  # kept: nothing is lost
     json.dumps(out)
+
+
+def test_a_run_started_by_a_new_champion_plans_the_date_it_was_trained_for():
+    from types import SimpleNamespace
+
+    from stockwise.orchestration import run_date_from_context
+
+    started = SimpleNamespace(run_after=pd.Timestamp("2026-11-30 06:12", tz="UTC"))
+    event = SimpleNamespace(extra={"ds": "2025-12-28", "version": "3"})
+    ctx = {"params": {}, "logical_date": None, "dag_run": started,
+           "triggering_asset_events": {"stockwise://models/stockwise-demand": [event]}}
+    assert run_date_from_context(ctx) == "2025-12-28"  # not "today", which has no data yet
+    assert run_date_from_context({**ctx, "params": {"run_date": "2025-12-31"}}) == "2025-12-31"
+    assert run_date_from_context({**ctx, "triggering_asset_events": {}}) == "2026-11-30"
