@@ -45,7 +45,7 @@ help:
 	@echo "make mlflow-ui   MLflow UI on http://127.0.0.1:5000 on the embedded tracking store"
 	@echo "make vision-deps the optional shelf-vision extra (torch, ultralytics: AGPL-3.0)"
 	@echo "make shelf       photograph the demo ERP's shelves, train stockwise-shelf, count and reconcile (~25 min on CPU)"
-	@echo "make lint        ruff"
+	@echo "make lint        ruff (lint, format), mypy, import-linter"
 	@echo "make lock        re-resolve requirements/lock.txt from requirements/base.in"
 
 $(STAMP): requirements/lock.txt requirements/tools.txt pyproject.toml
@@ -118,9 +118,14 @@ test: $(STAMP) $(VISION_STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
+CODE := pipelines features training serving dags tests bench
+
+# ruff (lint and format), mypy on the packages, import-linter (the import direction); .ci/run runs it
 lint: $(STAMP)
-	$(BIN)/python -m pip install -q ruff
-	$(BIN)/ruff check pipelines features training serving dags tests bench
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 lock:
 	$(BIN)/uv pip compile requirements/base.in --python-version 3.11 -o requirements/lock.txt --no-header

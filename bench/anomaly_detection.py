@@ -56,8 +56,13 @@ def demo_case():
 
     d = generate(DemoConfig())
     t = d.tables
-    return t["movements"], t["stock"], t["sales"][["date", *KEYS, "on_promo"]], d.truth["anomalies"], \
-        "demo ERP (seed 7): 200 skus x 5 stores x 730 days, labels from its truth store"
+    return (
+        t["movements"],
+        t["stock"],
+        t["sales"][["date", *KEYS, "on_promo"]],
+        d.truth["anomalies"],
+        "demo ERP (seed 7): 200 skus x 5 stores x 730 days, labels from its truth store",
+    )
 
 
 def m5_case(seed: int = 11):
@@ -158,25 +163,49 @@ def m5_case(seed: int = 11):
     mvs["sku"] = keys["sku"].to_numpy()[mvs["series"]]
     mvs["location_id"] = keys["location_id"].to_numpy()[mvs["series"]]
     mvs["movement_id"] = [f"MV{i:09d}" for i in range(len(mvs))]
-    st = pd.DataFrame({"date": np.tile(dates, n), "sku": np.repeat(keys["sku"].to_numpy(), T),
-                       "location_id": np.repeat(keys["location_id"].to_numpy(), T), "on_hand": stock.ravel()})
+    st = pd.DataFrame(
+        {
+            "date": np.tile(dates, n),
+            "sku": np.repeat(keys["sku"].to_numpy(), T),
+            "location_id": np.repeat(keys["location_id"].to_numpy(), T),
+            "on_hand": stock.ravel(),
+        }
+    )
     lab = pd.DataFrame(labels, columns=["kind", "day", "series"])
-    lab = pd.DataFrame({"kind": lab["kind"], "date": dates[lab["day"].to_numpy()],
-                        "sku": keys["sku"].to_numpy()[lab["series"]],
-                        "location_id": keys["location_id"].to_numpy()[lab["series"]]})
+    lab = pd.DataFrame(
+        {
+            "kind": lab["kind"],
+            "date": dates[lab["day"].to_numpy()],
+            "sku": keys["sku"].to_numpy()[lab["series"]],
+            "location_id": keys["location_id"].to_numpy()[lab["series"]],
+        }
+    )
     promo = pd.DataFrame(columns=["date", *KEYS, "on_promo"])
-    return mvs, st, promo, lab, (f"M5 subset: 280 series x {T} days of real sales as a store book (weekly "
-                                 "replenishment, 1% of days with a legitimate small adjustment, counts every "
-                                 "60-120 days; runs of 7+ days without sales on series selling 0.3+/day are "
-                                 "read as stockouts: stock transferred out and back, recorded); anomalies "
-                                 "injected at 0.2% of rows, seed 11")
+    return (
+        mvs,
+        st,
+        promo,
+        lab,
+        (
+            f"M5 subset: 280 series x {T} days of real sales as a store book (weekly "
+            "replenishment, 1% of days with a legitimate small adjustment, counts every "
+            "60-120 days; runs of 7+ days without sales on series selling 0.3+/day are "
+            "read as stockouts: stock transferred out and back, recorded); anomalies "
+            "injected at 0.2% of rows, seed 11"
+        ),
+    )
 
 
 def table(sc: pd.DataFrame) -> str:
-    lines = ["| type | labels | found | recall | alerts | right | precision | F1 |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| type | labels | found | recall | alerts | right | precision | F1 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in sc.itertuples():
-        lines.append(f"| {r.kind} | {r.labels} | {r.found} | {r.recall:.2f} | {r.alerts} | {r.right} | "
-                     f"{r.precision:.2f} | {r.f1:.2f} |")
+        lines.append(
+            f"| {r.kind} | {r.labels} | {r.found} | {r.recall:.2f} | {r.alerts} | {r.right} | "
+            f"{r.precision:.2f} | {r.f1:.2f} |"
+        )
     return "\n".join(lines)
 
 
@@ -201,32 +230,47 @@ def main() -> int:
         alerts = detect(daily, promo)
         t2 = time.monotonic()
         sc = scores(alerts, labels)
-        print(f"\n## {name}\n{notes}; {len(labels)} labels in {len(stock):,} sku x location x day rows "
-              f"({len(labels) / len(stock):.2%})\n")
+        print(
+            f"\n## {name}\n{notes}; {len(labels)} labels in {len(stock):,} sku x location x day rows "
+            f"({len(labels) / len(stock):.2%})\n"
+        )
         print(table(sc))
         by_type = alerts["type"].value_counts().to_dict()
         print(f"\nalerts by type: {by_type}")
         # the registered model: the same rules plus the IsolationForest (unsupervised, same table)
         from stockwise_training.anomaly.model import AnomalyModel
 
-        withp = daily.merge(promo.assign(date=pd.to_datetime(promo["date"])).drop_duplicates(["date", *KEYS]),
-                            on=["date", *KEYS], how="left") if len(promo) else daily
+        withp = (
+            daily.merge(
+                promo.assign(date=pd.to_datetime(promo["date"])).drop_duplicates(["date", *KEYS]),
+                on=["date", *KEYS],
+                how="left",
+            )
+            if len(promo)
+            else daily
+        )
         if "on_promo" in withp:
             withp["on_promo"] = withp["on_promo"].fillna(False).astype(bool)
         model_alerts = AnomalyModel.fit(withp).detect(withp)
         mo = scores(model_alerts, labels).set_index("kind").loc["overall"]
         n_forest = int((model_alerts["source"] == "isolation_forest").sum())
-        print(f"with the IsolationForest (stockwise-anomaly model): {n_forest} more alerts; overall recall "
-              f"{mo.recall:.2f}, precision {mo.precision:.2f}, F1 {mo.f1:.2f}")
+        print(
+            f"with the IsolationForest (stockwise-anomaly model): {n_forest} more alerts; overall recall "
+            f"{mo.recall:.2f}, precision {mo.precision:.2f}, F1 {mo.f1:.2f}"
+        )
         o = sc[sc["kind"] == "overall"].iloc[0]
         worst = sc[sc["kind"] != "overall"]["recall"].min()
         if name == "demo":
-            print(f"goal: overall F1 >= 0.85 ({o.f1:.2f}: {'met' if o.f1 >= 0.85 else 'MISSED'}), no type below "
-                  f"0.7 recall (lowest {worst:.2f}: {'met' if worst >= 0.7 else 'MISSED'})")
+            print(
+                f"goal: overall F1 >= 0.85 ({o.f1:.2f}: {'met' if o.f1 >= 0.85 else 'MISSED'}), no type below "
+                f"0.7 recall (lowest {worst:.2f}: {'met' if worst >= 0.7 else 'MISSED'})"
+            )
         else:
             ok = o.recall >= 0.8 and o.precision >= 0.7
-            print(f"goal: recall >= 0.8 at precision >= 0.7 ({o.recall:.2f} at {o.precision:.2f}: "
-                  f"{'met' if ok else 'MISSED'})")
+            print(
+                f"goal: recall >= 0.8 at precision >= 0.7 ({o.recall:.2f} at {o.precision:.2f}: "
+                f"{'met' if ok else 'MISSED'})"
+            )
         print(f"features (Spark) {t1 - t0:.0f} s incl. data, detectors {t2 - t1:.1f} s")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     return 0

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from stockwise import lake
+from stockwise import catalog, lake
 from stockwise.settings import Settings
 from stockwise_training.forecast.backtest import BacktestConfig, fit_predict
 from stockwise_training.forecast.panel import to_matrix
@@ -34,7 +34,7 @@ def main() -> int:
     a = ap.parse_args()
     s = Settings()
     store = lake.open_lake(s)
-    panel = lake.read_parquet(store, "features/demand_panel", a.ds.isoformat())
+    panel = catalog.DEMAND_PANEL.read(store, a.ds)
     panel["date"] = pd.to_datetime(panel["date"])
     with sa.create_engine(s.truth).connect() as c:
         truth = pd.read_sql("SELECT date, sku, location_id, true_demand FROM demand", c, parse_dates=["date"])

@@ -45,12 +45,20 @@ def coverage(df: pd.DataFrame, test: pd.DataFrame, lo: str, hi: str) -> float:
 
 
 def score_row(scorer, data, name, fc, test, seconds, lo80=None, hi80=None, lo95=None, hi95=None):
-    res, _ = scorer.score(fc[["series_id", "date", "mean"]].rename(columns={"mean": "forecast"}), None,
-                          data=data, verbose=False)
-    row = {"model": name, "WRMSSE": res["WRMSSE"], "RMSSE": res["RMSSE_mean"], "MASE": res["MASE_mean"],
-           "WAPE": res["WAPE"], "bias_pct": res["bias_pct"],
-           "cov80": coverage(fc, test, lo80, hi80) if lo80 else float("nan"),
-           "cov95": coverage(fc, test, lo95, hi95) if lo95 else float("nan"), "seconds": seconds}
+    res, _ = scorer.score(
+        fc[["series_id", "date", "mean"]].rename(columns={"mean": "forecast"}), None, data=data, verbose=False
+    )
+    row = {
+        "model": name,
+        "WRMSSE": res["WRMSSE"],
+        "RMSSE": res["RMSSE_mean"],
+        "MASE": res["MASE_mean"],
+        "WAPE": res["WAPE"],
+        "bias_pct": res["bias_pct"],
+        "cov80": coverage(fc, test, lo80, hi80) if lo80 else float("nan"),
+        "cov95": coverage(fc, test, lo95, hi95) if lo95 else float("nan"),
+        "seconds": seconds,
+    }
     return row
 
 
@@ -60,9 +68,14 @@ def stockwise_rows(name, scorer, data, test, log):
     from stockwise_training.forecast.panel import QCOLS, future_dates
 
     h = HORIZON[name]
-    res = backtest_folder(DATA / name, REPO / "bench" / "mappings" / f"{name}.yaml", h,
-                          REPO / ".stockwise" / "bench" / f"{name}_champion.csv", all_models=True,
-                          panel_builder=build_panel_pandas)
+    res = backtest_folder(
+        DATA / name,
+        REPO / "bench" / "mappings" / f"{name}.yaml",
+        h,
+        REPO / ".stockwise" / "bench" / f"{name}_champion.csv",
+        all_models=True,
+        panel_builder=build_panel_pandas,
+    )
     log.info("%s: champions %s", name, res["champions"])
     m = res["matrix"]
     tmpl = "{sku}_{location_id}" if name == "m5_tiny" else "{sku}"
@@ -71,16 +84,24 @@ def stockwise_rows(name, scorer, data, test, log):
     rows = []
     cutoffs = res["backtest"].scores["cutoff"].nunique()
     for model, (mu, q) in res["every_model"].items():
-        fc = pd.DataFrame({"series_id": np.repeat(sid, h), "date": np.tile(dates.to_numpy(), len(sid)),
-                           "mean": mu.ravel()})
+        fc = pd.DataFrame(
+            {"series_id": np.repeat(sid, h), "date": np.tile(dates.to_numpy(), len(sid)), "mean": mu.ravel()}
+        )
         for j, c in enumerate(QCOLS):
             fc[c] = q[..., j].ravel()
         secs = res["fit_seconds"].get(model, float("nan")) / cutoffs
-        rows.append(score_row(scorer, data, f"stockwise:{model}", fc, test, round(secs, 1), "p10", "p90", "p2_5", "p97_5"))
+        rows.append(
+            score_row(scorer, data, f"stockwise:{model}", fc, test, round(secs, 1), "p10", "p90", "p2_5", "p97_5")
+        )
     champ = res["forecast"].copy()
-    champ["series_id"] = [tmpl.format(sku=s, location_id=lo) for s, lo in zip(champ["sku"], champ["location_id"], strict=True)]
-    rows.append(score_row(scorer, data, "stockwise:CHAMPION (per segment)", champ, test, res["seconds"],
-                          "p10", "p90", "p2_5", "p97_5"))
+    champ["series_id"] = [
+        tmpl.format(sku=s, location_id=lo) for s, lo in zip(champ["sku"], champ["location_id"], strict=True)
+    ]
+    rows.append(
+        score_row(
+            scorer, data, "stockwise:CHAMPION (per segment)", champ, test, res["seconds"], "p10", "p90", "p2_5", "p97_5"
+        )
+    )
     return rows, res["champions"]
 
 
@@ -94,9 +115,11 @@ def peer_rows(name, scorer, data, train, test, log):
     df = train.rename(columns={"series_id": "unique_id", "date": "ds", "qty": "y"})[["unique_id", "ds", "y"]]
     df = fill_gaps(df, freq=freq, end="per_serie").fillna({"y": 0.0})
     rows = []
-    for model, kw in ((SeasonalNaive(season_length=season), {"level": [80, 95]}),
-                      (AutoETS(season_length=season), {"level": [80, 95]}),
-                      (CrostonOptimized(), {})):
+    for model, kw in (
+        (SeasonalNaive(season_length=season), {"level": [80, 95]}),
+        (AutoETS(season_length=season), {"level": [80, 95]}),
+        (CrostonOptimized(), {}),
+    ):
         t0 = time.monotonic()
         sf = StatsForecast(models=[model], freq=freq, n_jobs=1)
         out = sf.forecast(df=df, h=h, **kw)
@@ -124,9 +147,19 @@ def mlforecast_row(name, scorer, data, df, test, freq, h, log):
     df = df[sizes >= 2 * h + 1]
     t0 = time.monotonic()
     mlf = MLForecast(
-        models={"LGBM": lgb.LGBMRegressor(n_estimators=400, learning_rate=0.05, num_leaves=63, objective="tweedie",
-                                          n_jobs=2, verbose=-1, random_state=0)},
-        freq=freq, lags=lags,
+        models={
+            "LGBM": lgb.LGBMRegressor(
+                n_estimators=400,
+                learning_rate=0.05,
+                num_leaves=63,
+                objective="tweedie",
+                n_jobs=2,
+                verbose=-1,
+                random_state=0,
+            )
+        },
+        freq=freq,
+        lags=lags,
         lag_transforms={1: [RollingMean(window_size=w) for w in win]},
         date_features=["dayofweek", "month"] if freq == "D" else ["month"],
     )
@@ -136,8 +169,18 @@ def mlforecast_row(name, scorer, data, df, test, freq, h, log):
     fc = out.rename(columns={"unique_id": "series_id", "ds": "date", "LGBM": "mean"})
     fc["mean"] = fc["mean"].clip(lower=0)
     log.info("%s: mlforecast done in %.0fs", name, secs)
-    return score_row(scorer, data, "mlforecast:LightGBM (same lags)", fc, test, secs,
-                     "LGBM-lo-80", "LGBM-hi-80", "LGBM-lo-95", "LGBM-hi-95")
+    return score_row(
+        scorer,
+        data,
+        "mlforecast:LightGBM (same lags)",
+        fc,
+        test,
+        secs,
+        "LGBM-lo-80",
+        "LGBM-hi-80",
+        "LGBM-lo-95",
+        "LGBM-hi-95",
+    )
 
 
 def table(rows: list[dict]) -> str:
@@ -160,8 +203,11 @@ def main() -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     log = logging.getLogger("bench")
     scorer = load_scorer()
-    report = {"machine": f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-              "python": platform.python_version(), "results": {}}
+    report = {
+        "machine": f"{platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "python": platform.python_version(),
+        "results": {},
+    }
     for name in a.datasets:
         data = scorer.load_dataset(str(DATA / name))
         _, train, test, series = data
@@ -171,7 +217,10 @@ def main() -> int:
             rows += peer_rows(name, scorer, data, train, test, log)
         rows.sort(key=lambda r: r["WRMSSE"] if name == "m5_tiny" else r["RMSSE"])
         report["results"][name] = {"rows": rows, "champions": champions}
-        print(f"\n## {name} (holdout, h={HORIZON[name]})\n\n{table(rows)}\n\nchampions by segment: {champions}\n", flush=True)
+        print(
+            f"\n## {name} (holdout, h={HORIZON[name]})\n\n{table(rows)}\n\nchampions by segment: {champions}\n",
+            flush=True,
+        )
     Path(a.json).parent.mkdir(parents=True, exist_ok=True)
     Path(a.json).write_text(json.dumps(report, indent=2, default=str))
     print(f"machine: {report['machine']}; JSON: {a.json}")

@@ -75,8 +75,13 @@ def main() -> int:
     cuts = cutoff_dates(m, h, a.cutoffs, cfg.season)
     rows = []
     for name in a.variants:
-        params = {"horizon": h, "season": cfg.season, "stride": 7 if m.freq == "D" else 1, "quantiles": (),
-                  **VARIANTS[name]}
+        params = {
+            "horizon": h,
+            "season": cfg.season,
+            "stride": 7 if m.freq == "D" else 1,
+            "quantiles": (),
+            **VARIANTS[name],
+        }
         for cut in cuts:
             train = m.upto(cut)
             T = len(train.dates)
@@ -86,10 +91,19 @@ def main() -> int:
             secs = time.monotonic() - t0
             w = metrics.weights(train.observed, pre.price_raw[:, :T], cfg.weight_window)
             res, _ = metrics.evaluate(m.observed[:, T : T + h], mean, train.observed, w, None, QUANTILES)
-            rows.append({"variant": name, "cutoff": cut.date().isoformat(), "WRMSSE": res["WRMSSE"],
-                         "RMSSE": res["RMSSE_mean"], "bias_pct": res["bias_pct"], "seconds": secs})
-            logging.info("%s @ %s: WRMSSE %.4f RMSSE %.4f (%.0fs)", name, cut.date(), res["WRMSSE"],
-                         res["RMSSE_mean"], secs)
+            rows.append(
+                {
+                    "variant": name,
+                    "cutoff": cut.date().isoformat(),
+                    "WRMSSE": res["WRMSSE"],
+                    "RMSSE": res["RMSSE_mean"],
+                    "bias_pct": res["bias_pct"],
+                    "seconds": secs,
+                }
+            )
+            logging.info(
+                "%s @ %s: WRMSSE %.4f RMSSE %.4f (%.0fs)", name, cut.date(), res["WRMSSE"], res["RMSSE_mean"], secs
+            )
     df = pd.DataFrame(rows)
     wide = df.pivot(index="variant", columns="cutoff", values="WRMSSE")
     wide["mean WRMSSE"] = wide.mean(axis=1)

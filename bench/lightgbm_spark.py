@@ -55,7 +55,10 @@ def main() -> int:
     dates = future_dates(m.dates[-1], h, m.freq)
     runs = {
         "global, in-process (2 threads)": {"threads": 2},
-        f"by {a.partition_by}, in-process (sequential, 1 thread each)": {"partition_by": a.partition_by, "spark": False},
+        f"by {a.partition_by}, in-process (sequential, 1 thread each)": {
+            "partition_by": a.partition_by,
+            "spark": False,
+        },
         f"by {a.partition_by}, Spark {a.master} (1 thread per task)": {"partition_by": a.partition_by},
     }
     rows, fcs = [], {}
@@ -65,7 +68,9 @@ def main() -> int:
         mean, q = model.predict(h)
         secs = round(time.monotonic() - t0, 1)
         fcs[label] = mean
-        fc = pd.DataFrame({"series_id": np.repeat(sid, h), "date": np.tile(dates.to_numpy(), len(sid)), "mean": mean.ravel()})
+        fc = pd.DataFrame(
+            {"series_id": np.repeat(sid, h), "date": np.tile(dates.to_numpy(), len(sid)), "mean": mean.ravel()}
+        )
         for j, c in enumerate(QCOLS):
             fc[c] = q[..., j].ravel()
         row = score_row(scorer, data, label, fc, test, secs, "p10", "p90", "p2_5", "p97_5")
@@ -80,8 +85,10 @@ def main() -> int:
     print("| training | models | largest training set (rows) | WRMSSE | RMSSE | cov80 | cov95 | seconds |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['model']} | {r['models']} | {r['max_rows']:,} | {r['WRMSSE']:.3f} | {r['RMSSE']:.3f} | "
-              f"{r['cov80']:.3f} | {r['cov95']:.3f} | {r['seconds']:.1f} |")
+        print(
+            f"| {r['model']} | {r['models']} | {r['max_rows']:,} | {r['WRMSSE']:.3f} | {r['RMSSE']:.3f} | "
+            f"{r['cov80']:.3f} | {r['cov95']:.3f} | {r['seconds']:.1f} |"
+        )
     speed = rows[1]["seconds"] / rows[2]["seconds"]
     print(f"\nSpark vs sequential partitions: {speed:.2f}x faster; identical forecasts: {same}")
     return 0 if same else 1

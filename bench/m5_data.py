@@ -12,7 +12,9 @@ DATA = Path(os.environ.get("STOCKWISE_DATA", Path(__file__).resolve().parents[2]
 KEYS = ["sku", "location_id"]
 
 
-def m5_daily(days: int = 730, with_test: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, pd.DatetimeIndex, np.ndarray]:
+def m5_daily(
+    days: int = 730, with_test: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DatetimeIndex, np.ndarray]:
     """(long frame, keys, dates, units sold [series, day]) over the last `days` days; sku = item,
     location = store."""
     d = DATA / "m5_tiny"
@@ -22,6 +24,11 @@ def m5_daily(days: int = 730, with_test: bool = True) -> tuple[pd.DataFrame, pd.
     df = df[df["date"] > df["date"].max() - pd.Timedelta(days=days)]
     keys = df[KEYS].drop_duplicates().sort_values(KEYS).reset_index(drop=True)
     dates = pd.DatetimeIndex(sorted(df["date"].unique()))
-    demand = (df.pivot_table(index=KEYS, columns="date", values="qty", aggfunc="first")
-              .reindex(pd.MultiIndex.from_frame(keys)).reindex(columns=dates).fillna(0).to_numpy(float))
+    demand = (
+        df.pivot_table(index=KEYS, columns="date", values="qty", aggfunc="first")
+        .reindex(pd.MultiIndex.from_frame(keys))
+        .reindex(columns=dates)
+        .fillna(0)
+        .to_numpy(float)
+    )
     return df, keys, dates, demand

@@ -72,6 +72,7 @@ class Scenario:
 
 # --- scenarios ----------------------------------------------------------------------------------
 
+
 def demo_scenario(skus: int = 200, stores: int = 5) -> Scenario:
     from stockwise.erp.demo import DemoConfig, generate
 
@@ -81,8 +82,13 @@ def demo_scenario(skus: int = 200, stores: int = 5) -> Scenario:
     keys = rules[KEYS]
     td = truth["demand"]
     dates = pd.DatetimeIndex(sorted(td["date"].unique()))
-    demand = (td.pivot_table(index=KEYS, columns="date", values="true_demand", aggfunc="first")
-              .reindex(pd.MultiIndex.from_frame(keys)).reindex(columns=dates).fillna(0).to_numpy(float))
+    demand = (
+        td.pivot_table(index=KEYS, columns="date", values="true_demand", aggfunc="first")
+        .reindex(pd.MultiIndex.from_frame(keys))
+        .reindex(columns=dates)
+        .fillna(0)
+        .to_numpy(float)
+    )
     panel = td[["date", *KEYS]].copy()
     panel = panel.merge(t["sales"][["date", *KEYS, "qty"]], on=["date", *KEYS], how="left")
     panel["qty"] = panel["qty"].fillna(0.0)
@@ -94,17 +100,28 @@ def demo_scenario(skus: int = 200, stores: int = 5) -> Scenario:
     prof = truth["supplier_profile"].set_index("supplier_id")
     it = keys.merge(items, on="sku", how="left")
     sim_items = SimItems(
-        unit_cost=it["unit_cost"].to_numpy(float), unit_price=it["unit_price"].to_numpy(float),
-        pack=it["pack_size"].to_numpy(float), moq=it["moq"].to_numpy(float),
+        unit_cost=it["unit_cost"].to_numpy(float),
+        unit_price=it["unit_price"].to_numpy(float),
+        pack=it["pack_size"].to_numpy(float),
+        moq=it["moq"].to_numpy(float),
         lead_mean=prof.loc[it["supplier_id"], "actual_lead_time_mean"].to_numpy(float),
         lead_std=prof.loc[it["supplier_id"], "actual_lead_time_std"].to_numpy(float),
         order_mask=supplier.weekday_mask(it.merge(sup, on="supplier_id", how="left")["order_weekdays"]),
     )
-    return Scenario("demo", keys, dates, demand, panel[["date", *KEYS, "qty", "stockout"]], items, sup,
-                    t["purchase_orders"], sim_items,
-                    (rules["min_qty"].to_numpy(float), rules["max_qty"].to_numpy(float)),
-                    "demo ERP (seed 7): true demand from the truth store; suppliers deliver as the truth "
-                    "store says (some slower than their master data); the ERP's own min/max rules")
+    return Scenario(
+        "demo",
+        keys,
+        dates,
+        demand,
+        panel[["date", *KEYS, "qty", "stockout"]],
+        items,
+        sup,
+        t["purchase_orders"],
+        sim_items,
+        (rules["min_qty"].to_numpy(float), rules["max_qty"].to_numpy(float)),
+        "demo ERP (seed 7): true demand from the truth store; suppliers deliver as the truth "
+        "store says (some slower than their master data); the ERP's own min/max rules",
+    )
 
 
 def m5_scenario() -> Scenario:
@@ -116,11 +133,22 @@ def m5_scenario() -> Scenario:
     items["unit_cost"] = (items["unit_price"] * 0.7).round(2)
     items["supplier_id"] = "DC"
     items_per_sku = items.drop_duplicates("sku")[["sku", "unit_cost", "unit_price", "pack_size", "moq", "supplier_id"]]
-    sup = pd.DataFrame({"supplier_id": ["DC"], "lead_time_days_mean": [5.0], "lead_time_days_std": [1.5],
-                        "order_weekdays": ["mon,thu"], "min_order_value": [0.0]})
+    sup = pd.DataFrame(
+        {
+            "supplier_id": ["DC"],
+            "lead_time_days_mean": [5.0],
+            "lead_time_days_std": [1.5],
+            "order_weekdays": ["mon,thu"],
+            "min_order_value": [0.0],
+        }
+    )
     sim_items = SimItems(
-        unit_cost=items["unit_cost"].to_numpy(float), unit_price=items["unit_price"].to_numpy(float),
-        pack=pack, moq=pack, lead_mean=np.full(len(keys), 5.0), lead_std=np.full(len(keys), 1.5),
+        unit_cost=items["unit_cost"].to_numpy(float),
+        unit_price=items["unit_price"].to_numpy(float),
+        pack=pack,
+        moq=pack,
+        lead_mean=np.full(len(keys), 5.0),
+        lead_std=np.full(len(keys), 1.5),
         order_mask=supplier.weekday_mask(pd.Series(["mon,thu"] * len(keys))),
     )
     # the static rule ERPs ship with: min = average demand x (lead time + a week of safety),
@@ -130,16 +158,28 @@ def m5_scenario() -> Scenario:
     panel = df[["date", *KEYS, "qty"]].assign(stockout=False)
     # per-series pack sizes: items differ by store volume here, so packs are set per series
     items_per_series = items
-    scen = Scenario("m5_tiny", keys, dates, demand, panel, items_per_sku, sup, None, sim_items, (mn, mx),
-                    "M5 subset (280 series, last 730 days): sales taken as demand (no stock data, so no "
-                    "censoring correction); assumed: one supplier, lead time 5 +/- 1.5 days, orders "
-                    "Mon and Thu, pack 1/6/12 by volume = MOQ, unit cost 70% of the median sell price; "
-                    "min/max = avg demand x (5 + 7) days, max = min + 14 days, from the first replay year")
+    scen = Scenario(
+        "m5_tiny",
+        keys,
+        dates,
+        demand,
+        panel,
+        items_per_sku,
+        sup,
+        None,
+        sim_items,
+        (mn, mx),
+        "M5 subset (280 series, last 730 days): sales taken as demand (no stock data, so no "
+        "censoring correction); assumed: one supplier, lead time 5 +/- 1.5 days, orders "
+        "Mon and Thu, pack 1/6/12 by volume = MOQ, unit cost 70% of the median sell price; "
+        "min/max = avg demand x (5 + 7) days, max = min + 14 days, from the first replay year",
+    )
     scen.items = items_per_series  # keyed by sku and location_id
     return scen
 
 
 # --- Stockwise's weekly re-plans ----------------------------------------------------------------
+
 
 @dataclass
 class Replans:
@@ -163,13 +203,35 @@ def replan(sc: Scenario, start: int, every: int, cfg: PlanConfig) -> Replans:
         lts = it[["supplier_id"]].merge(lt, on="supplier_id", how="left")
         L = lts["lead_time_days_mean"].to_numpy(float)
         sL = lts["lead_time_days_std"].to_numpy(float)
-        hist = sc.panel[(sc.panel["date"] <= pd.Timestamp(ds)) & (sc.panel["date"] > pd.Timestamp(ds - timedelta(days=365)))]
-        seg = sc.keys.merge(segments(hist, it.drop_duplicates("sku").set_index("sku")["unit_cost"], cfg.targets),
-                            on=KEYS, how="left").fillna({"abc": "C", "xyz": "Z"})
-        part = {"mu": mu, "sd": sd, "L": L, "sL": sL, "R": R, "unit_cost": it["unit_cost"].to_numpy(float),
-                "pack": it["pack_size"].to_numpy(float), "moq": it["moq"].to_numpy(float), "seg": seg}
-        lv = compute_levels(mu, sd, L, sL, R, 0.95, part["unit_cost"], part["pack"], part["moq"],
-                            replace(cfg, paths=replace(cfg.paths, seed=cfg.paths.seed + n)))
+        hist = sc.panel[
+            (sc.panel["date"] <= pd.Timestamp(ds)) & (sc.panel["date"] > pd.Timestamp(ds - timedelta(days=365)))
+        ]
+        seg = sc.keys.merge(
+            segments(hist, it.drop_duplicates("sku").set_index("sku")["unit_cost"], cfg.targets), on=KEYS, how="left"
+        ).fillna({"abc": "C", "xyz": "Z"})
+        part = {
+            "mu": mu,
+            "sd": sd,
+            "L": L,
+            "sL": sL,
+            "R": R,
+            "unit_cost": it["unit_cost"].to_numpy(float),
+            "pack": it["pack_size"].to_numpy(float),
+            "moq": it["moq"].to_numpy(float),
+            "seg": seg,
+        }
+        lv = compute_levels(
+            mu,
+            sd,
+            L,
+            sL,
+            R,
+            0.95,
+            part["unit_cost"],
+            part["pack"],
+            part["moq"],
+            replace(cfg, paths=replace(cfg.paths, seed=cfg.paths.seed + n)),
+        )
         out.d_p.append(lv.d_p)
         out.parts.append(part)
         if n % 8 == 0:
@@ -185,8 +247,20 @@ def stockwise_policy(sc: Scenario, rp: Replans, target: float, cfg: PlanConfig) 
     for k, day in enumerate(rp.days):
         p = rp.parts[k]
         tg = assign(p["seg"], target, cfg.targets)
-        lv = compute_levels(p["mu"], p["sd"], p["L"], p["sL"], p["R"], tg, p["unit_cost"], p["pack"], p["moq"],
-                            cfg, d_p=rp.d_p[k], aggregate=target)
+        lv = compute_levels(
+            p["mu"],
+            p["sd"],
+            p["L"],
+            p["sL"],
+            p["R"],
+            tg,
+            p["unit_cost"],
+            p["pack"],
+            p["moq"],
+            cfg,
+            d_p=rp.d_p[k],
+            aggregate=target,
+        )
         end = rp.days[k + 1] if k + 1 < len(rp.days) else T
         s[:, day:end] = lv.s[:, None]
         S[:, day:end] = lv.S[:, None]
@@ -216,8 +290,9 @@ def segment_fill(per: pd.DataFrame, seg: np.ndarray) -> pd.Series:
     return g["sold"] / g["demand"].where(g["demand"] > 0)
 
 
-def tune_minmax(sc: Scenario, target_fill: pd.Series, seg: np.ndarray, a: int, b: int, params: SimParams,
-                iters: int = 18) -> np.ndarray:
+def tune_minmax(
+    sc: Scenario, target_fill: pd.Series, seg: np.ndarray, a: int, b: int, params: SimParams, iters: int = 18
+) -> np.ndarray:
     """One multiplier per segment, by bisection on its log, so each segment's fill matches."""
     lo = {g: np.log(0.1) for g in target_fill.index}
     hi = {g: np.log(10.0) for g in target_fill.index}
@@ -233,8 +308,9 @@ def tune_minmax(sc: Scenario, target_fill: pd.Series, seg: np.ndarray, a: int, b
     return np.exp(np.array([hi.get(g, 0.0) for g in seg]))
 
 
-def evaluate(sc: Scenario, target: float, cfg: PlanConfig, eval_days: int, train_days: int, warmup: int,
-             curve: bool) -> dict:
+def evaluate(
+    sc: Scenario, target: float, cfg: PlanConfig, eval_days: int, train_days: int, warmup: int, curve: bool
+) -> dict:
     T = len(sc.dates)
     e0, t0 = T - eval_days, T - eval_days - train_days
     params = SimParams(warmup_days=warmup, order_cost=cfg.order_cost, holding_rate=cfg.holding_rate)
@@ -250,7 +326,10 @@ def evaluate(sc: Scenario, target: float, cfg: PlanConfig, eval_days: int, train
     ev_mm = run_sim(sc, minmax_policy(sc, mult), e0 - warmup, T, params)
     ev_erp = run_sim(sc, minmax_policy(sc, np.ones(len(seg))), e0 - warmup, T, params)
     out = {
-        "dataset": sc.name, "notes": sc.notes, "target": target, "series": len(sc.keys),
+        "dataset": sc.name,
+        "notes": sc.notes,
+        "target": target,
+        "series": len(sc.keys),
         "train": [str(sc.dates[t0].date()), str(sc.dates[e0 - 1].date())],
         "eval_window": [str(sc.dates[e0].date()), str(sc.dates[-1].date())],
         "multipliers": {g: round(float(mult[seg == g][0]), 3) for g in sorted(set(seg))},
@@ -274,16 +353,24 @@ def evaluate(sc: Scenario, target: float, cfg: PlanConfig, eval_days: int, train
 
 # --- output -------------------------------------------------------------------------------------
 
+
 def table(res: dict) -> str:
-    rows = [("Stockwise", res["eval"]["stockwise"]), ("min/max, matched", res["eval"]["minmax_matched"]),
-            ("min/max, as configured", res["eval"]["minmax_as_configured"])]
-    head = ("| policy | fill rate | cycle service | stockout units | avg inventory value | orders | "
-            "holding | ordering | lost margin | total cost |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    rows = [
+        ("Stockwise", res["eval"]["stockwise"]),
+        ("min/max, matched", res["eval"]["minmax_matched"]),
+        ("min/max, as configured", res["eval"]["minmax_as_configured"]),
+    ]
+    head = (
+        "| policy | fill rate | cycle service | stockout units | avg inventory value | orders | "
+        "holding | ordering | lost margin | total cost |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )
     lines = [head]
     for name, k in rows:
-        lines.append(f"| {name} | {k['fill_rate']:.2%} | {k['cycle_service_level']:.2%} | {k['stockout_units']:,.0f} | "
-                     f"{k['avg_inventory_value']:,.0f} | {k['orders']:,.0f} | {k['holding_cost']:,.0f} | "
-                     f"{k['ordering_cost']:,.0f} | {k['shortage_cost']:,.0f} | {k['total_cost']:,.0f} |")
+        lines.append(
+            f"| {name} | {k['fill_rate']:.2%} | {k['cycle_service_level']:.2%} | {k['stockout_units']:,.0f} | "
+            f"{k['avg_inventory_value']:,.0f} | {k['orders']:,.0f} | {k['holding_cost']:,.0f} | "
+            f"{k['ordering_cost']:,.0f} | {k['shortage_cost']:,.0f} | {k['total_cost']:,.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -296,22 +383,41 @@ def plot_curve(results: list[dict], path: Path) -> None:
     fig, axes = plt.subplots(1, len(results), figsize=(6.2 * len(results), 4.6), squeeze=False)
     for ax, res in zip(axes[0], results, strict=True):
         pts = pd.DataFrame(res["curve"], columns=["policy", "knob", "fill", "value", "cost"])
-        for name, style in (("stockwise", dict(color="#2680c2", marker="o")),
-                            ("min/max x m", dict(color="#9aa5b1", marker="s"))):
+        for name, style in (
+            ("stockwise", dict(color="#2680c2", marker="o")),
+            ("min/max x m", dict(color="#9aa5b1", marker="s")),
+        ):
             p = pts[pts["policy"] == name].sort_values("fill")
-            ax.plot(p["fill"] * 100, p["value"], label="Stockwise (target 85%..99.5%)" if name == "stockwise"
-                    else "static min/max x multiplier", **style)
+            ax.plot(
+                p["fill"] * 100,
+                p["value"],
+                label="Stockwise (target 85%..99.5%)" if name == "stockwise" else "static min/max x multiplier",
+                **style,
+            )
             if name == "stockwise":
                 for r in p.itertuples():
                     if r.knob in (0.85, 0.95, 0.99, 0.995):
-                        ax.annotate(f"target {r.knob:.1%}", (r.fill * 100, r.value), textcoords="offset points",
-                                    xytext=(6, -12), fontsize=7, color="#2680c2")
+                        ax.annotate(
+                            f"target {r.knob:.1%}",
+                            (r.fill * 100, r.value),
+                            textcoords="offset points",
+                            xytext=(6, -12),
+                            fontsize=7,
+                            color="#2680c2",
+                        )
         m = res["eval"]["minmax_matched"]
-        ax.plot(m["fill_rate"] * 100, m["avg_inventory_value"], "D", color="#e12d39",
-                label="min/max matched per segment")
+        ax.plot(
+            m["fill_rate"] * 100, m["avg_inventory_value"], "D", color="#e12d39", label="min/max matched per segment"
+        )
         s = res["eval"]["stockwise"]
-        ax.plot(s["fill_rate"] * 100, s["avg_inventory_value"], "*", ms=14, color="#0b6e4f",
-                label=f"Stockwise at {res['target']:.0%} target")
+        ax.plot(
+            s["fill_rate"] * 100,
+            s["avg_inventory_value"],
+            "*",
+            ms=14,
+            color="#0b6e4f",
+            label=f"Stockwise at {res['target']:.0%} target",
+        )
         sw = pts[pts["policy"] == "stockwise"]
         ax.set_xlim(max(sw["fill"].min() * 100 - 10, 50), 100.2)
         ax.set_ylim(0, max(sw["value"].max(), m["avg_inventory_value"]) * 1.8)
@@ -320,8 +426,15 @@ def plot_curve(results: list[dict], path: Path) -> None:
         ax.set_title(f"Cost of service: {res['dataset']} (evaluation window)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper left")
-        ax.text(0.99, 0.02, "same demand, lead times, calendar, packs", transform=ax.transAxes, ha="right",
-                fontsize=7, color="#52606d")
+        ax.text(
+            0.99,
+            0.02,
+            "same demand, lead times, calendar, packs",
+            transform=ax.transAxes,
+            ha="right",
+            fontsize=7,
+            color="#52606d",
+        )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -354,18 +467,25 @@ def main() -> int:
         res = evaluate(sc, a.target, cfg, a.eval_days, a.train_days, a.warmup, not a.no_curve)
         results.append(res)
         k = res["eval"]["stockwise"]
-        print(f"\n## {name}: {res['series']} series; train {res['train'][0]}..{res['train'][1]}, "
-              f"evaluation {res['eval_window'][0]}..{res['eval_window'][1]}")
+        print(
+            f"\n## {name}: {res['series']} series; train {res['train'][0]}..{res['train'][1]}, "
+            f"evaluation {res['eval_window'][0]}..{res['eval_window'][1]}"
+        )
         print(f"{res['notes']}")
         print(f"min/max multipliers per segment (tuned on the training window): {json.dumps(res['multipliers'])}")
-        print(f"training-window fill: Stockwise {res['train_fill']['stockwise']:.2%}, "
-              f"matched min/max {res['train_fill']['minmax_matched']:.2%}\n")
+        print(
+            f"training-window fill: Stockwise {res['train_fill']['stockwise']:.2%}, "
+            f"matched min/max {res['train_fill']['minmax_matched']:.2%}\n"
+        )
         print(table(res))
         ok_fill = k["fill_rate"] >= a.target - 0.005
         ok_inv = res["inventory_reduction"] >= 0.20
-        print(f"\nStockwise fill {k['fill_rate']:.2%} (goal >= {a.target - 0.005:.1%}: {'met' if ok_fill else 'MISSED'}); "
-              f"inventory value {res['inventory_reduction']:.1%} below matched min/max (goal >= 20%: "
-              f"{'met' if ok_inv else 'MISSED'}); {res['seconds']:.0f} s")
+        print(
+            f"\nStockwise fill {k['fill_rate']:.2%} "
+            f"(goal >= {a.target - 0.005:.1%}: {'met' if ok_fill else 'MISSED'}); "
+            f"inventory value {res['inventory_reduction']:.1%} below matched min/max (goal >= 20%: "
+            f"{'met' if ok_inv else 'MISSED'}); {res['seconds']:.0f} s"
+        )
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=2, default=float))
     if not a.no_curve:

@@ -34,13 +34,28 @@ def main() -> int:
     secs = time.monotonic() - t0
     fc = res.forecast.assign(series_id=lambda d: d["sku"] + "_" + d["location_id"])
     fc["date"] = pd.to_datetime(fc["date"])
-    row = score_row(scorer, data, "prophet (Spark applyInPandas)", fc[["series_id", "date", "mean", "p10", "p90"]],
-                    test, round(secs, 1), "p10", "p90")
-    print("\n| model | WRMSSE | RMSSE | MASE | WAPE | bias % | cov80 | seconds |\n|---|---:|---:|---:|---:|---:|---:|---:|")
-    print(f"| {row['model']} | {row['WRMSSE']:.3f} | {row['RMSSE']:.3f} | {row['MASE']:.3f} | {row['WAPE']:.3f} | "
-          f"{row['bias_pct']:.1f} | {row['cov80']:.1%} | {row['seconds']:.0f} |")
-    print(f"\n{res.series} series, {res.failed} failed {res.failures[:3]}; "
-          f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+    row = score_row(
+        scorer,
+        data,
+        "prophet (Spark applyInPandas)",
+        fc[["series_id", "date", "mean", "p10", "p90"]],
+        test,
+        round(secs, 1),
+        "p10",
+        "p90",
+    )
+    print(
+        "\n| model | WRMSSE | RMSSE | MASE | WAPE | bias % | cov80 | seconds |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|"
+    )
+    print(
+        f"| {row['model']} | {row['WRMSSE']:.3f} | {row['RMSSE']:.3f} | {row['MASE']:.3f} | {row['WAPE']:.3f} | "
+        f"{row['bias_pct']:.1f} | {row['cov80']:.1%} | {row['seconds']:.0f} |"
+    )
+    print(
+        f"\n{res.series} series, {res.failed} failed {res.failures[:3]}; "
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    )
     return 0
 
 

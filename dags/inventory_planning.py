@@ -71,7 +71,7 @@ from airflow.sdk import (
     task,
 )
 
-from stockwise.orchestration import call_from_airflow, failure_callback
+from stockwise.orchestration import call_from_airflow, failure_callback, input_tasks
 
 PLAN_ASSET = Asset("stockwise://plans")
 # produced by model_training when the champion changes: a new champion re-plans its date
@@ -88,47 +88,63 @@ def _whatif(name: str):
 
 @dag(
     dag_id="inventory_planning",
-    schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable("0 5 * * *", timezone="UTC"), assets=DEMAND_MODEL
-    ),
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 5 * * *", timezone="UTC"), assets=DEMAND_MODEL),
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
     tags=["stockwise", "planning"],
-    default_args={"owner": "stockwise", "retries": 2, "retry_delay": timedelta(minutes=2),
-                  "execution_timeout": timedelta(hours=1), "on_failure_callback": failure_callback(plans=True)},
+    default_args={
+        "owner": "stockwise",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+        "execution_timeout": timedelta(hours=1),
+        "on_failure_callback": failure_callback(plans=True),
+    },
     params={
-        "service_level": Param(None, type=["null", "number"], minimum=0.5, maximum=0.999,
-                               description="What-if: aggregate fill-rate target (empty: STOCKWISE_SERVICE_LEVEL)"),
-        "horizon_days": Param(None, type=["null", "integer"], minimum=7, maximum=365,
-                              description="What-if: forecast horizon in days (empty: STOCKWISE_HORIZON_DAYS)"),
-        "budget": Param(None, type=["null", "number"], minimum=0,
-                        description="What-if: cap on the value of today's orders (empty: STOCKWISE_BUDGET)"),
-        "scenario": Param(None, type=["null", "string"], pattern="^[a-z0-9][a-z0-9_-]{0,62}$",
-                          description="Run as this named scenario: never published (empty: official unless a what-if is set)"),
-        "gate_margin": Param(None, type=["null", "number"], minimum=0, maximum=0.5,
-                             description="Hold the plan if its simulated fill rate misses the target by more "
-                             "(empty: STOCKWISE_GATE_MARGIN)"),
-        "publish_if_gate_fails": Param(False, type="boolean",
-                                       description="Publish even if the simulation gate holds the plan"),
-        "run_date": Param(None, type=["null", "string"], format="date",
-                          description="Plan for this date instead of the logical date"),
+        "service_level": Param(
+            None,
+            type=["null", "number"],
+            minimum=0.5,
+            maximum=0.999,
+            description="What-if: aggregate fill-rate target (empty: STOCKWISE_SERVICE_LEVEL)",
+        ),
+        "horizon_days": Param(
+            None,
+            type=["null", "integer"],
+            minimum=7,
+            maximum=365,
+            description="What-if: forecast horizon in days (empty: STOCKWISE_HORIZON_DAYS)",
+        ),
+        "budget": Param(
+            None,
+            type=["null", "number"],
+            minimum=0,
+            description="What-if: cap on the value of today's orders (empty: STOCKWISE_BUDGET)",
+        ),
+        "scenario": Param(
+            None,
+            type=["null", "string"],
+            pattern="^[a-z0-9][a-z0-9_-]{0,62}$",
+            description="Run as this named scenario: never published (empty: official unless a what-if is set)",
+        ),
+        "gate_margin": Param(
+            None,
+            type=["null", "number"],
+            minimum=0,
+            maximum=0.5,
+            description="Hold the plan if its simulated fill rate misses the target by more "
+            "(empty: STOCKWISE_GATE_MARGIN)",
+        ),
+        "publish_if_gate_fails": Param(
+            False, type="boolean", description="Publish even if the simulation gate holds the plan"
+        ),
+        "run_date": Param(
+            None, type=["null", "string"], format="date", description="Plan for this date instead of the logical date"
+        ),
     },
 )
 def inventory_planning():
-    @task(execution_timeout=timedelta(minutes=30))
-    def extract() -> dict:
-        return _call("extract")
-
-    @task(execution_timeout=timedelta(minutes=30))
-    def validate(extracted: dict) -> dict:
-        return _call("validate")
-
-    @task(execution_timeout=timedelta(hours=1))
-    def build_features(validated: dict) -> dict:
-        return _call("build_features")
-
     @task(execution_timeout=timedelta(hours=1))
     def forecast(features: dict) -> dict:
         return _call("forecast", horizon_days=_whatif("horizon_days"))
@@ -139,9 +155,14 @@ def inventory_planning():
 
     @task(execution_timeout=timedelta(minutes=30))
     def plan(anomalies: dict) -> dict:
-        return _call("plan", service_level=_whatif("service_level"), horizon_days=_whatif("horizon_days"),
-                     budget=_whatif("budget"), gate_margin=_whatif("gate_margin"),
-                     publish_if_gate_fails=bool(_whatif("publish_if_gate_fails")))
+        return _call(
+            "plan",
+            service_level=_whatif("service_level"),
+            horizon_days=_whatif("horizon_days"),
+            budget=_whatif("budget"),
+            gate_margin=_whatif("gate_margin"),
+            publish_if_gate_fails=bool(_whatif("publish_if_gate_fails")),
+        )
 
     @task(outlets=[PLAN_ASSET], execution_timeout=timedelta(minutes=15))
     def publish(planned: dict) -> dict:
@@ -158,7 +179,7 @@ def inventory_planning():
     def report() -> dict:
         return _call("report", last=True)
 
-    published = publish(plan(detect_anomalies(forecast(build_features(validate(extract()))))))
+    published = publish(plan(detect_anomalies(forecast(input_tasks(_call)))))
     published >> report()
 
 

@@ -31,7 +31,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 
-from stockwise.orchestration import call_from_airflow, failure_callback
+from stockwise.orchestration import call_from_airflow, failure_callback, input_tasks
 
 DEMAND_MODEL = Asset("stockwise://models/stockwise-demand")
 
@@ -50,30 +50,29 @@ def _call(job: str, **kwargs) -> dict:
     max_active_runs=1,
     doc_md=__doc__,
     tags=["stockwise", "training", "mlflow"],
-    default_args={"owner": "stockwise", "retries": 1, "retry_delay": timedelta(minutes=5),
-                  "execution_timeout": timedelta(hours=2), "on_failure_callback": failure_callback()},
+    default_args={
+        "owner": "stockwise",
+        "retries": 1,
+        "retry_delay": timedelta(minutes=5),
+        "execution_timeout": timedelta(hours=2),
+        "on_failure_callback": failure_callback(),
+    },
     params={
-        "promotion_margin": Param(0.02, type="number", minimum=0, maximum=0.5,
-                                  description="Relative WRMSSE improvement needed to promote"),
-        "candidates": Param(None, type=["null", "string"],
-                            description="Comma-separated candidate models (default: all)"),
-        "run_date": Param(None, type=["null", "string"], format="date",
-                          description="Train as of this date instead of the logical date"),
+        "promotion_margin": Param(
+            0.02, type="number", minimum=0, maximum=0.5, description="Relative WRMSSE improvement needed to promote"
+        ),
+        "candidates": Param(
+            None, type=["null", "string"], description="Comma-separated candidate models (default: all)"
+        ),
+        "run_date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Train as of this date instead of the logical date",
+        ),
     },
 )
 def model_training():
-    @task(execution_timeout=timedelta(minutes=30))
-    def extract() -> dict:
-        return _call("extract")
-
-    @task(execution_timeout=timedelta(minutes=30))
-    def validate(extracted: dict) -> dict:
-        return _call("validate")
-
-    @task(execution_timeout=timedelta(hours=1))
-    def build_features(validated: dict) -> dict:
-        return _call("build_features")
-
     @task
     def train(features: dict) -> dict:
         cands = get_current_context()["params"].get("candidates")
@@ -101,7 +100,7 @@ def model_training():
     def promote_anomaly(trained: dict) -> dict:
         return _call("promote_anomaly", margin=get_current_context()["params"]["promotion_margin"])
 
-    features = build_features(validate(extract()))
+    features = input_tasks(_call)
     announce_champion(promote(train(features)))
     promote_anomaly(train_anomaly(features))
 

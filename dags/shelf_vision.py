@@ -53,14 +53,25 @@ def _call(job: str, **kwargs) -> dict:
     max_active_runs=1,
     doc_md=__doc__,
     tags=["stockwise", "vision", "mlflow"],
-    default_args={"owner": "stockwise", "retries": 1, "retry_delay": timedelta(minutes=2),
-                  "execution_timeout": timedelta(hours=2), "on_failure_callback": failure_callback()},
+    default_args={
+        "owner": "stockwise",
+        "retries": 1,
+        "retry_delay": timedelta(minutes=2),
+        "execution_timeout": timedelta(hours=2),
+        "on_failure_callback": failure_callback(),
+    },
     params={
         "retrain": Param(False, type="boolean", description="Train and promote a new model now"),
-        "promotion_margin": Param(0.02, type="number", minimum=0, maximum=0.5,
-                                  description="Relative mAP50 error improvement needed to promote"),
-        "run_date": Param(None, type=["null", "string"], format="date",
-                          description="Work on this date instead of the logical date"),
+        "promotion_margin": Param(
+            0.02,
+            type="number",
+            minimum=0,
+            maximum=0.5,
+            description="Relative mAP50 error improvement needed to promote",
+        ),
+        "run_date": Param(
+            None, type=["null", "string"], format="date", description="Work on this date instead of the logical date"
+        ),
     },
 )
 def shelf_vision():

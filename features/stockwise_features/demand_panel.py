@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stockwise import lake
+from stockwise import catalog, lake
 from stockwise.settings import Settings
 from stockwise_features import movement_daily
 
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TABLE = "features/demand_panel"
 # lags and rolling windows, in periods, per frequency (daily, monthly)
 LAGS = {"D": (1, 7, 14, 28), "MS": (1, 2, 3, 12)}
 WINDOWS = {"D": (7, 28, 56, 112), "MS": (3, 6, 12)}
@@ -48,37 +47,57 @@ def build_panel(
     (leading zeros before a launch are not demand). Without a stock extract (an ERP that only
     exports sales) no day is flagged as a stockout.
     """
-    from pyspark.sql import Window
+    p = _observations(_grid(sales, stock, ds, freq), sales, stock, items)
+    return _features(p, freq)
+
+
+def _grid(sales: DataFrame, stock: DataFrame | None, ds: date, freq: str) -> DataFrame:
+    """Every period of every series, from its first stock record or positive sale to `ds`."""
     from pyspark.sql import functions as F
 
     first_sale = sales.where(F.col("qty") > 0).groupBy("sku", "location_id").agg(F.min("date").alias("first_sale"))
     if stock is not None:
         first = stock.groupBy("sku", "location_id").agg(F.min("date").alias("first_date"))
         series = first.join(first_sale, ["sku", "location_id"], "full").select(
-            "sku", "location_id", F.least("first_date", "first_sale").alias("start"))
+            "sku", "location_id", F.least("first_date", "first_sale").alias("start")
+        )
     else:
         series = first_sale.select("sku", "location_id", F.col("first_sale").alias("start"))
-    grid = series.select(
-        "sku", "location_id",
+    return series.select(
+        "sku",
+        "location_id",
         F.explode(F.sequence(F.col("start").cast("date"), F.lit(ds), F.expr(STEP[freq]))).alias("date"),
     )
+
+
+def _observations(grid: DataFrame, sales: DataFrame, stock: DataFrame | None, items: DataFrame) -> DataFrame:
+    """Sales (gaps are zero), the book carried forward, stockouts censoring demand, price and promotion."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
     s = sales.select(
-        "sku", "location_id", F.col("date").cast("date").alias("date"),
-        F.col("qty").cast("double").alias("qty"), F.col("price").cast("double").alias("price"),
+        "sku",
+        "location_id",
+        F.col("date").cast("date").alias("date"),
+        F.col("qty").cast("double").alias("qty"),
+        F.col("price").cast("double").alias("price"),
         F.col("on_promo").cast("boolean").alias("on_promo"),
     )
     it = items.select("sku", "category", F.col("unit_price").cast("double").alias("list_price"))
     p = grid.join(s, ["sku", "location_id", "date"], "left")
     if stock is not None:
-        k = stock.select("sku", "location_id", F.col("date").cast("date").alias("date"),
-                         F.col("on_hand").cast("double").alias("on_hand"))
+        k = stock.select(
+            "sku",
+            "location_id",
+            F.col("date").cast("date").alias("date"),
+            F.col("on_hand").cast("double").alias("on_hand"),
+        )
         p = p.join(k, ["sku", "location_id", "date"], "left")
     else:
         p = p.withColumn("on_hand", F.lit(None).cast("double"))
     p = p.join(it, ["sku"], "left")
-    w = Window.partitionBy("sku", "location_id").orderBy("date")
-    ffill = w.rowsBetween(Window.unboundedPreceding, 0)
-    p = (
+    ffill = Window.partitionBy("sku", "location_id").orderBy("date").rowsBetween(Window.unboundedPreceding, 0)
+    return (
         p.withColumn("qty", F.coalesce("qty", F.lit(0.0)))
         .withColumn("on_hand", F.last("on_hand", ignorenulls=True).over(ffill))
         # end-of-day book stock at zero: sales were capped by what was there
@@ -87,6 +106,14 @@ def build_panel(
         .withColumn("price", F.coalesce(F.last("price", ignorenulls=True).over(ffill), F.col("list_price")))
         .withColumn("on_promo", F.coalesce("on_promo", F.lit(False)))
     )
+
+
+def _features(p: DataFrame, freq: str) -> DataFrame:
+    """Lags, rolling demand statistics (windows end the period before), calendar, price ratio."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    w = Window.partitionBy("sku", "location_id").orderBy("date")
     for lag in LAGS[freq]:
         p = p.withColumn(f"lag_{lag}", F.lag("qty", lag).over(w))
     for n in WINDOWS[freq]:
@@ -96,16 +123,19 @@ def build_panel(
             .withColumn(f"rstd_{n}", F.stddev("demand_obs").over(past))
             .withColumn(f"stockout_days_{n}", F.sum(F.col("stockout").cast("int")).over(past))
         )
-    p = (
+    top = F.max("price").over(w.rowsBetween(-WINDOWS[freq][1], 0))
+    return (
         p.withColumn("dow", F.dayofweek("date"))
         .withColumn("month", F.month("date"))
         .withColumn("doy", F.dayofyear("date"))
-        .withColumn("days_since_start", F.datediff("date", F.min("date").over(Window.partitionBy("sku", "location_id"))))
-        .withColumn("price_ratio", F.col("price") / F.max("price").over(w.rowsBetween(-WINDOWS[freq][1], 0)))
+        .withColumn(
+            "days_since_start", F.datediff("date", F.min("date").over(Window.partitionBy("sku", "location_id")))
+        )
+        # a zero price is "not on sale", not a division (Spark's ANSI mode would fail the job)
+        .withColumn("price_ratio", F.when(top > 0, F.col("price") / top))
         .withColumn("on_promo", F.col("on_promo").cast("int"))
         .drop("list_price")
     )
-    return p
 
 
 @dataclass(frozen=True)
@@ -130,10 +160,9 @@ def run(ds: date, settings: Settings | None = None) -> FeaturesResult:
     try:
         inputs = {}
         for name in ("sales", "stock", "items", "movements"):
-            part = lake.read_manifest(store, f"validated/{name}", ds.isoformat())
             path = work / "in" / f"{name}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(store.get(part.key("data.parquet")))
+            path.write_bytes(catalog.validated(name).read_bytes(store, ds))
             inputs[name] = path
         with spark_job(settings, "stockwise-features") as spark:
             frames = {n: spark.read.parquet(str(p)) for n, p in inputs.items()}
@@ -145,27 +174,27 @@ def run(ds: date, settings: Settings | None = None) -> FeaturesResult:
             # the anomaly detectors' daily movement table, in the same Spark session
             mv_out = work / "movements_out"
             movement_daily.build(frames["movements"], frames["stock"]).repartition(
-                settings.spark_shuffle_partitions, "sku").sortWithinPartitions(
-                "sku", "location_id", "date").write.mode("overwrite").parquet(str(mv_out))
+                settings.spark_shuffle_partitions, "sku"
+            ).sortWithinPartitions("sku", "location_id", "date").write.mode("overwrite").parquet(str(mv_out))
         # Spark names parts with a random id: stable names keep reruns content-identical
         files = {f"part-{i:05d}.parquet": p.read_bytes() for i, p in enumerate(sorted(out.glob("part-*.parquet")))}
         import pyarrow.parquet as pq
 
         rows = sum(pq.ParquetFile(p).metadata.num_rows for p in out.glob("part-*.parquet"))
-        series = int(
-            pq.read_table(out, columns=["sku", "location_id"]).to_pandas().drop_duplicates().shape[0]
-        )
-        part = lake.write_partition(
-            store, TABLE, ds.isoformat(), files, meta={"rows": rows, "series": series}
-        )
-        mv_files = {f"part-{i:05d}.parquet": p.read_bytes() for i, p in enumerate(sorted(mv_out.glob("part-*.parquet")))}
+        series = int(pq.read_table(out, columns=["sku", "location_id"]).to_pandas().drop_duplicates().shape[0])
+        catalog.DEMAND_PANEL.write(store, ds, files, meta={"rows": rows, "series": series})
+        mv_files = {
+            f"part-{i:05d}.parquet": p.read_bytes() for i, p in enumerate(sorted(mv_out.glob("part-*.parquet")))
+        }
         mv_rows = sum(pq.ParquetFile(p).metadata.num_rows for p in mv_out.glob("part-*.parquet"))
-        lake.write_partition(store, movement_daily.TABLE, ds.isoformat(), mv_files, meta={"rows": mv_rows})
+        catalog.MOVEMENT_DAILY.write(store, ds, mv_files, meta={"rows": mv_rows})
     finally:
         shutil.rmtree(work, ignore_errors=True)
     secs = round(time.monotonic() - t0, 1)
     log.info("demand panel: %d rows, %d series in %.1fs", rows, series, secs)
-    return FeaturesResult(TABLE, ds.isoformat(), rows, series, store.uri(f"{TABLE}/ds={ds.isoformat()}"), secs)
+    return FeaturesResult(
+        catalog.DEMAND_PANEL.path, ds.isoformat(), rows, series, store.uri(catalog.DEMAND_PANEL.prefix(ds)), secs
+    )
 
 
 def as_dict(result: FeaturesResult) -> dict:

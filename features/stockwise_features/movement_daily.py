@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-TABLE = "features/movement_daily"
 KINDS = ("receipt", "sale", "adjustment", "count", "return", "shrink", "transfer")
 
 
@@ -49,8 +48,20 @@ def build(movements: DataFrame, stock: DataFrame) -> DataFrame:
     )
     book = stock.select("sku", "location_id", F.to_date("date").alias("date"), F.col("on_hand").cast("double"))
     df = book.join(daily, ["sku", "location_id", "date"], "full_outer")
-    zero = ["receipts", "sold", "adjustments", "n_adjustments", "count_qty", "n_counts", "returns", "shrink",
-            "transfers", "net_movement", "dup_receipt_qty", "dup_receipt_lines"]
+    zero = [
+        "receipts",
+        "sold",
+        "adjustments",
+        "n_adjustments",
+        "count_qty",
+        "n_counts",
+        "returns",
+        "shrink",
+        "transfers",
+        "net_movement",
+        "dup_receipt_qty",
+        "dup_receipt_lines",
+    ]
     df = df.fillna(0, subset=zero).fillna(0.0, subset=["max_abs_adjustment"]).fillna("", subset=["dup_refs"])
     w = Window.partitionBy("sku", "location_id").orderBy("date")
     df = df.withColumn("prev_on_hand", F.lag("on_hand").over(w))
@@ -59,10 +70,31 @@ def build(movements: DataFrame, stock: DataFrame) -> DataFrame:
     consecutive = F.datediff("date", "prev_date") == 1
     df = df.withColumn(
         "residual",
-        F.when(consecutive & F.col("on_hand").isNotNull() & F.col("prev_on_hand").isNotNull(),
-               F.col("on_hand") - F.col("prev_on_hand") - F.col("net_movement")).otherwise(F.lit(0.0)),
+        F.when(
+            consecutive & F.col("on_hand").isNotNull() & F.col("prev_on_hand").isNotNull(),
+            F.col("on_hand") - F.col("prev_on_hand") - F.col("net_movement"),
+        ).otherwise(F.lit(0.0)),
     )
-    cols = ["date", "sku", "location_id", "on_hand", "prev_on_hand", "receipts", "sold", "adjustments",
-            "n_adjustments", "max_abs_adjustment", "count_qty", "n_counts", "returns", "shrink", "transfers",
-            "net_movement", "residual", "dup_receipt_qty", "dup_receipt_lines", "dup_refs"]
+    cols = [
+        "date",
+        "sku",
+        "location_id",
+        "on_hand",
+        "prev_on_hand",
+        "receipts",
+        "sold",
+        "adjustments",
+        "n_adjustments",
+        "max_abs_adjustment",
+        "count_qty",
+        "n_counts",
+        "returns",
+        "shrink",
+        "transfers",
+        "net_movement",
+        "residual",
+        "dup_receipt_qty",
+        "dup_receipt_lines",
+        "dup_refs",
+    ]
     return df.select(*cols)

@@ -8,32 +8,50 @@ import logging
 import urllib.request
 from datetime import UTC, date, datetime
 
-from stockwise import lake, runlock
+from stockwise import catalog, lake, runlock
 from stockwise.errors import RunLocked
 from stockwise.settings import Settings
 
 log = logging.getLogger(__name__)
 
-FAILURES = "runs/failures"
 
-
-def task_failed(*, ds: date, dag_id: str, task_id: str, run_id: str, try_number: int | None,
-                error: BaseException | str | None, owner: str, scenario: str | None,
-                official_plan: bool, settings: Settings | None = None) -> dict:
+def task_failed(
+    *,
+    ds: date,
+    dag_id: str,
+    task_id: str,
+    run_id: str,
+    try_number: int | None,
+    error: BaseException | str | None,
+    owner: str,
+    scenario: str | None,
+    official_plan: bool,
+    settings: Settings | None = None,
+) -> dict:
     from stockwise.orchestration import describe_error
 
     settings = settings or (Settings(scenario=scenario) if scenario else Settings())
     store = lake.open_lake(settings)
-    reason = describe_error(error)
+    from stockwise import masking
+
+    reason = masking.scrub(describe_error(error), masking.secret_values(settings))
     record = {
-        "ds": ds.isoformat(), "dag_id": dag_id, "task_id": task_id, "run_id": run_id, "try_number": try_number,
-        "scenario": scenario, "error": reason, "error_type": type(error).__name__ if error else None,
+        "ds": ds.isoformat(),
+        "dag_id": dag_id,
+        "task_id": task_id,
+        "run_id": run_id,
+        "try_number": try_number,
+        "scenario": scenario,
+        "error": reason,
+        "error_type": type(error).__name__ if error else None,
         "failed_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    key = f"{lake.partition_prefix(FAILURES, ds.isoformat())}/{dag_id}__{task_id}__{_safe(run_id)}.json"
+    key = f"{lake.partition_prefix(catalog.FAILURES, ds.isoformat())}/{dag_id}__{task_id}__{_safe(run_id)}.json"
     store.put(key, json.dumps(record, indent=2).encode())
     record["record"] = store.uri(key)
-    log.error("task %s.%s failed for %s: %s (record: %s)", dag_id, task_id, ds, reason.splitlines()[0], record["record"])
+    log.error(
+        "task %s.%s failed for %s: %s (record: %s)", dag_id, task_id, ds, reason.splitlines()[0], record["record"]
+    )
     if runlock.release(store, f"plan/{ds.isoformat()}", owner):
         log.info("released the lock of %s for %s", owner, ds)
     # a run that could not start because another holds the date supersedes nothing: that one is planning
@@ -51,8 +69,9 @@ def task_failed(*, ds: date, dag_id: str, task_id: str, run_id: str, try_number:
 def notify(url: str, record: dict, timeout: float = 10.0) -> bool:
     """POST the record as JSON; a webhook that is down is logged, never raised."""
     summary = " / ".join(record["error"].splitlines()[:3])[:600]
-    body = json.dumps({"text": f"Stockwise: {record['dag_id']}.{record['task_id']} failed for {record['ds']}: {summary}",
-                       **record}).encode()
+    body = json.dumps(
+        {"text": f"Stockwise: {record['dag_id']}.{record['task_id']} failed for {record['ds']}: {summary}", **record}
+    ).encode()
     req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - the operator's own URL

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from stockwise.errors import StockwiseError
+from stockwise.masking import mask_url
 
 
 def _date(s: str) -> date:
@@ -33,8 +34,14 @@ def cmd_demo_erp(a: argparse.Namespace) -> dict:
     logging.getLogger(__name__).info("generating demo ERP: %s", cfg)
     d = demo.generate(cfg)
     counts = demo.write(d, s.erp, s.truth)
-    return {"erp": s.erp, "truth": s.truth, "start": str(d.tables["stock"]["date"].min())[:10],
-            "end": a.end.isoformat(), "rows": counts, "anomalies": len(d.truth["anomalies"])}
+    return {
+        "erp": mask_url(s.erp),
+        "truth": s.truth,
+        "start": str(d.tables["stock"]["date"].min())[:10],
+        "end": a.end.isoformat(),
+        "rows": counts,
+        "anomalies": len(d.truth["anomalies"]),
+    }
 
 
 def cmd_job(a: argparse.Namespace) -> dict:
@@ -49,39 +56,62 @@ def cmd_job(a: argparse.Namespace) -> dict:
 
 
 def _plan_kwargs(a: argparse.Namespace) -> dict:
-    return {"service_level": a.service_level, "horizon_days": a.horizon_days, "budget": a.budget,
-            "gate_margin": a.gate_margin, "publish_if_gate_fails": a.publish_if_gate_fails}
+    return {
+        "service_level": a.service_level,
+        "horizon_days": a.horizon_days,
+        "budget": a.budget,
+        "gate_margin": a.gate_margin,
+        "publish_if_gate_fails": a.publish_if_gate_fails,
+    }
 
 
 def _scenario(a: argparse.Namespace) -> str | None:
     """Any what-if flag (or --scenario) makes the run a scenario: never published, never official."""
     from stockwise.orchestration import scenario_name
 
-    return scenario_name({"scenario": a.scenario, "service_level": a.service_level,
-                          "horizon_days": a.horizon_days, "budget": a.budget})
+    return scenario_name(
+        {"scenario": a.scenario, "service_level": a.service_level, "horizon_days": a.horizon_days, "budget": a.budget}
+    )
 
 
 def _plan_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--service-level", type=float, default=None,
-                   help="what-if: aggregate fill-rate target (makes the run a scenario)")
-    p.add_argument("--horizon-days", type=int, default=None, help="what-if: forecast horizon (makes the run a scenario)")
-    p.add_argument("--budget", type=float, default=None,
-                   help="what-if: cap on the value of the plan's orders (makes the run a scenario)")
-    p.add_argument("--scenario", default=None,
-                   help="run as this named scenario: results in scenarios/<name>/ of the lake, never published")
-    p.add_argument("--gate-margin", type=float, default=None,
-                   help="hold the plan if its simulated fill rate misses the target by more")
+    p.add_argument(
+        "--service-level",
+        type=float,
+        default=None,
+        help="what-if: aggregate fill-rate target (makes the run a scenario)",
+    )
+    p.add_argument(
+        "--horizon-days", type=int, default=None, help="what-if: forecast horizon (makes the run a scenario)"
+    )
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="what-if: cap on the value of the plan's orders (makes the run a scenario)",
+    )
+    p.add_argument(
+        "--scenario",
+        default=None,
+        help="run as this named scenario: results in scenarios/<name>/ of the lake, never published",
+    )
+    p.add_argument(
+        "--gate-margin",
+        type=float,
+        default=None,
+        help="hold the plan if its simulated fill rate misses the target by more",
+    )
     p.add_argument("--publish-if-gate-fails", action="store_true", help="publish even if the gate holds the plan")
 
 
 def cmd_run(a: argparse.Namespace) -> dict:
     """All stages in one process, without Airflow (the DAG runs the same jobs, under one lock)."""
     from stockwise import alerts, runlock
-    from stockwise.orchestration import JOBS, call
+    from stockwise.jobs import PLANNING
+    from stockwise.orchestration import call
 
     owner, scenario = runlock.cli_owner(), _scenario(a)
-    jobs = list(JOBS)
-    for job in jobs:
+    for job in PLANNING:
         kwargs = {}
         if job == "plan":
             kwargs = _plan_kwargs(a)
@@ -89,11 +119,22 @@ def cmd_run(a: argparse.Namespace) -> dict:
             kwargs = {"horizon_days": a.horizon_days}
         print(f"[stockwise] {job} ...", file=sys.stderr, flush=True)
         try:
-            out = call(job, a.ds, owner=owner, scenario=scenario, lock="last" if job == jobs[-1] else "run", **kwargs)
+            out = call(
+                job, a.ds, owner=owner, scenario=scenario, lock="last" if job == PLANNING[-1] else "run", **kwargs
+            )
         except Exception as e:
             try:
-                alerts.task_failed(ds=a.ds, dag_id="cli", task_id=job, run_id=owner, try_number=1, error=e,
-                                   owner=owner, scenario=scenario, official_plan=scenario is None)
+                alerts.task_failed(
+                    ds=a.ds,
+                    dag_id="cli",
+                    task_id=job,
+                    run_id=owner,
+                    try_number=1,
+                    error=e,
+                    owner=owner,
+                    scenario=scenario,
+                    official_plan=scenario is None,
+                )
             except Exception:  # noqa: BLE001 - the failure record is best effort; the real error follows
                 logging.getLogger(__name__).exception("could not record the failure")
             raise
@@ -103,7 +144,7 @@ def cmd_run(a: argparse.Namespace) -> dict:
 
 
 def where(ds: date, scenario: str | None = None) -> dict:
-    from stockwise import lake
+    from stockwise import catalog, lake
     from stockwise.settings import Settings
 
     s = Settings(scenario=scenario) if scenario else Settings()
@@ -129,23 +170,23 @@ def where(ds: date, scenario: str | None = None) -> dict:
         pub = conn.publication(plan_id(ds))
         if pub:
             out["erp_plan_version"] = pub["version"]
-    if lake.has_partition(store, "plans", d):
-        out["plan_version"] = lake.read_manifest(store, "plans", d).version
+    if catalog.PLANS.exists(store, d):
+        out["plan_version"] = catalog.PLANS.manifest(store, d).version
     for label, dataset, name in (
-        ("reorder_plan_csv", "plans", "reorder_plan.csv"),
-        ("report", "reports", "index.html"),
-        ("report_xlsx", "reports", "reorder_plan.xlsx"),
-        ("data_docs", "data_docs", "index.html"),
+        ("reorder_plan_csv", catalog.PLANS, "reorder_plan.csv"),
+        ("report", catalog.REPORTS, "index.html"),
+        ("report_xlsx", catalog.REPORTS, "reorder_plan.xlsx"),
+        ("data_docs", catalog.DATA_DOCS, "index.html"),
     ):
-        if lake.has_partition(store, dataset, d):
-            out[label] = store.uri(lake.read_manifest(store, dataset, d).key(name))
+        if dataset.exists(store, d):
+            out[label] = dataset.uri(store, d, name)
     # what the date's latest validation quarantined (an earlier failure later fixed is history)
-    if lake.has_partition(store, "data_docs", d):
-        failed = lake.read_manifest(store, "data_docs", d).meta.get("failed") or []
+    if catalog.DATA_DOCS.exists(store, d):
+        failed = catalog.DATA_DOCS.manifest(store, d).meta.get("failed") or []
         if failed:
-            out["quarantined"] = {n: store.uri(lake.partition_prefix(f"quarantine/{n}", d)) for n in failed}
-    out["mlflow"] = s.mlflow_uri
-    out["erp"] = s.erp
+            out["quarantined"] = {n: store.uri(catalog.quarantine(n).prefix(d)) for n in failed}
+    out["mlflow"] = mask_url(s.mlflow_uri)
+    out["erp"] = mask_url(s.erp)
     return out
 
 
@@ -172,14 +213,21 @@ def cmd_gx_suites(a: argparse.Namespace) -> dict:
 
 
 def cmd_backtest(a: argparse.Namespace) -> dict:
-    import importlib
+    from stockwise import jobs
 
-    # the training package is named by string: the core does not import stage packages
-    job = importlib.import_module("stockwise_training.forecast.job")
-    builder = importlib.import_module("stockwise_features.demand_panel").build_panel_pandas
-    res = job.backtest_folder(a.data, a.mapping, a.horizon, a.out, panel_builder=builder,
-                              candidates=tuple(a.models.split(",")) if a.models else None, cutoffs=a.cutoffs,
-                              model_params={"lightgbm": {"partition_by": a.partition_by}} if a.partition_by else None)
+    # declared steps of the stage packages (entry points): the core imports none of them
+    backtest_folder = jobs.load("backtest_folder", jobs.STEPS)
+    builder = jobs.load("build_panel_pandas", jobs.STEPS)
+    res = backtest_folder(
+        a.data,
+        a.mapping,
+        a.horizon,
+        a.out,
+        panel_builder=builder,
+        candidates=tuple(a.models.split(",")) if a.models else None,
+        cutoffs=a.cutoffs,
+        model_params={"lightgbm": {"partition_by": a.partition_by}} if a.partition_by else None,
+    )
     bt = res.pop("backtest")
     for k in ("matrix", "forecast", "every_model"):
         res.pop(k, None)
@@ -207,9 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=7)
     d.set_defaults(func=cmd_demo_erp)
 
-    from stockwise.orchestration import JOBS
+    from stockwise.jobs import PLANNING
 
-    for job in JOBS:
+    for job in PLANNING:
         j = sub.add_parser(job.replace("_", "-"), help=f"run the {job} job for one date")
         j.add_argument("--ds", type=_date, required=True, help="the run's logical date")
         _plan_args(j)
@@ -233,8 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--models", default=None, help="comma-separated candidates (default: all)")
     b.add_argument("--cutoffs", type=int, default=3, help="rolling-origin backtest cutoffs")
     b.add_argument("--scores", default=None, help="CSV of every backtest score (model x cutoff x segment)")
-    b.add_argument("--partition-by", choices=("location_id", "category"), default=None,
-                   help="train one LightGBM per location or category through Spark (scale-out)")
+    b.add_argument(
+        "--partition-by",
+        choices=("location_id", "category"),
+        default=None,
+        help="train one LightGBM per location or category through Spark (scale-out)",
+    )
     b.set_defaults(func=cmd_backtest)
 
     g = sub.add_parser("gx-suites", help="write the expectation suites into great_expectations/")
@@ -247,16 +299,22 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
     )
     for noisy in ("py4j", "great_expectations", "alembic", "botocore", "urllib3", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from stockwise import masking
+    from stockwise.settings import Settings
+
+    masking.install(Settings())  # no credential in any log line, error or result below
+    secrets = masking.secret_values(Settings())
     try:
         result = args.func(args)
     except StockwiseError as e:
-        print(f"stockwise: error: {e}", file=sys.stderr)
+        print(masking.scrub(f"stockwise: error: {e}", secrets), file=sys.stderr)
         return 2
-    print(json.dumps(result, default=str))
+    print(masking.scrub(json.dumps(result, default=str), secrets))
     return 0
 
 

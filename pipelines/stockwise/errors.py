@@ -26,8 +26,10 @@ class ValidationFailed(StockwiseError):
         self.failures = failures
         self.quarantine = quarantine
         stale = [f["message"] for items in failures.values() for f in items if f.get("message")]
-        lines = [f"validation failed for {len(failures)} extract(s): {', '.join(sorted(failures))}; "
-                 "nothing was published and the last official plan is unchanged"]
+        lines = [
+            f"validation failed for {len(failures)} extract(s): {', '.join(sorted(failures))}; "
+            "nothing was published and the last official plan is unchanged"
+        ]
         lines += [f"stale data: {m}" for m in stale]
         for extract, items in sorted(failures.items()):
             lines.append(f"extract '{extract}' (batch quarantined at {quarantine.get(extract)}):")

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import date
 
-from stockwise import lake
+from stockwise import catalog, lake
 from stockwise.erp.connect import connect
 from stockwise.erp.schema import EXTRACTS
 from stockwise.settings import Settings
@@ -24,10 +24,6 @@ class ExtractResult:
     seconds: float
 
 
-def raw_dataset(name: str) -> str:
-    return f"raw/erp/{name}"
-
-
 def run(ds: date, settings: Settings | None = None) -> ExtractResult:
     settings = settings or Settings()
     store = lake.open_lake(settings)
@@ -40,9 +36,8 @@ def run(ds: date, settings: Settings | None = None) -> ExtractResult:
             continue
         df = conn.extract(name, ds, settings.history_days)
         # raw keeps every version it ever received for this date: the audit trail
-        part = lake.write_partition(
-            store, raw_dataset(name), ds.isoformat(), {"data.parquet": lake.parquet_bytes(df)},
-            meta={"rows": len(df), "source": conn.describe()}, keep_history=True,
+        part = catalog.raw(name).write(
+            store, ds, {"data.parquet": lake.parquet_bytes(df)}, meta={"rows": len(df), "source": conn.describe()}
         )
         rows[name] = len(df)
         uris[name] = store.uri(part.key("data.parquet"))

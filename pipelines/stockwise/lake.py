@@ -177,9 +177,7 @@ class S3Store:
     def list(self, prefix: str) -> list[str]:
         out: list[str] = []
         strip = len(self.prefix) + 1 if self.prefix else 0
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=self._key(prefix)
-        )
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(prefix))
         for page in pages:
             out.extend(o["Key"][strip:] for o in page.get("Contents", []))
         return sorted(out)
@@ -212,10 +210,6 @@ class S3Store:
         return f"s3://{self.bucket}/{self._key(key)}"
 
 
-# what a scenario reads from the official lake: the day's inputs, never its outputs
-SHARED_INPUTS = ("raw/", "validated/", "quarantine/", "features/", "data_docs/", "config/", "shelf/")
-
-
 class ScenarioStore:
     """A what-if's own corner of the lake, `scenarios/<name>/`.
 
@@ -225,9 +219,14 @@ class ScenarioStore:
     its own, so a what-if reuses the official run's data instead of pulling the ERP again.
     """
 
-    def __init__(self, base: Store, name: str) -> None:
+    def __init__(self, base: Store, name: str, shared: tuple[str, ...] | None = None) -> None:
+        if shared is None:  # the catalog names the shared inputs (it imports this module: a late import)
+            from stockwise.catalog import SHARED_PREFIXES
+
+            shared = SHARED_PREFIXES
         self.base = base
         self.name = name
+        self.shared = shared
         self.prefix = f"scenarios/{name}/"
         self.url = base.uri(self.prefix.rstrip("/"))
 
@@ -235,7 +234,7 @@ class ScenarioStore:
         return self.prefix + key
 
     def _shared(self, key: str) -> bool:
-        return key.startswith(SHARED_INPUTS)
+        return key.startswith(self.shared)
 
     def reads_official(self, key: str) -> bool:
         """Whether `key` comes from the official lake (a shared input this scenario did not make)."""
@@ -301,9 +300,7 @@ class Partition:
         try:
             return self.files[name]["key"]
         except KeyError as e:
-            raise LakeError(
-                f"{self.dataset}/ds={self.ds} has no file {name!r} (has {sorted(self.files)})"
-            ) from e
+            raise LakeError(f"{self.dataset}/ds={self.ds} has no file {name!r} (has {sorted(self.files)})") from e
 
 
 def partition_prefix(dataset: str, ds: str) -> str:
@@ -314,7 +311,11 @@ PENDING = "_manifest.json"  # a staged version's manifest, inside its v=<hash>/ 
 
 
 def stage_partition(
-    store: Store, dataset: str, ds: str, files: dict[str, bytes], meta: dict[str, Any] | None = None,
+    store: Store,
+    dataset: str,
+    ds: str,
+    files: dict[str, bytes],
+    meta: dict[str, Any] | None = None,
 ) -> Partition:
     """Write a new version's data files and its pending manifest; readers do not see it yet."""
     if not files:
@@ -412,8 +413,11 @@ def _as_text(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for c in out.columns:
         if out[c].dtype == object:
-            out[c] = out[c].map(lambda v: None if v is None or (isinstance(v, float) and v != v)
-                                else v if isinstance(v, str) else str(v))
+            out[c] = out[c].map(
+                lambda v: (
+                    None if v is None or (isinstance(v, float) and v != v) else v if isinstance(v, str) else str(v)
+                )
+            )
     return out
 
 

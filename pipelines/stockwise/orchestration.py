@@ -15,47 +15,25 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
 import json
 import logging
 import re
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
 from stockwise.errors import ConfigError, ExtractError, RunLocked, StockwiseError, ValidationFailed
+from stockwise.jobs import PLANNING
 
 log = logging.getLogger(__name__)
 
-# the daily planning jobs, in order
-JOBS = {
-    "extract": "stockwise.extract",
-    "validate": "stockwise.validation.step",
-    "build_features": "stockwise_features.demand_panel",
-    "forecast": "stockwise_serving.forecast",
-    "detect_anomalies": "stockwise_serving.anomalies",
-    "plan": "stockwise.planning.step",
-    "publish": "stockwise.publish",
-    "report": "stockwise.report",
-}
-# other jobs, "module" (its `run`) or "module:function"
-OTHER_JOBS = {
-    "train_forecast": "stockwise_training.forecast.train",
-    "promote_forecast": "stockwise_training.forecast.train:promote_job",
-    "train_anomaly": "stockwise_training.anomaly.train",
-    "promote_anomaly": "stockwise_training.anomaly.train:promote_job",
-    "count_facings": "stockwise_serving.shelf",
-    "reconcile_shelf": "stockwise_serving.shelf:reconcile_job",
-    "train_shelf": "stockwise_training.shelf.train",
-    "promote_shelf": "stockwise_training.shelf.train:promote_job",
-    "demo_shelf_photos": "stockwise_training.shelf.demo_photos",
-}
 # jobs that write what a plan is made from or the plan itself: they hold the date's lock
-LOCKED_JOBS = frozenset(JOBS)
+LOCKED_JOBS = frozenset(PLANNING)
 NOT_RETRYABLE = (ValidationFailed, ConfigError, ExtractError, RunLocked)
 
 # what a scenario reuses from the official run of its date instead of pulling the ERP again:
 # job -> the official datasets that must all exist
-REUSED_BY_SCENARIOS = {
+REUSED_BY_SCENARIOS = {  # (catalog datasets, by path: this module stays light for DAG parsing)
     "extract": ("raw/erp/sales", "raw/erp/items"),
     "validate": ("validated/sales", "validated/items", "data_docs"),
     "build_features": ("features/demand_panel", "features/movement_daily"),
@@ -66,7 +44,8 @@ SCENARIO_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
 def to_jsonable(result: Any) -> dict[str, Any]:
-    data = dataclasses.asdict(result) if dataclasses.is_dataclass(result) else dict(result)
+    is_instance = dataclasses.is_dataclass(result) and not isinstance(result, type)
+    data = dataclasses.asdict(result) if is_instance else dict(result)
     return json.loads(json.dumps(data, default=str))
 
 
@@ -91,8 +70,10 @@ def scenario_name(params: dict[str, Any]) -> str | None:
     if name:
         name = str(name).strip().lower()
         if not SCENARIO_NAME.match(name):
-            raise ConfigError(f"scenario name {params.get('scenario')!r}: use lower-case letters, digits, - and _ "
-                              "(at most 63 characters)")
+            raise ConfigError(
+                f"scenario name {params.get('scenario')!r}: use lower-case letters, digits, - and _ "
+                "(at most 63 characters)"
+            )
         return name
     whatifs = {k: params[k] for k in WHAT_IFS if params.get(k) is not None}
     if not whatifs:
@@ -107,9 +88,17 @@ def _settings(scenario: str | None):
     return Settings(scenario=scenario) if scenario else Settings()
 
 
-def call(job: str, ds: str | date, *, in_airflow: bool = False, owner: str | None = None,
-         scenario: str | None = None, lock: str | None = "job", **kwargs: Any) -> dict[str, Any]:
-    """Run job `job` (a key of JOBS or a module path with a `run(ds, settings, ...)`).
+def call(
+    job: str,
+    ds: str | date,
+    *,
+    in_airflow: bool = False,
+    owner: str | None = None,
+    scenario: str | None = None,
+    lock: str | None = "job",
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """Run job `job` (a `stockwise.jobs` entry point: `fn(ds, settings, ...)`) for date `ds`.
 
     `in_airflow`: raise Airflow's no-retry failure for errors that a retry cannot fix.
     `lock`: "job" holds the date's lock for this job only; "run" holds it as one step of a
@@ -119,17 +108,20 @@ def call(job: str, ds: str | date, *, in_airflow: bool = False, owner: str | Non
     logging.getLogger("stockwise").setLevel(logging.INFO)
     for name in ("stockwise_features", "stockwise_serving", "stockwise_training"):
         logging.getLogger(name).setLevel(logging.INFO)
-    target = JOBS.get(job) or OTHER_JOBS.get(job) or job
-    module_name, _, func = target.partition(":")
     day = parse_run_date(ds)
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     try:
         settings = _settings(scenario)
+        from stockwise import masking
+
+        masking.install(settings)  # every log line of the job scrubbed of known secrets
         reused = _official_inputs(job, day, settings) if scenario else None
         if reused:
             log.info("%s: the scenario reuses the official %s of %s", job, ", ".join(reused), day)
             return {"ds": day.isoformat(), "scenario": scenario, "reused_official": list(reused)}
-        fn = getattr(importlib.import_module(module_name), func or "run")
+        from stockwise import jobs
+
+        fn = jobs.load(job)
         if lock and job in LOCKED_JOBS:
             result = _locked(fn, job, day, settings, owner, lock, kwargs)
         else:
@@ -141,8 +133,13 @@ def call(job: str, ds: str | date, *, in_airflow: bool = False, owner: str | Non
             from airflow.sdk.exceptions import AirflowFailException
         except ImportError:
             raise e from None
-        raise AirflowFailException(str(e)) from e
-    out = to_jsonable(result)
+        from stockwise import masking
+
+        raise AirflowFailException(masking.scrub(str(e), masking.secret_values())) from e
+    out = to_jsonable(result)  # the XCom: scrubbed, like the logs
+    from stockwise import masking
+
+    out = json.loads(masking.scrub(json.dumps(out), masking.secret_values(settings)))
     if scenario:
         out.setdefault("scenario", scenario)
     log.info("%s %s -> %s", job, day, json.dumps(out)[:2000])
@@ -166,14 +163,15 @@ def _locked(fn, job: str, day: date, settings, owner: str | None, mode: str, kwa
     resource = f"plan/{day.isoformat()}"
     lease = settings.lock_lease_minutes * 60
     wait = settings.lock_wait_minutes * 60
-    with runlock.held(store, resource, owner or runlock.cli_owner(), lease, wait,
-                      release_after=mode in ("job", "last")):
+    with runlock.held(
+        store, resource, owner or runlock.cli_owner(), lease, wait, release_after=mode in ("job", "last")
+    ):
         faults.point(settings, f"{job}.start")
         return fn(day, settings=settings, **kwargs)
 
 
 # --- Airflow ---------------------------------------------------------------------------------
-def run_date_from_context(ctx: dict) -> str:
+def run_date_from_context(ctx: Mapping[str, Any]) -> str:
     """The date a DAG run works for: the `run_date` param; for a run started by a new model,
     the date that model was trained for; else the logical date, else run_after (manual and
     asset-triggered runs in Airflow 3 may have no logical date)."""
@@ -190,7 +188,7 @@ def run_date_from_context(ctx: dict) -> str:
     return ctx["dag_run"].run_after.strftime("%Y-%m-%d")
 
 
-def run_owner(ctx: dict) -> str:
+def run_owner(ctx: Mapping[str, Any]) -> str:
     return f"airflow:{ctx['dag_run'].dag_id}:{ctx['dag_run'].run_id}"
 
 
@@ -204,10 +202,32 @@ def call_from_airflow(job: str, *, lock: str | None = "job", scenarios: bool = F
     ctx = get_current_context()
     scenario = scenario_name(ctx["params"]) if scenarios else None
     if scenario:
-        log.info("scenario run '%s': results go to scenarios/%s/, nothing is published to the ERP",
-                 scenario, scenario)
-    return call(job, run_date_from_context(ctx), in_airflow=True, owner=run_owner(ctx), scenario=scenario,
-                lock=lock, **kwargs)
+        log.info("scenario run '%s': results go to scenarios/%s/, nothing is published to the ERP", scenario, scenario)
+    return call(
+        job, run_date_from_context(ctx), in_airflow=True, owner=run_owner(ctx), scenario=scenario, lock=lock, **kwargs
+    )
+
+
+def input_tasks(call: Callable[..., dict[str, Any]]):
+    """The tasks every DAG that plans or trains starts with, `extract -> validate -> build_features`
+    (task ids as the jobs), each through `call(job)`; returns the output of `build_features`."""
+    from datetime import timedelta
+
+    from airflow.sdk import task
+
+    @task(execution_timeout=timedelta(minutes=30))
+    def extract() -> dict:
+        return call("extract")
+
+    @task(execution_timeout=timedelta(minutes=30))
+    def validate(extracted: Any) -> dict:  # Any: an XComArg while the DAG is built
+        return call("validate")
+
+    @task(execution_timeout=timedelta(hours=1))
+    def build_features(validated: Any) -> dict:
+        return call("build_features")
+
+    return build_features(validate(extract()))
 
 
 def failure_callback(plans: bool = False):
@@ -224,11 +244,19 @@ def failure_callback(plans: bool = False):
             from stockwise import alerts
 
             ti = context.get("ti") or context.get("task_instance")
+            if ti is None:
+                raise LookupError("the failure context names no task instance")
             scenario = scenario_name(context.get("params") or {}) if plans else None
             alerts.task_failed(
-                ds=parse_run_date(run_date_from_context(context)), dag_id=ti.dag_id, task_id=ti.task_id,
-                run_id=ti.run_id, try_number=getattr(ti, "try_number", None), error=context.get("exception"),
-                owner=run_owner(context), scenario=scenario, official_plan=plans and scenario is None,
+                ds=parse_run_date(run_date_from_context(context)),
+                dag_id=ti.dag_id,
+                task_id=ti.task_id,
+                run_id=ti.run_id,
+                try_number=getattr(ti, "try_number", None),
+                error=context.get("exception"),
+                owner=run_owner(context),
+                scenario=scenario,
+                official_plan=plans and scenario is None,
             )
         except Exception:  # noqa: BLE001 - see above
             log.exception("the failure callback itself failed")

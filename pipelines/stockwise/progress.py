@@ -1,7 +1,7 @@
 """Turn `airflow dags test` output into short progress lines (the full log is kept in a file).
 
-    airflow dags test inventory_planning 2025-12-31 | python -m stockwise.progress
-    stockwise -q where --ds 2025-12-31 | python -m stockwise.progress --summary
+airflow dags test inventory_planning 2025-12-31 | python -m stockwise.progress
+stockwise -q where --ds 2025-12-31 | python -m stockwise.progress --summary
 """
 
 from __future__ import annotations
@@ -46,6 +46,10 @@ def follow(lines) -> int:
 def summary(text: str) -> int:
     data = json.loads(text.strip().splitlines()[-1])
     labels = {
+        "plan_version": "plan version (lake)",
+        "erp_plan_version": "plan version (ERP)",
+        "in_progress": "a run holds this date",
+        "reconciled": "reconciled",
         "reorder_plan_csv": "reorder plan (CSV)",
         "report": "planner report",
         "report_xlsx": "plan (Excel)",

@@ -25,14 +25,13 @@ import time
 from dataclasses import dataclass
 from datetime import date
 
-from stockwise import faults, lake
+from stockwise import exports, faults, lake
+from stockwise.catalog import PLANS, STAGED_PLAN
 from stockwise.erp.connect import connect
-from stockwise.planning.step import STAGING
 from stockwise.settings import Settings
 
 log = logging.getLogger(__name__)
 
-PLANS = "plans"
 # the plan's CSV: every column a buyer may act on, money to the cent, quantities whole
 MONEY = ("unit_cost", "unit_price", "order_value", "min_order_value")
 
@@ -69,7 +68,7 @@ def plan_csv(orders) -> bytes:
     for c in out.columns:
         if str(out[c].dtype).startswith("datetime"):
             out[c] = out[c].dt.strftime("%Y-%m-%d")
-    return out.to_csv(index=False).encode()
+    return exports.csv_bytes(out)
 
 
 def exceptions_of(df):
@@ -79,9 +78,14 @@ def exceptions_of(df):
     if "needs_master_data" not in df:
         return pd.DataFrame(columns=["sku", "location_id", "kind", "detail"])
     x = df[df["needs_master_data"].fillna("").astype(str) != ""]
-    return pd.DataFrame({"sku": x["sku"].to_numpy(), "location_id": x["location_id"].to_numpy(),
-                         "kind": "needs_master_data",
-                         "detail": ("missing " + x["needs_master_data"].astype(str)).to_numpy()})
+    return pd.DataFrame(
+        {
+            "sku": x["sku"].to_numpy(),
+            "location_id": x["location_id"].to_numpy(),
+            "kind": "needs_master_data",
+            "detail": ("missing " + x["needs_master_data"].astype(str)).to_numpy(),
+        }
+    )
 
 
 def reconcile(store, conn, ds: date) -> str:
@@ -94,18 +98,24 @@ def reconcile(store, conn, ds: date) -> str:
     if not pub:
         return ""
     d = ds.isoformat()
-    current = lake.read_manifest(store, PLANS, d).version if lake.has_partition(store, PLANS, d) else None
+    current = PLANS.manifest(store, d).version if PLANS.exists(store, d) else None
     if current == pub["version"]:
         return ""
-    staged = lake.staged_partition(store, PLANS, d, pub["version"])
+    staged = lake.staged_partition(store, PLANS.path, d, pub["version"])
     if staged is None:
-        msg = (f"the ERP holds plan {plan_id(ds)} version {pub['version']} but the lake has no such version "
-               f"(it shows {current or 'none'}); rerun publish to publish the staged plan again")
+        msg = (
+            f"the ERP holds plan {plan_id(ds)} version {pub['version']} but the lake has no such version "
+            f"(it shows {current or 'none'}); rerun publish to publish the staged plan again"
+        )
         log.error(msg)
         return msg
     lake.commit_partition(store, staged)
-    log.warning("healed an interrupted publish: the ERP committed plan %s version %s, the lake now shows it too "
-                "(it showed %s)", plan_id(ds), pub["version"], current or "nothing")
+    log.warning(
+        "healed an interrupted publish: the ERP committed plan %s version %s, the lake now shows it too (it showed %s)",
+        plan_id(ds),
+        pub["version"],
+        current or "nothing",
+    )
     return f"healed {pub['version']}"
 
 
@@ -114,7 +124,7 @@ def run(ds: date, settings: Settings | None = None) -> PublishResult:
     store = lake.open_lake(settings)
     d = ds.isoformat()
     t0 = time.monotonic()
-    staged = lake.read_manifest(store, STAGING, d)
+    staged = STAGED_PLAN.manifest(store, d)
     pid = plan_id(ds)
     gate = staged.meta.get("gate") or {}
     conn = None if settings.scenario else connect(settings)
@@ -122,36 +132,79 @@ def run(ds: date, settings: Settings | None = None) -> PublishResult:
     if gate.get("held"):
         # a held plan is not published; the plan in force (if any) stays in force, in the lake and the ERP
         log.warning("plan %s held back, not published: %s", pid, gate.get("why"))
-        return PublishResult(d, pid, "", 0, 0, 0, 0, "", "", "", round(time.monotonic() - t0, 1), True,
-                             gate.get("why", ""), healed, settings.scenario or "")
-    df = lake.read_parquet(store, STAGING, d, "plan.parquet")
+        return PublishResult(
+            d,
+            pid,
+            "",
+            0,
+            0,
+            0,
+            0,
+            "",
+            "",
+            "",
+            round(time.monotonic() - t0, 1),
+            True,
+            gate.get("why", ""),
+            healed,
+            settings.scenario or "",
+        )
+    df = STAGED_PLAN.read(store, d)
     orders = df[df["order_qty"] > 0].reset_index(drop=True)
     exceptions = exceptions_of(df)
     files = {
         "reorder_plan.parquet": lake.parquet_bytes(orders),
         "reorder_plan.csv": plan_csv(orders),
-        "exceptions.csv": exceptions.to_csv(index=False).encode(),
+        "exceptions.csv": exports.csv_bytes(exceptions),
         "all_positions.parquet": lake.parquet_bytes(df),
-        "simulation.json": lake.read_file(store, STAGING, d, "simulation.json"),
+        "simulation.json": STAGED_PLAN.read_bytes(store, d, "simulation.json"),
     }
     meta = {"plan_id": pid, "order_lines": len(orders), "exceptions": len(exceptions), **staged.meta}
-    part = lake.stage_partition(store, PLANS, d, files, meta)
+    part = lake.stage_partition(store, PLANS.path, d, files, meta)
     faults.point(settings, "publish.after_stage")
     if conn is None:
         wb, where = {"upserted": 0, "removed": 0}, f"nowhere (scenario '{settings.scenario}')"
     else:
-        wb = conn.commit_plan(pid, ds, part.version, orders, exceptions, published_by=_who(),
-                              before_commit=lambda: faults.point(settings, "publish.in_erp_transaction"))
+        wb = conn.commit_plan(
+            pid,
+            ds,
+            part.version,
+            orders,
+            exceptions,
+            published_by=_who(),
+            before_commit=lambda: faults.point(settings, "publish.in_erp_transaction"),
+        )
         where = conn.describe()
     faults.point(settings, "publish.after_erp_commit")
     lake.commit_partition(store, part)
     faults.point(settings, "publish.after_flip")
-    log.info("published plan %s version %s: %d lines, %d exceptions to %s and %s (%s)", pid, part.version,
-             len(orders), len(exceptions), store.uri(lake.partition_prefix(PLANS, d)), where, wb)
-    return PublishResult(d, pid, part.version, len(orders), len(exceptions), wb["upserted"], wb["removed"],
-                         store.uri(part.key("reorder_plan.csv")), store.uri(part.key("reorder_plan.parquet")),
-                         where, round(time.monotonic() - t0, 1), False, gate.get("why", ""), healed,
-                         settings.scenario or "")
+    log.info(
+        "published plan %s version %s: %d lines, %d exceptions to %s and %s (%s)",
+        pid,
+        part.version,
+        len(orders),
+        len(exceptions),
+        store.uri(PLANS.prefix(d)),
+        where,
+        wb,
+    )
+    return PublishResult(
+        d,
+        pid,
+        part.version,
+        len(orders),
+        len(exceptions),
+        wb["upserted"],
+        wb["removed"],
+        store.uri(part.key("reorder_plan.csv")),
+        store.uri(part.key("reorder_plan.parquet")),
+        where,
+        round(time.monotonic() - t0, 1),
+        False,
+        gate.get("why", ""),
+        healed,
+        settings.scenario or "",
+    )
 
 
 def _who() -> str:

@@ -11,15 +11,12 @@ import time
 from dataclasses import dataclass
 from datetime import date
 
-from stockwise import lake
-from stockwise.planning.step import STAGING
-from stockwise.publish import PLANS
+from stockwise import catalog, exports, lake
+from stockwise.catalog import ANOMALIES, DATA_DOCS, FORECASTS, PLANS, REPORTS, STAGED_PLAN
 from stockwise.settings import Settings
-from stockwise.validation.step import DOCS
 
 log = logging.getLogger(__name__)
 
-REPORTS = "reports"
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1f2933}
@@ -30,7 +27,8 @@ h1{margin-bottom:.2rem} .sub{color:#52606d;margin-top:0}
 .flag{background:#fff3c4;border-left:4px solid #f0b429;padding:.6rem 1rem;margin:1rem 0}
 .held{background:#ffe3e3;border-left-color:#e12d39}
 .scenario{background:#e6f6ff;border-left-color:#2680c2} .superseded{background:#ffe3e3;border-left:6px solid #e12d39}
-table{border-collapse:collapse;width:100%;font-size:.85rem} th,td{padding:.35rem .5rem;border-bottom:1px solid #e4e7eb;text-align:left}
+table{border-collapse:collapse;width:100%;font-size:.85rem}
+th,td{padding:.35rem .5rem;border-bottom:1px solid #e4e7eb;text-align:left}
 th{background:#f5f7fa;position:sticky;top:0} td.n{text-align:right;font-variant-numeric:tabular-nums}
 .charts{display:flex;flex-wrap:wrap;gap:1rem} .charts img{max-width:48%;min-width:320px;border:1px solid #e4e7eb}
 """
@@ -72,8 +70,13 @@ def cost_of_service_chart(sim: dict):
     mm = sim.get("minmax")
     if mm:
         e = mm["erp"]
-        ax.plot(e["fill_rate"] * 100, e["avg_inventory_value"], "D", color="#e12d39",
-                label=f"ERP min/max ({mm['series']} series)")
+        ax.plot(
+            e["fill_rate"] * 100,
+            e["avg_inventory_value"],
+            "D",
+            color="#e12d39",
+            label=f"ERP min/max ({mm['series']} series)",
+        )
     ax.set_xlabel("simulated fill rate (%)")
     ax.set_ylabel("average inventory value")
     ax.set_title(f"Cost of service, replay {sim['window'][0]}..{sim['window'][1]}")
@@ -129,15 +132,21 @@ def anomaly_section(alerts, esc) -> str:
     if not len(alerts):
         return "<h2>Inventory anomalies</h2><p>No anomalies in the last weeks.</p>"
     counts = alerts["type"].value_counts()
-    chips = "".join(f"<div class='kpi'><b>{n:,}</b><span>{esc(t.replace('_', ' '))}</span></div>" for t, n in counts.items())
+    chips = "".join(
+        f"<div class='kpi'><b>{n:,}</b><span>{esc(t.replace('_', ' '))}</span></div>" for t, n in counts.items()
+    )
     top = alerts.nlargest(20, "value_at_risk")
     rows = "".join(
         f"<tr><td>{esc(str(r.date)[:10])}</td><td>{esc(r.type.replace('_', ' '))}{' (open)' if r.open else ''}</td>"
         f"<td>{esc(r.sku)}</td><td>{esc(r.location_id)}</td><td class='n'>{r.magnitude:,.0f}</td>"
-        f"<td class='n'>{r.value_at_risk:,.2f}</td><td>{esc(r.reason)}</td></tr>" for r in top.itertuples())
-    return (f"<h2>Inventory anomalies ({len(alerts):,}, {alerts['value_at_risk'].sum():,.2f} at risk)</h2>"
-            f"<div class='kpis'>{chips}</div><table><thead><tr><th>day</th><th>type</th><th>sku</th><th>location</th>"
-            f"<th>units</th><th>value at risk</th><th>why</th></tr></thead><tbody>{rows}</tbody></table>")
+        f"<td class='n'>{r.value_at_risk:,.2f}</td><td>{esc(r.reason)}</td></tr>"
+        for r in top.itertuples()
+    )
+    return (
+        f"<h2>Inventory anomalies ({len(alerts):,}, {alerts['value_at_risk'].sum():,.2f} at risk)</h2>"
+        f"<div class='kpis'>{chips}</div><table><thead><tr><th>day</th><th>type</th><th>sku</th><th>location</th>"
+        f"<th>units</th><th>value at risk</th><th>why</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
 
 
 def comparison_section(comparison: dict | None, esc) -> str:
@@ -147,9 +156,13 @@ def comparison_section(comparison: dict | None, esc) -> str:
     if not comparison.get("official"):
         return "<h2>Against the official plan</h2><p>No official plan has been published for this date yet.</p>"
     rows = []
-    for label, key, fmt in (("order lines", "lines", "{:,.0f}"), ("units to order", "units", "{:,.0f}"),
-                            ("order value", "value", "{:,.2f}"), ("simulated fill rate", "fill_rate", "{:.1%}"),
-                            ("simulated avg inventory value", "inventory_value", "{:,.0f}")):
+    for label, key, fmt in (
+        ("order lines", "lines", "{:,.0f}"),
+        ("units to order", "units", "{:,.0f}"),
+        ("order value", "value", "{:,.2f}"),
+        ("simulated fill rate", "fill_rate", "{:.1%}"),
+        ("simulated avg inventory value", "inventory_value", "{:,.0f}"),
+    ):
         o, sc = comparison["official"].get(key), comparison["scenario"].get(key)
         if o is None or sc is None:
             cells = [fmt.format(v) if v is not None else "n/a" for v in (o, sc)] + ["n/a"]
@@ -157,34 +170,100 @@ def comparison_section(comparison: dict | None, esc) -> str:
             diff = sc - o
             cells = [fmt.format(o), fmt.format(sc), ("+" if diff >= 0 else "") + fmt.format(diff)]
         rows.append(f"<tr><td>{esc(label)}</td>" + "".join(f"<td class='n'>{esc(c)}</td>" for c in cells) + "</tr>")
-    return ("<h2>Against the official plan</h2><table class='compare'><thead><tr><th></th><th>official "
-            f"(version {esc(str(comparison.get('official_version', '')))})</th><th>this scenario</th>"
-            f"<th>difference</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    return (
+        "<h2>Against the official plan</h2><table class='compare'><thead><tr><th></th><th>official "
+        f"(version {esc(str(comparison.get('official_version', '')))})</th><th>this scenario</th>"
+        f"<th>difference</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def exceptions_section(exceptions, esc) -> str:
     if exceptions is None or not len(exceptions):
         return ""
-    rows = "".join(f"<tr><td>{esc(str(r.sku))}</td><td>{esc(str(r.location_id))}</td><td>{esc(str(r.detail))}</td></tr>"
-                   for r in exceptions.itertuples(index=False))
-    return (f"<h2>Needs master data ({len(exceptions):,} lines not ordered)</h2><p>Stockwise does not guess a unit "
-            "cost, pack size, supplier or lead time: these lines are not ordered until the ERP has them.</p>"
-            f"<table><thead><tr><th>sku</th><th>location</th><th>what is missing</th></tr></thead><tbody>{rows}"
-            "</tbody></table>")
+    rows = "".join(
+        f"<tr><td>{esc(str(r.sku))}</td><td>{esc(str(r.location_id))}</td><td>{esc(str(r.detail))}</td></tr>"
+        for r in exceptions.itertuples(index=False)
+    )
+    return (
+        f"<h2>Needs master data ({len(exceptions):,} lines not ordered)</h2><p>Stockwise does not guess a unit "
+        "cost, pack size, supplier or lead time: these lines are not ordered until the ERP has them.</p>"
+        f"<table><thead><tr><th>sku</th><th>location</th><th>what is missing</th></tr></thead><tbody>{rows}"
+        "</tbody></table>"
+    )
 
 
 def plan_kpis(orders, sim: dict | None) -> dict:
     k = (sim or {}).get("stockwise") or {}
-    return {"lines": len(orders), "units": float(orders["order_qty"].sum()), "value": float(orders["order_value"].sum()),
-            "fill_rate": k.get("fill_rate"), "inventory_value": k.get("avg_inventory_value")}
+    return {
+        "lines": len(orders),
+        "units": float(orders["order_qty"].sum()),
+        "value": float(orders["order_value"].sum()),
+        "fill_rate": k.get("fill_rate"),
+        "inventory_value": k.get("avg_inventory_value"),
+    }
 
 
-def render(ds: str, orders, positions, meta: dict, forecast_meta: dict, docs_href: str | None,
-           sim: dict | None = None, alerts=None, lineage: dict | None = None, comparison: dict | None = None,
-           exceptions=None) -> str:
+ORDER_COLUMNS = [
+    ("sku", "sku"),
+    ("location", "location_id"),
+    ("item", "name"),
+    ("supplier", "supplier_id"),
+    ("segment", "segment"),
+    ("target", "target"),
+    ("on hand", "on_hand"),
+    ("on order", "on_order"),
+    ("reorder point", "reorder_point"),
+    ("order-up-to", "order_up_to"),
+    ("order qty", "order_qty"),
+    ("value", "order_value"),
+    ("need by", "need_by"),
+    ("reason", "reason"),
+]
+
+
+def render(
+    ds: str,
+    orders,
+    positions,
+    meta: dict,
+    forecast_meta: dict,
+    docs_href: str | None,
+    sim: dict | None = None,
+    alerts=None,
+    lineage: dict | None = None,
+    comparison: dict | None = None,
+    exceptions=None,
+) -> str:
+    """The page: header and lineage, banners, KPIs, charts, order lines, exceptions, anomalies."""
     esc = html.escape
     lineage = lineage or {}
     scenario = lineage.get("scenario")
+    gate = meta.get("gate") or {}
+    kpis = _kpis(orders, positions, meta, forecast_meta, sim)
+    imgs = "".join(f"<img alt='{esc(t)}' src='data:image/png;base64,{b}'>" for t, b in charts(orders, positions, sim))
+    docs = f"<a href='{esc(docs_href)}'>Data quality (Great Expectations Data Docs)</a>" if docs_href else ""
+    title_note = f" · scenario {esc(scenario)}" if scenario else ""
+    method = esc(str(forecast_meta.get("method", "?")))
+    plan = esc(str(meta.get("plan_id", "")))
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Stockwise reorder plan {esc(ds)}</title><style>{CSS}</style></head><body>
+<!-- stockwise:superseded -->
+<h1>Reorder plan {esc(ds)}{" (held back)" if gate.get("held") else ""}{title_note}</h1>
+<p class="sub">Plan {plan} · forecasts: {method} · {docs} · <a href="reorder_plan.xlsx">Excel</a></p>
+{_lineage(meta, lineage, esc)}
+{_banners(gate, forecast_meta, lineage, esc)}
+{comparison_section(comparison, esc)}
+<div class="kpis">{"".join(f"<div class='kpi'><b>{esc(v)}</b><span>{esc(k)}</span></div>" for k, v in kpis)}</div>
+<div class="charts">{imgs}</div>
+<h2>Order lines ({len(orders):,})</h2>
+<table><thead><tr>{"".join(f"<th>{esc(h)}</th>" for h, _ in ORDER_COLUMNS)}</tr></thead>
+<tbody>{"".join(_order_rows(orders, esc))}</tbody></table>
+{exceptions_section(exceptions, esc)}
+{anomaly_section(alerts, esc)}
+</body></html>"""
+
+
+def _kpis(orders, positions, meta: dict, forecast_meta: dict, sim: dict | None) -> list[tuple[str, str]]:
     kind = str(meta.get("target_kind", "fill_rate")).replace("_", " ")
     kpis = [
         ("order lines", f"{len(orders):,}"),
@@ -196,49 +275,83 @@ def render(ds: str, orders, positions, meta: dict, forecast_meta: dict, docs_hre
     ]
     if sim and sim.get("stockwise"):
         k = sim["stockwise"]
-        kpis += [("simulated fill rate", f"{k['fill_rate']:.1%}"),
-                 ("simulated cycle service", f"{k['cycle_service_level']:.1%}"),
-                 ("simulated avg inventory value", f"{k['avg_inventory_value']:,.0f}"),
-                 ("simulated stockout days", f"{k['stockout_days']:,.0f}")]
+        kpis += [
+            ("simulated fill rate", f"{k['fill_rate']:.1%}"),
+            ("simulated cycle service", f"{k['cycle_service_level']:.1%}"),
+            ("simulated avg inventory value", f"{k['avg_inventory_value']:,.0f}"),
+            ("simulated stockout days", f"{k['stockout_days']:,.0f}"),
+        ]
         if sim.get("minmax"):
             e, s2 = sim["minmax"]["erp"], sim["minmax"]["stockwise"]
             kpis.append(("ERP min/max: simulated fill", f"{e['fill_rate']:.1%}"))
             if e["avg_inventory_value"]:
-                kpis.append(("inventory value vs ERP min/max",
-                             f"{s2['avg_inventory_value'] / e['avg_inventory_value'] - 1:+.0%}"))
+                kpis.append(
+                    (
+                        "inventory value vs ERP min/max",
+                        f"{s2['avg_inventory_value'] / e['avg_inventory_value'] - 1:+.0%}",
+                    )
+                )
     bt = forecast_meta.get("backtest", {})
     if "wape" in bt:
         kpis.append(("forecast WAPE (backtest)", f"{bt['wape']:.2f}"))
         kpis.append(("80% interval coverage", f"{bt.get('coverage_80', float('nan')):.0%}"))
     if "wrmsse" in bt:
         kpis.append(("forecast WRMSSE (backtest)", f"{bt['wrmsse']:.3f}"))
+    return kpis
+
+
+def _banners(gate: dict, forecast_meta: dict, lineage: dict, esc) -> str:
+    """What a planner must know before acting: scenario, held plan, gate override, model fallback."""
     flag = ""
-    gate = meta.get("gate") or {}
+    scenario = lineage.get("scenario")
     if scenario:
-        flag += (f"<div class='flag scenario'><b>Scenario '{esc(scenario)}', not published.</b> What-if "
-                 f"{esc(', '.join(f'{k} = {v}' for k, v in (lineage.get('whatifs') or {}).items()) or 'run')}: "
-                 "nothing went to the ERP and the official plan is untouched.</div>")
+        flag += (
+            f"<div class='flag scenario'><b>Scenario '{esc(scenario)}', not published.</b> What-if "
+            f"{esc(', '.join(f'{k} = {v}' for k, v in (lineage.get('whatifs') or {}).items()) or 'run')}: "
+            "nothing went to the ERP and the official plan is untouched.</div>"
+        )
     if gate.get("held"):
         in_force = lineage.get("in_force")
-        keep = (f" The plan in force is still version {esc(in_force)}." if in_force else
-                " No plan is in force for this date.")
-        flag += (f"<div class='flag held'><b>Plan held back, not published.</b> {esc(str(gate.get('why')))}.{keep} "
-                 "Check the forecast and recent demand; rerun with <code>publish_if_gate_fails</code> to publish anyway.</div>")
+        keep = (
+            f" The plan in force is still version {esc(in_force)}."
+            if in_force
+            else " No plan is in force for this date."
+        )
+        flag += (
+            f"<div class='flag held'><b>Plan held back, not published.</b> {esc(str(gate.get('why')))}.{keep} "
+            "Check the forecast and recent demand; "
+            "rerun with <code>publish_if_gate_fails</code> to publish anyway.</div>"
+        )
     elif gate and not gate.get("passed", True):
         flag += f"<div class='flag'>Gate overridden: {esc(str(gate.get('why')))}.</div>"
     if forecast_meta.get("fallback"):
-        flag += (f"<div class='flag held'><b>Forecast model fallback.</b> {esc(str(forecast_meta['fallback']))}. "
-                 "Look at the model registry before acting on unusual lines.</div>")
-    if forecast_meta.get("baseline"):
-        flag += (f"<div class='flag'>Forecasts come from the <b>{esc(str(forecast_meta.get('method')))}</b> "
-                "baseline: no champion demand model is registered yet.</div>")
+        flag += (
+            f"<div class='flag held'><b>Forecast model fallback.</b> {esc(str(forecast_meta['fallback']))}. "
+            "Look at the model registry before acting on unusual lines.</div>"
+        )
+    if forecast_meta.get("baseline") and not forecast_meta.get("fallback"):
+        flag += (
+            f"<div class='flag'>Forecasts come from the <b>{esc(str(forecast_meta.get('method')))}</b> "
+            "baseline: no champion demand model is registered yet.</div>"
+        )
+    return flag
+
+
+def _lineage(meta: dict, lineage: dict, esc) -> str:
+    as_of = lineage.get("data_as_of") or {}
+    return (
+        f"<p class='sub lineage'>Plan <b>{esc(str(meta.get('plan_id', '')))}</b>"
+        + (f" version <code>{esc(lineage['version'])}</code>" if lineage.get("version") else " (not published)")
+        + (" · data as of " + ", ".join(f"{esc(k)} {esc(v)}" for k, v in as_of.items() if v) if as_of else "")
+        + "</p>"
+    )
+
+
+def _order_rows(orders, esc) -> list[str]:
     rows = []
-    cols = [("sku", "sku"), ("location", "location_id"), ("item", "name"), ("supplier", "supplier_id"),
-            ("segment", "segment"), ("target", "target"), ("on hand", "on_hand"), ("on order", "on_order"),
-            ("reorder point", "reorder_point"), ("order-up-to", "order_up_to"), ("order qty", "order_qty"), ("value", "order_value"), ("need by", "need_by"), ("reason", "reason")]
     for r in orders.itertuples(index=False):
         cells = []
-        for _, c in cols:
+        for _, c in ORDER_COLUMNS:
             v = getattr(r, c)
             if c == "target":
                 cells.append(f"<td class='n'>{v:.1%}</td>")
@@ -249,30 +362,7 @@ def render(ds: str, orders, positions, meta: dict, forecast_meta: dict, docs_hre
             else:
                 cells.append(f"<td>{esc(str(v))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    imgs = "".join(f"<img alt='{esc(t)}' src='data:image/png;base64,{b}'>" for t, b in charts(orders, positions, sim))
-    as_of = lineage.get("data_as_of") or {}
-    lineage_html = (
-        f"<p class='sub lineage'>Plan <b>{esc(str(meta.get('plan_id', '')))}</b>"
-        + (f" version <code>{esc(lineage['version'])}</code>" if lineage.get("version") else " (not published)")
-        + (" · data as of " + ", ".join(f"{esc(k)} {esc(v)}" for k, v in as_of.items() if v) if as_of else "")
-        + "</p>")
-    docs = f"<a href='{esc(docs_href)}'>Data quality (Great Expectations Data Docs)</a>" if docs_href else ""
-    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>Stockwise reorder plan {esc(ds)}</title><style>{CSS}</style></head><body>
-<!-- stockwise:superseded -->
-<h1>Reorder plan {esc(ds)}{' (held back)' if gate.get('held') else ''}{f' · scenario {esc(scenario)}' if scenario else ''}</h1>
-<p class="sub">Plan {esc(str(meta.get('plan_id', '')))} · forecasts: {esc(str(forecast_meta.get('method', '?')))} · {docs} · <a href="reorder_plan.xlsx">Excel</a></p>
-{lineage_html}
-{flag}
-{comparison_section(comparison, esc)}
-<div class="kpis">{''.join(f"<div class='kpi'><b>{esc(v)}</b><span>{esc(k)}</span></div>" for k, v in kpis)}</div>
-<div class="charts">{imgs}</div>
-<h2>Order lines ({len(orders):,})</h2>
-<table><thead><tr>{''.join(f'<th>{esc(h)}</th>' for h, _ in cols)}</tr></thead>
-<tbody>{''.join(rows)}</tbody></table>
-{exceptions_section(exceptions, esc)}
-{anomaly_section(alerts, esc)}
-</body></html>"""
+    return rows
 
 
 def run(ds: date, settings: Settings | None = None) -> ReportResult:
@@ -287,50 +377,57 @@ def run(ds: date, settings: Settings | None = None) -> ReportResult:
 
         reconcile(store, connect(settings), ds)
     # the staged plan is what was computed; it is also what was published unless the gate held it
-    staged = lake.read_manifest(store, STAGING, d)
-    positions = lake.read_parquet(store, STAGING, d, "plan.parquet")
+    staged = STAGED_PLAN.manifest(store, d)
+    positions = STAGED_PLAN.read(store, d)
     orders = positions[positions["order_qty"] > 0].reset_index(drop=True)
-    sim = json.loads(lake.read_file(store, STAGING, d, "simulation.json")) if "simulation.json" in staged.files else None
+    sim = json.loads(STAGED_PLAN.read_bytes(store, d, "simulation.json")) if "simulation.json" in staged.files else None
     meta = dict(staged.meta)
     held = bool((meta.get("gate") or {}).get("held"))
     lineage: dict = {"scenario": settings.scenario, "whatifs": meta.get("whatifs") or {}}
-    if lake.has_partition(store, PLANS, d):
-        published = lake.read_manifest(store, PLANS, d)
+    if PLANS.exists(store, d):
+        published = PLANS.manifest(store, d)
         if held:
             lineage["in_force"] = published.version
         else:
             meta.update(published.meta)
             lineage["version"] = published.version
-    lineage["data_as_of"] = {n: lake.read_manifest(store, f"validated/{n}", d).meta.get("newest")
-                             for n in ("sales", "stock", "movements")
-                             if lake.has_partition(store, f"validated/{n}", d)}
-    fmeta = lake.read_manifest(store, "forecasts", d).meta
+    lineage["data_as_of"] = {
+        n: catalog.validated(n).manifest(store, d).meta.get("newest")
+        for n in ("sales", "stock", "movements")
+        if catalog.validated(n).exists(store, d)
+    }
+    fmeta = FORECASTS.manifest(store, d).meta
     docs_href = None
-    if lake.has_partition(store, DOCS, d):
-        docs_key = lake.read_manifest(store, DOCS, d).key("index.html")
+    if DATA_DOCS.exists(store, d):
+        docs_key = DATA_DOCS.manifest(store, d).key("index.html")
         # reports/ds=D/v=H/index.html -> the lake root is three levels up; a scenario's report sits
         # two levels deeper (scenarios/<name>/) and reads the official run's docs from the root
         shared = isinstance(store, lake.ScenarioStore) and store.reads_official(docs_key)
         docs_href = ("../../../../../" if shared else "../../../") + docs_key
-    alerts = lake.read_parquet(store, "anomalies", d, "alerts.parquet") if lake.has_partition(store, "anomalies", d) else None
+    alerts = ANOMALIES.read_if_there(store, d)
     comparison = compare_with_official(settings, ds, orders, sim) if settings.scenario else None
     from stockwise.publish import exceptions_of
 
     exceptions = exceptions_of(positions)
     page = render(d, orders, positions, meta, fmeta, docs_href, sim, alerts, lineage, comparison, exceptions)
-    xlsx = io.BytesIO()
     export = orders.drop(columns=[c for c in ("row",) if c in orders.columns]).copy()
     export["need_by"] = export["need_by"].astype(str).str[:10]
-    export.to_excel(xlsx, index=False, sheet_name="order lines")
-    part = lake.write_partition(
-        store, REPORTS, d, {"index.html": page.encode(), "reorder_plan.xlsx": xlsx.getvalue()},
-        meta={"plan_id": meta.get("plan_id"), "plan_version": lineage.get("version"), "order_lines": len(orders),
-              "held": held, "scenario": settings.scenario},
+    xlsx = exports.xlsx_bytes({"order lines": export})
+    part = REPORTS.write(
+        store,
+        d,
+        {"index.html": page.encode(), "reorder_plan.xlsx": xlsx},
+        meta={
+            "plan_id": meta.get("plan_id"),
+            "plan_version": lineage.get("version"),
+            "order_lines": len(orders),
+            "held": held,
+            "scenario": settings.scenario,
+        },
     )
     uri = store.uri(part.key("index.html"))
     log.info("report: %s", uri)
-    return ReportResult(d, uri, store.uri(part.key("reorder_plan.xlsx")), len(orders),
-                        round(time.monotonic() - t0, 1))
+    return ReportResult(d, uri, store.uri(part.key("reorder_plan.xlsx")), len(orders), round(time.monotonic() - t0, 1))
 
 
 def compare_with_official(settings: Settings, ds: date, orders, sim: dict | None) -> dict:
@@ -338,9 +435,9 @@ def compare_with_official(settings: Settings, ds: date, orders, sim: dict | None
     official = lake.open_official(settings)
     d = ds.isoformat()
     out: dict = {"scenario": plan_kpis(orders, sim), "official": None}
-    if lake.has_partition(official, PLANS, d):
-        part = lake.read_manifest(official, PLANS, d)
-        o_orders = lake.read_parquet(official, PLANS, d, "reorder_plan.parquet")
+    if PLANS.exists(official, d):
+        part = PLANS.manifest(official, d)
+        o_orders = PLANS.read(official, d)
         o_sim = json.loads(official.get(part.key("simulation.json"))) if "simulation.json" in part.files else None
         out["official"] = plan_kpis(o_orders, o_sim)
         out["official_version"] = part.version
@@ -353,17 +450,19 @@ SUPERSEDED = "<!-- stockwise:superseded -->"
 def mark_superseded(store, failed_ds: date, task: str, reason: str) -> str | None:
     """Mark the newest official report up to `failed_ds` as superseded by a run that failed, so
     that nobody acts on an old page believing it is today's. Returns its URI (None if none)."""
-    dates = sorted({k.split("/")[1][3:] for k in store.list(f"{REPORTS}/") if k.endswith(lake.MANIFEST)})
+    dates = sorted({k.split("/")[1][3:] for k in store.list(f"{REPORTS.path}/") if k.endswith(lake.MANIFEST)})
     dates = [x for x in dates if x <= failed_ds.isoformat()]
     if not dates:
         return None
     d = dates[-1]
-    part = lake.read_manifest(store, REPORTS, d)
+    part = REPORTS.manifest(store, d)
     page = store.get(part.key("index.html")).decode()
     first = " / ".join(reason.strip().splitlines()[:3])[:600] if reason.strip() else "unknown error"
-    banner = (f"<div class='flag superseded'><b>Superseded run failed at {html.escape(task)}</b> for "
-              f"{failed_ds.isoformat()}: {html.escape(first)}. This page shows the last official plan "
-              f"({html.escape(d)}); a newer plan was not made. Do not take it for today's plan.</div>")
+    banner = (
+        f"<div class='flag superseded'><b>Superseded run failed at {html.escape(task)}</b> for "
+        f"{failed_ds.isoformat()}: {html.escape(first)}. This page shows the last official plan "
+        f"({html.escape(d)}); a newer plan was not made. Do not take it for today's plan.</div>"
+    )
     head, sep, tail = page.partition(SUPERSEDED)
     if not sep:
         return None
@@ -372,6 +471,10 @@ def mark_superseded(store, failed_ds: date, task: str, reason: str) -> str | Non
     page = head + SUPERSEDED + banner + "<!-- /stockwise:superseded -->" + tail
     files = {n: store.get(f["key"]) for n, f in part.files.items() if n != "index.html"}
     files["index.html"] = page.encode()
-    new = lake.write_partition(store, REPORTS, d, files, meta={**part.meta, "superseded_by_failure": {
-        "ds": failed_ds.isoformat(), "task": task, "reason": first}})
+    new = REPORTS.write(
+        store,
+        d,
+        files,
+        meta={**part.meta, "superseded_by_failure": {"ds": failed_ds.isoformat(), "task": task, "reason": first}},
+    )
     return store.uri(new.key("index.html"))

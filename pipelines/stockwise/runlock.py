@@ -73,25 +73,32 @@ def _try(store, resource: str, owner: str, lease_s: float) -> Lease | None:
     key = _key(resource)
     cur = store.get_versioned(key)
     now = _now()
-    rec = json.loads(cur[0]) if cur else None
-    live = rec is not None and rec.get("owner") and rec.get("expires", 0) > now
+    rec: dict = json.loads(cur[0]) if cur else {}
+    live = bool(rec.get("owner")) and rec.get("expires", 0) > now
     if live and rec["owner"] != owner:
         return None
-    acquired = rec["acquired"] if live and rec["owner"] == owner else now
-    if rec and rec.get("owner") and rec["owner"] != owner:
-        log.warning("taking over lock %s from %s, whose lease ran out at %s", resource, rec["owner"],
-                    _stamp(rec["expires"]))
-    new = {"resource": resource, "owner": owner, "acquired": acquired, "expires": now + lease_s,
-           "host": socket.gethostname(), "pid": os.getpid(), "renewed": now}
+    acquired = float(rec["acquired"]) if live and rec["owner"] == owner else now
+    if rec.get("owner") and rec["owner"] != owner:
+        log.warning(
+            "taking over lock %s from %s, whose lease ran out at %s", resource, rec["owner"], _stamp(rec["expires"])
+        )
+    new = {
+        "resource": resource,
+        "owner": owner,
+        "acquired": acquired,
+        "expires": now + lease_s,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "renewed": now,
+    }
     try:
         store.put_if(key, json.dumps(new).encode(), cur[1] if cur else None)
     except LakeConflict:
         return None
-    return Lease(resource, owner, acquired, new["expires"])
+    return Lease(resource, owner, acquired, now + lease_s)
 
 
-def acquire(store, resource: str, owner: str, lease_s: float = 900, wait_s: float = 0,
-            poll_s: float = 2.0) -> Lease:
+def acquire(store, resource: str, owner: str, lease_s: float = 900, wait_s: float = 0, poll_s: float = 2.0) -> Lease:
     """Take (or renew, when `owner` already holds it) the lock; wait up to `wait_s` for another holder."""
     deadline = _now() + wait_s
     announced = False
@@ -109,8 +116,13 @@ def acquire(store, resource: str, owner: str, lease_s: float = 900, wait_s: floa
                 "without touching it. Wait for that run to finish (or its lease to run out) and retry."
             )
         if not announced:
-            log.info("%s is held by %s until %s: waiting up to %.0f s", resource, rec["owner"],
-                     _stamp(rec["expires"]), wait_s)
+            log.info(
+                "%s is held by %s until %s: waiting up to %.0f s",
+                resource,
+                rec["owner"],
+                _stamp(rec["expires"]),
+                wait_s,
+            )
             announced = True
         time.sleep(min(poll_s, max(deadline - _now(), 0.05)))
 

@@ -28,16 +28,21 @@ class Settings(BaseSettings):
     spark_master: str = Field(default="local[2]", description="Spark master URL.")
     spark_shuffle_partitions: int = 4
     history_days: int = Field(default=730, ge=28, description="Days of history extracted per run.")
-    service_level: float = Field(default=0.95, gt=0.5, lt=1.0,
-                                 description="Service target of the plan (fill rate unless target_kind says otherwise).")
+    service_level: float = Field(
+        default=0.95,
+        gt=0.5,
+        lt=1.0,
+        description="Service target of the plan (fill rate unless target_kind says otherwise).",
+    )
     target_kind: str = Field(default="fill_rate", pattern="^(fill_rate|cycle_service)$")
     plan_policy: str = Field(default="rsS", pattern="^(rsS|RS|sQ|minmax|days_of_cover)$")
     plan_method: str = Field(default="paths", pattern="^(paths|normal)$")
     order_cost: float = Field(default=1.0, ge=0, description="Cost of one order line, for EOQ.")
     holding_rate: float = Field(default=0.25, gt=0, description="Yearly holding cost, share of unit cost.")
     budget: float | None = Field(default=None, ge=0, description="Cap on the value of one plan's orders.")
-    gate_margin: float = Field(default=0.02, ge=0, lt=0.5,
-                               description="Hold the plan if its simulated fill rate misses the target by more.")
+    gate_margin: float = Field(
+        default=0.02, ge=0, lt=0.5, description="Hold the plan if its simulated fill rate misses the target by more."
+    )
     gate_window_days: int = Field(default=56, ge=14)
     anomaly_lookback_days: int = Field(default=28, ge=1, description="Days of alerts kept per run.")
     anomaly_task_days: int = Field(default=7, ge=1, description="Alerts this recent become cycle-count tasks.")
@@ -46,35 +51,61 @@ class Settings(BaseSettings):
     shelf_images: int = Field(default=160, ge=4, description="Synthetic training images of the shelf retrain.")
     shelf_imgsz: int = Field(default=320, ge=32)
     shelf_device: str = Field(default="cpu", description="'cpu', or a GPU index such as '0'.")
-    shelf_min_map50: float = Field(default=0.8, ge=0, le=1, description="A shelf model below this test mAP50 "
-                                   "is never promoted (its counts would flag every shelf).")
-    shelf_dataset: Path | None = Field(default=None, description="A YOLO-format folder (data.yaml) of your own "
-                                       "shelf photos to train on instead of synthetic shelves.")
-    trust_book_on_phantom: bool = Field(default=False,
-                                        description="Plan open phantom-stock series on their book (default: as empty).")
+    shelf_min_map50: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description="A shelf model below this test mAP50 is never promoted (its counts would flag every shelf).",
+    )
+    shelf_dataset: Path | None = Field(
+        default=None,
+        description="A YOLO-format folder (data.yaml) of your own "
+        "shelf photos to train on instead of synthetic shelves.",
+    )
+    trust_book_on_phantom: bool = Field(
+        default=False, description="Plan open phantom-stock series on their book (default: as empty)."
+    )
     horizon_days: int = Field(default=28, ge=7, le=365)
-    spark_scratch: Path | None = Field(default=None, description="Folder for rows handed to Spark executors "
-                                       "(partitioned training); on a cluster, a path every executor mounts. "
-                                       "Default: the system temp folder (local mode).")
-    lightgbm_partition_by: str = Field(default="", pattern="^(|location_id|category)$",
-                                       description="Train one LightGBM per location or category through Spark "
-                                       "(scale-out); empty: one global model in-process.")
+    spark_scratch: Path | None = Field(
+        default=None,
+        description="Folder for rows handed to Spark executors "
+        "(partitioned training); on a cluster, a path every executor mounts. "
+        "Default: the system temp folder (local mode).",
+    )
+    lightgbm_partition_by: str = Field(
+        default="",
+        pattern="^(|location_id|category)$",
+        description="Train one LightGBM per location or category through Spark "
+        "(scale-out); empty: one global model in-process.",
+    )
     gx_dir: Path | None = Field(default=None, description="The committed GX project folder.")
     # running unattended
-    scenario: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
-                                 description="Work as this what-if scenario (lake corner scenarios/<name>/, "
-                                 "never published); set by the orchestration, not usually by hand.")
-    freshness_lag_days: int = Field(default=1, ge=0, le=365,
-                                    description="The newest sales, stock and movement dates may be at most this "
-                                    "many days before the run date; older data fails validation.")
-    gate_min_days: int = Field(default=28, ge=1,
-                               description="The gate's replay needs sales on at least this many recent days; "
-                               "with fewer it cannot check the plan and holds it.")
+    scenario: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
+        description="Work as this what-if scenario (lake corner scenarios/<name>/, "
+        "never published); set by the orchestration, not usually by hand.",
+    )
+    freshness_lag_days: int = Field(
+        default=1,
+        ge=0,
+        le=365,
+        description="The newest sales, stock and movement dates may be at most this "
+        "many days before the run date; older data fails validation.",
+    )
+    gate_min_days: int = Field(
+        default=28,
+        ge=1,
+        description="The gate's replay needs sales on at least this many recent days; "
+        "with fewer it cannot check the plan and holds it.",
+    )
     lock_lease_minutes: float = Field(default=15, gt=0, description="Lease of a run's lock, renewed while a job runs.")
-    lock_wait_minutes: float = Field(default=10, ge=0,
-                                     description="How long a run waits for another run of the same date to finish.")
-    alert_webhook_url: SecretStr | None = Field(default=None,
-                                                description="POST a JSON record here when a task fails for good.")
+    lock_wait_minutes: float = Field(
+        default=10, ge=0, description="How long a run waits for another run of the same date to finish."
+    )
+    alert_webhook_url: SecretStr | None = Field(
+        default=None, description="POST a JSON record here when a task fails for good."
+    )
     fault_point: str | None = Field(default=None, description="Tests only: kill the process at this named point.")
 
     @cached_property

@@ -58,9 +58,7 @@ def spark_session(settings: Settings, app: str = "stockwise") -> SparkSession:
         .config("spark.driver.memory", "2g")
     )
     if settings.spark_master.startswith("local"):
-        builder = builder.config("spark.driver.host", "127.0.0.1").config(
-            "spark.driver.bindAddress", "127.0.0.1"
-        )
+        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
     return builder.getOrCreate()
 
 

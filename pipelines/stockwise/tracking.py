@@ -45,8 +45,9 @@ def use_mlflow(settings: Settings, experiment: str) -> str:
             # a local store gets its artifacts under .stockwise/, not in whatever the cwd is
             local = settings.mlflow_uri.startswith("sqlite") or "://" not in settings.mlflow_uri
             try:
-                exp_id = client.create_experiment(experiment,
-                                                  artifact_location=settings.mlflow_artifacts if local else None)
+                exp_id = client.create_experiment(
+                    experiment, artifact_location=settings.mlflow_artifacts if local else None
+                )
             except MlflowException:  # another process created it in between (a server store)
                 exp_id = client.get_experiment_by_name(experiment).experiment_id
         else:

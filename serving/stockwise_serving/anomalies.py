@@ -24,18 +24,23 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from stockwise import lake
+from stockwise import catalog, exports, lake, registry
 from stockwise.anomaly.rules import RuleParams, detect
 from stockwise.erp.connect import connect
+from stockwise.registry import ANOMALY
 from stockwise.settings import Settings
 
 log = logging.getLogger(__name__)
 
-FEATURES = "features/movement_daily"
-OUT = "anomalies"
-ACTIONABLE = ("phantom_stock", "fat_finger", "adjustment_spike", "duplicate_receipt", "negative_stock", "book_mismatch",
-              "unusual_movement")
-MODEL_NAME = "stockwise-anomaly"
+ACTIONABLE = (
+    "phantom_stock",
+    "fat_finger",
+    "adjustment_spike",
+    "duplicate_receipt",
+    "negative_stock",
+    "book_mismatch",
+    "unusual_movement",
+)
 KEYS = ["sku", "location_id"]
 
 
@@ -63,22 +68,28 @@ def open_phantoms(alerts: pd.DataFrame, daily: pd.DataFrame) -> np.ndarray:
 
 
 def champion(settings: Settings):
-    """`stockwise-anomaly@champion` as a pyfunc, and its version; (None, None) without one."""
+    """`stockwise-anomaly@champion` as a pyfunc (or the champion before it, when it is broken)
+    and its version; (None, None) without one that loads: the rules then work alone."""
     import mlflow
-    from mlflow.exceptions import MlflowException
 
     from stockwise.tracking import use_mlflow
 
-    use_mlflow(settings, "stockwise-anomaly")
-    try:
-        mv = mlflow.MlflowClient().get_model_version_by_alias(MODEL_NAME, "champion")
-    except MlflowException:
-        return None, None
-    return mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{mv.version}"), mv.version
+    use_mlflow(settings, ANOMALY.experiment)
+    model, mv, failures = registry.serve(mlflow.MlflowClient(), ANOMALY, lambda m, _mv: m)
+    if failures:
+        log.error("FALLBACK: %s", "; ".join(failures))
+    return (model, mv.version) if mv is not None else (None, None)
 
 
-def score(daily: pd.DataFrame, sales: pd.DataFrame | None, items: pd.DataFrame, ds: date, lookback_days: int,
-          params: RuleParams | None = None, model=None) -> pd.DataFrame:
+def score(
+    daily: pd.DataFrame,
+    sales: pd.DataFrame | None,
+    items: pd.DataFrame,
+    ds: date,
+    lookback_days: int,
+    params: RuleParams | None = None,
+    model=None,
+) -> pd.DataFrame:
     """The alerts of the last `lookback_days` up to `ds`, with value at risk and openness.
     `model`: a registered anomaly pyfunc (rules + forest); without it, the rules alone."""
     daily = daily.copy()
@@ -87,7 +98,7 @@ def score(daily: pd.DataFrame, sales: pd.DataFrame | None, items: pd.DataFrame, 
     if sales is not None and "on_promo" in sales:
         pr = sales[["date", *KEYS, "on_promo"]].assign(date=lambda x: pd.to_datetime(x["date"]))
         daily = daily.merge(pr.drop_duplicates(["date", *KEYS]), on=["date", *KEYS], how="left")
-        daily["on_promo"] = daily["on_promo"].fillna(False).astype(bool)
+        daily["on_promo"] = daily["on_promo"].eq(True)  # a missing flag is no promotion
     alerts = model.predict(daily) if model is not None else detect(daily, None, params or RuleParams())
     alerts["open"] = open_phantoms(alerts, daily)
     alerts = alerts[alerts["date"] > pd.Timestamp(ds - timedelta(days=lookback_days))].reset_index(drop=True)
@@ -95,35 +106,62 @@ def score(daily: pd.DataFrame, sales: pd.DataFrame | None, items: pd.DataFrame, 
     alerts["unit_cost"] = alerts["sku"].map(cost).fillna(0.0).astype(float)
     alerts["magnitude"] = pd.to_numeric(alerts["magnitude"]).astype(float)  # typed even when there are none
     alerts["value_at_risk"] = (alerts["magnitude"] * alerts["unit_cost"]).round(2)
-    alerts["alert_id"] = ("AN-" + alerts["type"] + "-" + alerts["sku"] + "-" + alerts["location_id"] + "-"
-                          + alerts["date"].dt.strftime("%Y%m%d"))
+    alerts["alert_id"] = (
+        "AN-"
+        + alerts["type"]
+        + "-"
+        + alerts["sku"]
+        + "-"
+        + alerts["location_id"]
+        + "-"
+        + alerts["date"].dt.strftime("%Y%m%d")
+    )
     return alerts.sort_values(["value_at_risk", "date"], ascending=[False, False]).reset_index(drop=True)
 
 
 def with_shelf_evidence(alerts: pd.DataFrame, store, ds: date, items: pd.DataFrame) -> pd.DataFrame:
     """Shelves photographed empty while the book shows stock (the shelf_vision DAG's findings of
     the day) join the alerts as open phantom stock, unless the movements already raised it."""
-    d = ds.isoformat()
-    if not lake.has_partition(store, "shelf/findings", d):
+    f = catalog.SHELF_FINDINGS.read_if_there(store, ds)
+    if f is None:
         return alerts
-    f = lake.read_parquet(store, "shelf/findings", d, "findings.parquet")
     f = f[f["finding"] == "suspected_phantom"]
-    known = set(zip(alerts.loc[alerts["type"] == "phantom_stock", "sku"],
-                    alerts.loc[alerts["type"] == "phantom_stock", "location_id"], strict=True))
+    known = set(
+        zip(
+            alerts.loc[alerts["type"] == "phantom_stock", "sku"],
+            alerts.loc[alerts["type"] == "phantom_stock", "location_id"],
+            strict=True,
+        )
+    )
     f = f[[(a, b) not in known for a, b in zip(f["sku"], f["location_id"], strict=True)]]
     if not len(f):
         return alerts
     cost = items.set_index("sku")["unit_cost"]
     day = pd.Timestamp(ds)
-    new = pd.DataFrame({
-        "type": "phantom_stock", "sku": f["sku"].to_numpy(), "location_id": f["location_id"].to_numpy(), "date": day,
-        "window_start": day, "window_end": day, "magnitude": f["on_hand"].to_numpy(dtype=float),
-        "score": 1.0, "reason": "shelf photo: " + f["reason"], "source": "shelf_photo", "open": True,
-    })
+    new = pd.DataFrame(
+        {
+            "type": "phantom_stock",
+            "sku": f["sku"].to_numpy(),
+            "location_id": f["location_id"].to_numpy(),
+            "date": day,
+            "window_start": day,
+            "window_end": day,
+            "magnitude": f["on_hand"].to_numpy(dtype=float),
+            "score": 1.0,
+            "reason": "shelf photo: " + f["reason"],
+            "source": "shelf_photo",
+            "open": True,
+        }
+    )
     new["unit_cost"] = new["sku"].map(cost).fillna(0.0).astype(float)
     new["value_at_risk"] = (new["magnitude"] * new["unit_cost"]).round(2)
     new["alert_id"] = "AN-phantom_stock-" + new["sku"] + "-" + new["location_id"] + "-" + day.strftime("%Y%m%d")
-    out = pd.concat([alerts, new], ignore_index=True)
+    # (concatenating an empty frame is deprecated in pandas: keep its columns instead)
+    out = (
+        pd.concat([alerts, new], ignore_index=True)
+        if len(alerts)
+        else new.reindex(columns=list(dict.fromkeys([*alerts.columns, *new.columns])))
+    )
     return out.sort_values(["value_at_risk", "date"], ascending=[False, False]).reset_index(drop=True)
 
 
@@ -131,13 +169,18 @@ def tasks(alerts: pd.DataFrame, ds: date, due_days: int) -> pd.DataFrame:
     a = alerts[alerts["type"].isin(ACTIONABLE) & (alerts["type"].ne("phantom_stock") | alerts["open"])]
     # the dearest are counted first: due tomorrow, the rest spread over the next days
     rank = np.arange(len(a))
-    due = [ds + timedelta(days=1 + int(min(due_days - 1, r * due_days // max(len(a), 1)))) for r in rank]
-    return pd.DataFrame({
-        "task_id": a["alert_id"].to_numpy(), "sku": a["sku"].to_numpy(), "location_id": a["location_id"].to_numpy(),
-        "due": due, "priority": a["value_at_risk"].to_numpy(),
-        "reason": [f"{t.replace('_', ' ')}: {r}" for t, r in zip(a["type"], a["reason"], strict=True)],
-        "source": "stockwise-anomaly",
-    })
+    due = [ds + timedelta(days=1 + min(due_days - 1, int(r) * due_days // max(len(a), 1))) for r in rank]
+    return pd.DataFrame(
+        {
+            "task_id": a["alert_id"].to_numpy(),
+            "sku": a["sku"].to_numpy(),
+            "location_id": a["location_id"].to_numpy(),
+            "due": due,
+            "priority": a["value_at_risk"].to_numpy(),
+            "reason": [f"{t.replace('_', ' ')}: {r}" for t, r in zip(a["type"], a["reason"], strict=True)],
+            "source": ANOMALY.name,
+        }
+    )
 
 
 def run(ds: date, settings: Settings | None = None) -> AnomalyResult:
@@ -145,23 +188,31 @@ def run(ds: date, settings: Settings | None = None) -> AnomalyResult:
     store = lake.open_lake(settings)
     d = ds.isoformat()
     t0 = time.monotonic()
-    daily = lake.read_parquet(store, FEATURES, d)
-    sales = lake.read_parquet(store, "validated/sales", d, "data.parquet")
-    items = lake.read_parquet(store, "validated/items", d, "data.parquet")
+    daily = catalog.MOVEMENT_DAILY.read(store, d)
+    sales = catalog.validated("sales").read(store, d)
+    items = catalog.validated("items").read(store, d)
     model, version = champion(settings)
     if model is None:
-        log.info("no %s@champion registered: the rule detectors alone", MODEL_NAME)
+        log.info("no %s@champion registered: the rule detectors alone", ANOMALY.name)
     alerts = score(daily, sales, items, ds, settings.anomaly_lookback_days, model=model)
     alerts = with_shelf_evidence(alerts, store, ds, items)
     recent = alerts["date"] > pd.Timestamp(ds - timedelta(days=settings.anomaly_task_days))
     t = tasks(alerts[recent | alerts["open"]], ds, settings.count_due_days)
-    part = lake.write_partition(
-        store, OUT, d,
-        {"alerts.parquet": lake.parquet_bytes(alerts),
-         "alerts.csv": alerts.drop(columns=["open"]).to_csv(index=False, float_format="%.4g").encode()},
-        meta={"alerts": len(alerts), "by_type": alerts["type"].value_counts().to_dict(),
-              "open_phantom": int(alerts["open"].sum()), "lookback_days": settings.anomaly_lookback_days,
-              "model": f"{MODEL_NAME} v{version}" if version else "rules"},
+    part = catalog.ANOMALIES.write(
+        store,
+        d,
+        {
+            "alerts.parquet": lake.parquet_bytes(alerts),
+            # full magnitudes, money to the cent (a "%.4g" format turned 12,345 into 1.234e+04)
+            "alerts.csv": exports.csv_bytes(alerts.drop(columns=["open"]).round({"value_at_risk": 2, "unit_cost": 2})),
+        },
+        meta={
+            "alerts": len(alerts),
+            "by_type": alerts["type"].value_counts().to_dict(),
+            "open_phantom": int(alerts["open"].sum()),
+            "lookback_days": settings.anomaly_lookback_days,
+            "model": f"{ANOMALY.name} v{version}" if version else "rules",
+        },
     )
     if settings.scenario:
         n, where = 0, "nowhere (scenario: the ERP is not written)"
@@ -169,8 +220,24 @@ def run(ds: date, settings: Settings | None = None) -> AnomalyResult:
         conn = connect(settings)
         n, where = (conn.write_cycle_count_tasks(t, ds) if len(t) else 0), conn.describe()
     by_type = {k: int(v) for k, v in alerts["type"].value_counts().items()}
-    log.info("anomalies: %d alerts in the last %d days %s, %d open phantom stock, %.2f at risk; %d cycle-count tasks to %s",
-             len(alerts), settings.anomaly_lookback_days, by_type, int(alerts["open"].sum()),
-             alerts["value_at_risk"].sum(), n, where)
-    return AnomalyResult(d, f"{MODEL_NAME} v{version}" if version else "rules", len(alerts), by_type, int(alerts["open"].sum()), round(float(alerts["value_at_risk"].sum()), 2),
-                         n, store.uri(part.key("alerts.parquet")), round(time.monotonic() - t0, 1))
+    log.info(
+        "anomalies: %d alerts in the last %d days %s, %d open phantom stock, %.2f at risk; %d cycle-count tasks to %s",
+        len(alerts),
+        settings.anomaly_lookback_days,
+        by_type,
+        int(alerts["open"].sum()),
+        alerts["value_at_risk"].sum(),
+        n,
+        where,
+    )
+    return AnomalyResult(
+        d,
+        f"{ANOMALY.name} v{version}" if version else "rules",
+        len(alerts),
+        by_type,
+        int(alerts["open"].sum()),
+        round(float(alerts["value_at_risk"].sum()), 2),
+        n,
+        store.uri(part.key("alerts.parquet")),
+        round(time.monotonic() - t0, 1),
+    )

@@ -13,18 +13,17 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
-from stockwise import lake
+from stockwise import catalog, lake, registry
 from stockwise.forecasting import baseline
+from stockwise.registry import DEMAND
 from stockwise.settings import Settings
 from stockwise.tracking import use_mlflow
 
 log = logging.getLogger(__name__)
 
 EXPERIMENT = "stockwise-forecast"
-PANEL = "features/demand_panel"
-OUT = "forecasts"
 
 
 @dataclass(frozen=True)
@@ -42,27 +41,7 @@ class ForecastResult:
     fallback: str = ""
 
 
-MODEL_NAME = "stockwise-demand"
 Z90 = 1.2815515655446004
-
-
-def read_panel(store, ds: date, days: int, columns: list[str] | None = None):
-    """The last `days` days of the feature panel (all columns, or those named)."""
-    import io
-
-    import pandas as pd
-    import pyarrow.parquet as pq
-
-    part = lake.read_manifest(store, PANEL, ds.isoformat())
-    since = pd.Timestamp(ds - timedelta(days=days))
-    frames = []
-    for name in sorted(n for n in part.files if n.endswith(".parquet")):
-        t = pq.read_table(io.BytesIO(store.get(part.key(name))), columns=columns)
-        df = t.to_pandas()
-        frames.append(df[pd.to_datetime(df["date"]) > since])
-    df = pd.concat(frames, ignore_index=True)
-    df["date"] = pd.to_datetime(df["date"])
-    return df
 
 
 def run(ds: date, settings: Settings | None = None, horizon_days: int | None = None) -> ForecastResult:
@@ -73,98 +52,115 @@ def run(ds: date, settings: Settings | None = None, horizon_days: int | None = N
     h = horizon_days or settings.horizon_days
     t0 = time.monotonic()
     use_mlflow(settings, EXPERIMENT)
-    failures: list[str] = []
-    chain = champion_chain(mlflow.MlflowClient())
-    if chain:
-        panel = read_panel(store, ds, 400)
-    for i, mv in enumerate(chain):
-        trained = int(json.loads(mv.tags.get("horizon", "0")) or 0)
-        if trained and h > trained:
-            failures.append(f"v{mv.version} was trained for {trained} days, {h} asked")
-            continue
-        try:
-            fc = _predict(mv, panel, h)
-        except Exception as e:  # noqa: BLE001 - a broken artifact raises anything (pickle, OSError, MLflow)
-            failures.append(f"v{mv.version} failed: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}")
-            log.error("%s v%s (%s) cannot forecast: %s", MODEL_NAME, mv.version,
-                      "champion" if i == 0 else "an earlier champion", failures[-1])
-            continue
+    client = mlflow.MlflowClient()
+    panel = catalog.read_panel(store, ds, 400) if registry.champion(client, DEMAND) is not None else None
+
+    def forecast_with(model, mv):
+        if _trained_for(mv) and h > _trained_for(mv):
+            raise ValueError(f"trained for {_trained_for(mv)} days, {h} asked")
+        return _predict(model, panel, h)
+
+    fc, mv, failures = registry.serve(client, DEMAND, forecast_with) if panel is not None else (None, None, [])
+    if mv is not None:
         fallback = ""
         if failures:
-            fallback = (f"the champion could not be used ({'; '.join(failures)}); served {MODEL_NAME} v{mv.version}, "
-                        "the champion before it")
+            fallback = (
+                f"the champion could not be used ({'; '.join(failures)}); served {DEMAND.name} "
+                f"v{mv.version}, the champion before it"
+            )
             log.error("FALLBACK: %s", fallback)
         return _serve_champion(ds, settings, store, h, mv, fc, fallback, t0)
     fallback = ""
     if failures:
-        fallback = (f"no registered champion could forecast ({'; '.join(failures)}); served the "
-                    f"{baseline.METHOD} baseline")
+        fallback = (
+            f"no registered champion could forecast ({'; '.join(failures)}); served the {baseline.METHOD} baseline"
+        )
         log.error("FALLBACK: %s", fallback)
     else:
-        log.warning("no champion is registered for %s: falling back to the %s baseline", MODEL_NAME, baseline.METHOD)
+        log.warning("no champion is registered for %s: falling back to the %s baseline", DEMAND.name, baseline.METHOD)
     params = baseline.BaselineParams()
-    panel = read_panel(store, ds, 3 * h + params.season * params.season_weeks + 1,
-                       ["sku", "location_id", "date", "qty", "stockout"])
+    panel = catalog.read_panel(
+        store, ds, 3 * h + params.season * params.season_weeks + 1, ["sku", "location_id", "date", "qty", "stockout"]
+    )
     fc, metrics = baseline.forecast(panel, ds, h, params)
     with mlflow.start_run(run_name=f"baseline-{ds.isoformat()}") as run_:
-        mlflow.set_tags({"stockwise.ds": ds.isoformat(), "stockwise.model": baseline.METHOD,
-                         "stockwise.baseline": "true", "stockwise.job": "inventory_planning.forecast",
-                         "stockwise.fallback": fallback[:5000]})
-        mlflow.log_params({"method": baseline.METHOD, "horizon_days": h, "window": params.window,
-                           "season": params.season, "season_weeks": params.season_weeks})
+        mlflow.set_tags(
+            {
+                "stockwise.ds": ds.isoformat(),
+                "stockwise.model": baseline.METHOD,
+                "stockwise.baseline": "true",
+                "stockwise.job": "inventory_planning.forecast",
+                "stockwise.fallback": fallback[:5000],
+            }
+        )
+        mlflow.log_params(
+            {
+                "method": baseline.METHOD,
+                "horizon_days": h,
+                "window": params.window,
+                "season": params.season,
+                "season_weeks": params.season_weeks,
+            }
+        )
         mlflow.log_metrics({f"backtest_{k}": v for k, v in metrics.items()})
-        mlflow.log_dict({"backtest": metrics, "series": int(fc[["sku", "location_id"]].drop_duplicates().shape[0])},
-                        "backtest.json")
+        mlflow.log_dict(
+            {"backtest": metrics, "series": int(fc[["sku", "location_id"]].drop_duplicates().shape[0])}, "backtest.json"
+        )
         run_id = run_.info.run_id
-    part = lake.write_partition(
-        store, OUT, ds.isoformat(), {"forecast.parquet": lake.parquet_bytes(fc)},
-        meta={"method": baseline.METHOD, "baseline": True, "mlflow_run_id": run_id, "fallback": fallback,
-              "horizon_days": h, "backtest": json.loads(json.dumps(metrics))},
+    part = catalog.FORECASTS.write(
+        store,
+        ds,
+        {"forecast.parquet": lake.parquet_bytes(fc)},
+        meta={
+            "method": baseline.METHOD,
+            "baseline": True,
+            "mlflow_run_id": run_id,
+            "fallback": fallback,
+            "horizon_days": h,
+            "backtest": json.loads(json.dumps(metrics)),
+        },
     )
     n_series = int(fc[["sku", "location_id"]].drop_duplicates().shape[0])
-    log.info("forecast: %d series x %d days; backtest WAPE %.3f, bias %.1f%%, 80%% coverage %.2f",
-             n_series, h, metrics["wape"], metrics["bias_pct"], metrics["coverage_80"])
-    return ForecastResult(ds.isoformat(), baseline.METHOD, True, n_series, len(fc), h, metrics, run_id,
-                          store.uri(part.key("forecast.parquet")), round(time.monotonic() - t0, 1), fallback)
+    log.info(
+        "forecast: %d series x %d days; backtest WAPE %.3f, bias %.1f%%, 80%% coverage %.2f",
+        n_series,
+        h,
+        metrics["wape"],
+        metrics["bias_pct"],
+        metrics["coverage_80"],
+    )
+    return ForecastResult(
+        ds.isoformat(),
+        baseline.METHOD,
+        True,
+        n_series,
+        len(fc),
+        h,
+        metrics,
+        run_id,
+        store.uri(part.key("forecast.parquet")),
+        round(time.monotonic() - t0, 1),
+        fallback,
+    )
 
 
-def champion_chain(client, limit: int = 5) -> list:
-    """The champion, then the champions before it (each promotion records the one it replaced).
-
-    Only versions that were champions are ever served: never a challenger or an unknown model.
-    """
-    from mlflow.exceptions import MlflowException
-
-    chain, seen = [], set()
-    try:
-        mv = client.get_model_version_by_alias(MODEL_NAME, "champion")
-    except MlflowException:
-        return []
-    while mv is not None and mv.version not in seen and len(chain) < limit:
-        chain.append(mv)
-        seen.add(mv.version)
-        prev = (mv.tags or {}).get("promotion.champion_version")
-        try:
-            mv = client.get_model_version(MODEL_NAME, prev) if prev else None
-        except MlflowException:
-            mv = None
-    return chain
+def _trained_for(mv) -> int:
+    return int(json.loads((mv.tags or {}).get("horizon", "0")) or 0)
 
 
-def _predict(mv, panel, h: int):
-    """Load one version and forecast; refuse output that is not a complete, finite, non-negative forecast."""
-    import mlflow
+def _predict(model, panel, h: int):
+    """Forecast with one version; refuse output that is not a complete, finite, non-negative forecast."""
     import numpy as np
     import pandas as pd
 
-    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{mv.version}")
     panel = panel.assign(date=pd.to_datetime(panel["date"]))
     fc = model.predict(panel, params={"horizon": h})
     series = panel[["sku", "location_id"]].drop_duplicates()
     got = fc.groupby(["sku", "location_id"]).size()
     if len(got) < len(series) or (got != h).any():
-        raise ValueError(f"forecast covers {len(got)} of {len(series)} series with {sorted(set(got.tolist()))} "
-                         f"days each, {h} asked")
+        raise ValueError(
+            f"forecast covers {len(got)} of {len(series)} series with {sorted(set(got.tolist()))} days each, {h} asked"
+        )
     vals = fc[["mean", "sigma"]].to_numpy(dtype=float)
     if not np.isfinite(vals).all() or (vals < 0).any():
         raise ValueError("forecast has negative or non-finite values")
@@ -174,22 +170,49 @@ def _predict(mv, panel, h: int):
 def _serve_champion(ds: date, settings: Settings, store, h: int, mv, fc, fallback: str, t0: float) -> ForecastResult:
     import mlflow
 
-    fc["method"] = f"{MODEL_NAME} v{mv.version} ({'/'.join(sorted(set(fc['model'])))})"
-    method = f"{MODEL_NAME} v{mv.version}"
+    fc["method"] = f"{DEMAND.name} v{mv.version} ({'/'.join(sorted(set(fc['model'])))})"
+    method = f"{DEMAND.name} v{mv.version}"
     with mlflow.start_run(run_name=f"serve-{ds.isoformat()}") as run_:
-        mlflow.set_tags({"stockwise.ds": ds.isoformat(), "stockwise.model": method, "stockwise.baseline": "false",
-                         "stockwise.job": "inventory_planning.forecast", "stockwise.fallback": fallback[:5000]})
-        mlflow.log_params({"model_uri": f"models:/{MODEL_NAME}/{mv.version}", "model_version": mv.version,
-                           "horizon_days": h})
+        mlflow.set_tags(
+            {
+                "stockwise.ds": ds.isoformat(),
+                "stockwise.model": method,
+                "stockwise.baseline": "false",
+                "stockwise.job": "inventory_planning.forecast",
+                "stockwise.fallback": fallback[:5000],
+            }
+        )
+        mlflow.log_params(
+            {"model_uri": f"models:/{DEMAND.name}/{mv.version}", "model_version": mv.version, "horizon_days": h}
+        )
         mlflow.log_metrics({"series": float(fc[["sku", "location_id"]].drop_duplicates().shape[0])})
         run_id = run_.info.run_id
-    part = lake.write_partition(
-        store, OUT, ds.isoformat(), {"forecast.parquet": lake.parquet_bytes(fc)},
-        meta={"method": method, "baseline": False, "mlflow_run_id": run_id, "horizon_days": h, "fallback": fallback,
-              "model_version": mv.version, "backtest": {"wrmsse": float(mv.tags.get("backtest.wrmsse", "nan"))}},
+    part = catalog.FORECASTS.write(
+        store,
+        ds,
+        {"forecast.parquet": lake.parquet_bytes(fc)},
+        meta={
+            "method": method,
+            "baseline": False,
+            "mlflow_run_id": run_id,
+            "horizon_days": h,
+            "fallback": fallback,
+            "model_version": mv.version,
+            "backtest": {"wrmsse": float(mv.tags.get("backtest.wrmsse", "nan"))},
+        },
     )
     n_series = int(fc[["sku", "location_id"]].drop_duplicates().shape[0])
     log.info("forecast: %d series x %d days with %s (%s)", n_series, h, method, "fallback" if fallback else "champion")
-    return ForecastResult(ds.isoformat(), method, False, n_series, len(fc), h,
-                          {"wrmsse": float(mv.tags.get("backtest.wrmsse", "nan"))}, run_id,
-                          store.uri(part.key("forecast.parquet")), round(time.monotonic() - t0, 1), fallback)
+    return ForecastResult(
+        ds.isoformat(),
+        method,
+        False,
+        n_series,
+        len(fc),
+        h,
+        {"wrmsse": float(mv.tags.get("backtest.wrmsse", "nan"))},
+        run_id,
+        store.uri(part.key("forecast.parquet")),
+        round(time.monotonic() - t0, 1),
+        fallback,
+    )

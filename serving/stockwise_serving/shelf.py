@@ -24,16 +24,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stockwise import lake
+from stockwise import catalog, lake, registry
 from stockwise.erp.connect import connect
+from stockwise.errors import ModelError
+from stockwise.registry import SHELF
 from stockwise.settings import Settings
 from stockwise.shelf.reconcile import reconcile as reconcile_counts
 from stockwise.tracking import use_mlflow
 
 log = logging.getLogger(__name__)
-
-IMAGES, COUNTS, FINDINGS = "shelf/images", "shelf/counts", "shelf/findings"
-MODEL_NAME = "stockwise-shelf"
 
 
 @dataclass(frozen=True)
@@ -68,13 +67,22 @@ def assign_to_bays(pred: pd.DataFrame, planogram: pd.DataFrame) -> pd.DataFrame:
         x0, y0, x1, y1 = b.region
         cx, cy = (bx[:, 0] + bx[:, 2]) / 2, (bx[:, 1] + bx[:, 3]) / 2
         n = int(((cx >= x0) & (cx < x1) & (cy >= y0) & (cy < y1)).sum())
-        rows.append({"image": b.image, "location_id": b.location_id, "sku": b.sku, "facings": n,
-                     "expected_facings": b.expected_facings})
+        rows.append(
+            {
+                "image": b.image,
+                "location_id": b.location_id,
+                "sku": b.sku,
+                "facings": n,
+                "expected_facings": b.expected_facings,
+            }
+        )
     df = pd.DataFrame(rows, columns=["image", "location_id", "sku", "facings", "expected_facings"])
     # a sku shown in several bays (or photos) of a store: one count for the store's shelf
     return df.groupby(["location_id", "sku"], as_index=False).agg(
-        facings=("facings", "sum"), expected_facings=("expected_facings", "sum"),
-        image=("image", lambda s: ",".join(sorted(set(s)))))
+        facings=("facings", "sum"),
+        expected_facings=("expected_facings", "sum"),
+        image=("image", lambda s: ",".join(sorted(set(s)))),
+    )
 
 
 def run(ds: date, settings: Settings | None = None) -> CountResult:
@@ -84,11 +92,17 @@ def run(ds: date, settings: Settings | None = None) -> CountResult:
     store = lake.open_lake(settings)
     d = ds.isoformat()
     t0 = time.monotonic()
-    part = lake.read_manifest(store, IMAGES, d)
+    part = catalog.SHELF_IMAGES.manifest(store, d)
     planogram = pd.DataFrame(json.loads(store.get(part.key("planogram.json")))["bays"])
-    use_mlflow(settings, "stockwise-shelf")
-    mv = mlflow.MlflowClient().get_model_version_by_alias(MODEL_NAME, "champion")
-    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{mv.version}")
+    use_mlflow(settings, SHELF.experiment)
+    model, mv, failures = registry.serve(mlflow.MlflowClient(), SHELF, lambda m, _mv: m)
+    if mv is None:
+        raise ModelError(
+            f"no {SHELF.name} champion can count facings"
+            + (f" ({'; '.join(failures)})" if failures else ": train and promote one (make shelf)")
+        )
+    if failures:
+        log.error("FALLBACK: %s; counting with v%s", "; ".join(failures), mv.version)
     with tempfile.TemporaryDirectory() as tmp:
         local = {}
         for name in sorted(n for n in part.files if n != "planogram.json"):
@@ -96,22 +110,46 @@ def run(ds: date, settings: Settings | None = None) -> CountResult:
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_bytes(store.get(part.key(name)))
             local[str(p)] = name
-        pred = model.predict(pd.DataFrame({"image": list(local)})) if local else pd.DataFrame(
-            columns=["image", "facings", "rows", "boxes", "error"])
+        pred = (
+            model.predict(pd.DataFrame({"image": list(local)}))
+            if local
+            else pd.DataFrame(columns=["image", "facings", "rows", "boxes", "error"])
+        )
     pred["image"] = pred["image"].map(local)
     skipped = pred[pred["error"] != ""]
     for r in skipped.itertuples():
         log.warning("shelf photo %s skipped: %s", r.image, r.error)
     counts = assign_to_bays(pred, planogram)
     counts["date"] = pd.Timestamp(ds)
-    out = lake.write_partition(store, COUNTS, d, {
-        "counts.parquet": lake.parquet_bytes(counts), "photos.parquet": lake.parquet_bytes(pred),
-        "skipped.json": json.dumps(skipped[["image", "error"]].to_dict(orient="records"), indent=1).encode(),
-    }, meta={"model": f"{MODEL_NAME} v{mv.version}", "photos": len(pred), "skipped": len(skipped)})
-    log.info("shelf: %d photos (%d skipped), %d bays, %d facings counted with %s v%s",
-             len(pred), len(skipped), len(counts), int(counts["facings"].sum()), MODEL_NAME, mv.version)
-    return CountResult(d, f"{MODEL_NAME} v{mv.version}", len(pred), len(skipped), len(counts),
-                       int(counts["facings"].sum()), store.uri(out.key("counts.parquet")), round(time.monotonic() - t0, 1))
+    out = catalog.SHELF_COUNTS.write(
+        store,
+        d,
+        {
+            "counts.parquet": lake.parquet_bytes(counts),
+            "photos.parquet": lake.parquet_bytes(pred),
+            "skipped.json": json.dumps(skipped[["image", "error"]].to_dict(orient="records"), indent=1).encode(),
+        },
+        meta={"model": f"{SHELF.name} v{mv.version}", "photos": len(pred), "skipped": len(skipped)},
+    )
+    log.info(
+        "shelf: %d photos (%d skipped), %d bays, %d facings counted with %s v%s",
+        len(pred),
+        len(skipped),
+        len(counts),
+        int(counts["facings"].sum()),
+        SHELF.name,
+        mv.version,
+    )
+    return CountResult(
+        d,
+        f"{SHELF.name} v{mv.version}",
+        len(pred),
+        len(skipped),
+        len(counts),
+        int(counts["facings"].sum()),
+        store.uri(out.key("counts.parquet")),
+        round(time.monotonic() - t0, 1),
+    )
 
 
 def reconcile_job(ds: date, settings: Settings | None = None) -> ReconcileResult:
@@ -119,18 +157,34 @@ def reconcile_job(ds: date, settings: Settings | None = None) -> ReconcileResult
     store = lake.open_lake(settings)
     d = ds.isoformat()
     t0 = time.monotonic()
-    counts = lake.read_parquet(store, COUNTS, d, "counts.parquet")
-    stock = lake.read_parquet(store, "validated/stock", d, "data.parquet")
-    stock = stock[stock["date"] <= pd.Timestamp(ds)].sort_values("date").groupby(["sku", "location_id"]).last().reset_index()
+    counts = catalog.SHELF_COUNTS.read(store, d)
+    stock = catalog.validated("stock").read(store, d)
+    stock = (
+        stock[stock["date"] <= pd.Timestamp(ds)]
+        .sort_values("date")
+        .groupby(["sku", "location_id"])
+        .last()
+        .reset_index()
+    )
     found = reconcile_counts(counts, stock[["sku", "location_id", "on_hand"]])
     found["task_id"] = "SH-" + found["finding"] + "-" + found["sku"] + "-" + found["location_id"] + "-" + d
-    out = lake.write_partition(store, FINDINGS, d, {"findings.parquet": lake.parquet_bytes(found)},
-                               meta={"by_finding": found["finding"].value_counts().to_dict()})
-    tasks = pd.DataFrame({
-        "task_id": found["task_id"], "sku": found["sku"], "location_id": found["location_id"],
-        "due": ds + timedelta(days=1), "priority": found["on_hand"].astype(float),
-        "reason": "shelf photo: " + found["reason"], "source": "stockwise-shelf",
-    })
+    out = catalog.SHELF_FINDINGS.write(
+        store,
+        d,
+        {"findings.parquet": lake.parquet_bytes(found)},
+        meta={"by_finding": found["finding"].value_counts().to_dict()},
+    )
+    tasks = pd.DataFrame(
+        {
+            "task_id": found["task_id"],
+            "sku": found["sku"],
+            "location_id": found["location_id"],
+            "due": ds + timedelta(days=1),
+            "priority": found["on_hand"].astype(float),
+            "reason": "shelf photo: " + found["reason"],
+            "source": SHELF.name,
+        }
+    )
     n = connect(settings).write_cycle_count_tasks(tasks, ds) if len(tasks) else 0
     by = {k: int(v) for k, v in found["finding"].value_counts().items()}
     log.info("shelf reconciliation: %s; %d cycle-count tasks", by, n)

@@ -48,11 +48,17 @@ def _alive(proc: psutil.Process) -> bool:
 def test_make_airflow_ui_binds_loopback_and_stops_on_ctrl_c(tmp_path):
     port = _free_port()
     home = tmp_path / "stockwise"
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8",
-           "STOCKWISE_HOME": str(home), "AIRFLOW_UI_PORT": str(port)}
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+        "STOCKWISE_HOME": str(home),
+        "AIRFLOW_UI_PORT": str(port),
+    }
     log = open(tmp_path / "ui.log", "w")
-    p = subprocess.Popen(["make", "-s", "airflow-ui"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                         start_new_session=True)
+    p = subprocess.Popen(
+        ["make", "-s", "airflow-ui"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     seen: dict[int, psutil.Process] = {}
     try:
         deadline = time.time() + 240
@@ -78,8 +84,11 @@ def test_make_airflow_ui_binds_loopback_and_stops_on_ctrl_c(tmp_path):
         listening = []
         for proc in procs:
             try:
-                listening += [(c.laddr.ip, c.laddr.port, proc.name()) for c in proc.net_connections("inet")
-                              if c.status == psutil.CONN_LISTEN]
+                listening += [
+                    (c.laddr.ip, c.laddr.port, proc.name())
+                    for c in proc.net_connections("inet")
+                    if c.status == psutil.CONN_LISTEN
+                ]
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 pass
         assert any(port == lp for _, lp, _ in listening), listening

@@ -32,8 +32,15 @@ def test_planning_dag_structure(bag):
     # every task has a time limit and the failure callback (record, webhook, lock, superseded report)
     assert all(t.execution_timeout is not None for t in dag.tasks)
     assert all(t.on_failure_callback for t in dag.tasks)
-    assert set(dag.params) == {"service_level", "horizon_days", "budget", "scenario", "gate_margin",
-                               "publish_if_gate_fails", "run_date"}
+    assert set(dag.params) == {
+        "service_level",
+        "horizon_days",
+        "budget",
+        "scenario",
+        "gate_margin",
+        "publish_if_gate_fails",
+        "run_date",
+    }
     # what-ifs default to empty: an untouched trigger is the official plan, with the configured values
     assert all(dag.params[p] is None for p in ("service_level", "horizon_days", "budget", "scenario"))
     # the report runs when publish was skipped by the gate (a held plan), not when anything failed

@@ -52,7 +52,9 @@ def test_plans_publishes_reports_and_reruns_idempotently(airflow_db, demo_home, 
 
     req = _requisitions(demo_home)
     assert len(req) == len(plan) and set(req["plan_id"]) == {f"SW-{d}"}
-    assert sorted(zip(req["sku"], req["location_id"], strict=True)) == sorted(zip(plan["sku"], plan["location_id"], strict=True))
+    assert sorted(zip(req["sku"], req["location_id"], strict=True)) == sorted(
+        zip(plan["sku"], plan["location_id"], strict=True)
+    )
 
     html = store.get(lake.read_manifest(store, "reports", d).key("index.html")).decode()
     assert f"Reorder plan {d}" in html and "data:image/png;base64," in html
@@ -108,10 +110,19 @@ def test_gate_holds_a_plan_that_misses_its_target_and_a_param_overrides_it(airfl
 @pytest.mark.parametrize(
     ("table", "corruption", "extract", "expectation"),
     [
-        ("sales", "UPDATE sales SET qty = -3 WHERE rowid IN (SELECT rowid FROM sales WHERE date >= '2025-12-01' LIMIT 2)",
-         "sales", "expect_column_values_to_be_between"),
-        ("stock", "UPDATE stock SET sku = 'GHOST-SKU' WHERE rowid IN (SELECT rowid FROM stock WHERE date >= '2025-12-01' LIMIT 1)",
-         "stock", "expect_column_values_to_be_in_set"),
+        (
+            "sales",
+            "UPDATE sales SET qty = -3 WHERE rowid IN (SELECT rowid FROM sales WHERE date >= '2025-12-01' LIMIT 2)",
+            "sales",
+            "expect_column_values_to_be_between",
+        ),
+        (
+            "stock",
+            "UPDATE stock SET sku = 'GHOST-SKU' "
+            "WHERE rowid IN (SELECT rowid FROM stock WHERE date >= '2025-12-01' LIMIT 1)",
+            "stock",
+            "expect_column_values_to_be_in_set",
+        ),
         ("items", "ALTER TABLE items DROP COLUMN pack_size", "items", "expect_table_columns_to_match_set"),
     ],
     ids=["negative-quantity", "unknown-sku", "missing-column"],

@@ -9,12 +9,13 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from stockwise import lake
+from stockwise import catalog, lake
 from stockwise.orchestration import call
 from stockwise.settings import Settings
 from support.demo import TINY_DS
 
 pytestmark = [pytest.mark.dags, pytest.mark.slow, pytest.mark.integration]
+pytest.importorskip("ultralytics", reason="the optional vision extra (make vision-deps)")
 
 
 def _run(conf=None):
@@ -32,7 +33,7 @@ def _tasks(home):
 
 def test_counts_reconciles_and_writes_tasks_once(airflow_db, demo_home, monkeypatch):
     from stockwise_training.shelf import train
-    from stockwise_training.shelf.demo_photos import IMAGES, photograph
+    from stockwise_training.shelf.demo_photos import photograph
 
     d = TINY_DS.isoformat()
     monkeypatch.setenv("STOCKWISE_SHELF_MIN_MAP50", "0")  # a one-epoch model, promoted for the test
@@ -47,7 +48,7 @@ def test_counts_reconciles_and_writes_tasks_once(airflow_db, demo_home, monkeypa
         physical = pd.read_sql("SELECT sku, location_id, on_hand, book FROM physical_on_hand", c)
     files = photograph(physical, TINY_DS, bays=8, size=64)
     files["ST00/upload_broken.jpg"] = b"\xff\xd8\xff\xe0 truncated"
-    lake.write_partition(store, IMAGES, d, files)
+    catalog.SHELF_IMAGES.write(store, d, files)
 
     states, dr = _run()  # 2025-12-31 is a Wednesday: no retrain
     assert str(dr.state) == "success", states

@@ -28,8 +28,12 @@ def _model_events():
     from sqlalchemy import select
 
     with create_session() as session:
-        q = (select(AssetEvent).join(AssetModel, AssetModel.id == AssetEvent.asset_id)
-             .where(AssetModel.uri == "stockwise://models/stockwise-demand").order_by(AssetEvent.id))
+        q = (
+            select(AssetEvent)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetModel.uri == "stockwise://models/stockwise-demand")
+            .order_by(AssetEvent.id)
+        )
         return list(session.scalars(q))
 
 
@@ -59,7 +63,9 @@ def test_train_register_promote_and_serve(airflow_db, demo_home, monkeypatch):
     a1 = client.get_model_version_by_alias("stockwise-anomaly", "champion")
     assert a1.tags["promotion.decision"] == "promoted" and float(a1.tags["eval.f1"]) > 0.5
     arun = client.get_run(a1.run_id)
-    assert {"overall.f1", "fat_finger.recall", "duplicate_receipt.precision", "rules_only.overall.f1"} <= set(arun.data.metrics)
+    assert {"overall.f1", "fat_finger.recall", "duplicate_receipt.precision", "rules_only.overall.f1"} <= set(
+        arun.data.metrics
+    )
     assert "plots/detection_by_type.png" in {a.path for a in client.list_artifacts(a1.run_id, "plots")}
 
     # the registered pyfunc forecasts quantiles for every series from the panel
@@ -80,9 +86,12 @@ def test_train_register_promote_and_serve(airflow_db, demo_home, monkeypatch):
     assert v2.version != v1.version
     assert client.get_model_version_by_alias("stockwise-demand", "champion").version == v1.version
     v2 = client.get_model_version("stockwise-demand", v2.version)
-    assert v2.tags["promotion.decision"] == "rejected" and v2.tags["promotion.champion_wrmsse"]
-    lgbm_runs = client.search_runs([client.get_experiment_by_name("stockwise-forecast-lightgbm").experiment_id],
-                                   order_by=["attributes.start_time DESC"], max_results=1)
+    assert v2.tags["promotion.decision"] == "rejected" and v2.tags["promotion.champion_score"]
+    lgbm_runs = client.search_runs(
+        [client.get_experiment_by_name("stockwise-forecast-lightgbm").experiment_id],
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
     assert lgbm_runs[0].data.params["partition_by"] == "location_id"
     served = mlflow.pyfunc.load_model(f"models:/stockwise-demand/{v2.version}")
     out2 = served.predict(panel, params={"horizon": 14})
@@ -100,4 +109,6 @@ def test_train_register_promote_and_serve(airflow_db, demo_home, monkeypatch):
     assert meta["baseline"] is False and meta["model_version"] == v1.version
     html = store.get(lake.read_manifest(store, "reports", TINY_DS.isoformat()).key("index.html")).decode()
     assert "stockwise-demand v" in html and "no champion demand model" not in html
-    assert lake.read_manifest(store, "anomalies", TINY_DS.isoformat()).meta["model"] == f"stockwise-anomaly v{a1.version}"
+    assert (
+        lake.read_manifest(store, "anomalies", TINY_DS.isoformat()).meta["model"] == f"stockwise-anomaly v{a1.version}"
+    )

@@ -66,7 +66,9 @@ def test_what_ifs_run_apart_and_stale_data_is_never_planned(airflow_db, demo_hom
     version = lake.read_manifest(store, "plans", D).version
     assert f"version <code>{version}</code>" in report and "data as of sales 2025-12-31" in report
     with sqlite3.connect(demo_home / "erp.db") as c:
-        assert c.execute("SELECT version FROM stockwise_publications WHERE plan_id = ?", (f"SW-{D}",)).fetchone() == (version,)
+        assert c.execute("SELECT version FROM stockwise_publications WHERE plan_id = ?", (f"SW-{D}",)).fetchone() == (
+            version,
+        )
     assert runlock.holder(store, f"plan/{D}") is None  # the run gave its lock back
 
     # 2. a what-if from the Airflow UI: its own corner of the lake, nothing official touched
@@ -89,8 +91,9 @@ def test_what_ifs_run_apart_and_stale_data_is_never_planned(airflow_db, demo_hom
     states, dr = _run(logical=pd.Timestamp("2026-11-30"))
     assert str(dr.state) == "failed" and states["validate"] == "failed", states
     assert states["publish"] in ("upstream_failed", "None") and states["report"] in ("upstream_failed", "None")
-    assert {k: v for k, v in _official_files(store).items() if "2026-11-30" not in k and not k.startswith("reports/")} \
-        == {k: v for k, v in official.items() if not k.startswith("reports/")}
+    assert {
+        k: v for k, v in _official_files(store).items() if "2026-11-30" not in k and not k.startswith("reports/")
+    } == {k: v for k, v in official.items() if not k.startswith("reports/")}
     pd.testing.assert_frame_equal(_erp(demo_home, "purchase_requisitions"), req)
     assert not lake.has_partition(store, "plans", "2026-11-30")
     # the failure is on record, the operator was told why, the lock is free

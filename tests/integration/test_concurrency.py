@@ -23,8 +23,13 @@ def _env(home, **extra):
 
 
 def _start(home, *args, **extra):
-    return subprocess.Popen([sys.executable, "-m", "stockwise.cli", *args, "--ds", D], env=_env(home, **extra),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "stockwise.cli", *args, "--ds", D],
+        env=_env(home, **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_an_official_run_stops_clearly_while_another_holds_the_date(demo_home):
@@ -41,8 +46,9 @@ def test_an_official_run_stops_clearly_while_another_holds_the_date(demo_home):
     out, err = p.communicate(timeout=300)
     assert p.returncode == 0, err[-2000:]
     assert json.loads(out.strip().splitlines()[-1])["scenario"] == "promo-test"
-    assert store.list("raw/") == [] and any(k.startswith("scenarios/promo-test/raw/erp/sales/")
-                                            for k in store.list("scenarios/"))
+    assert store.list("raw/") == [] and any(
+        k.startswith("scenarios/promo-test/raw/erp/sales/") for k in store.list("scenarios/")
+    )
 
 
 def test_two_official_runs_started_together_take_turns(demo_home):
@@ -64,13 +70,23 @@ def test_two_official_runs_started_together_take_turns(demo_home):
 
 
 def test_processes_opening_a_fresh_mlflow_store_together_all_succeed(home):
-    code = ("import sys, time\n"
-            "from stockwise.settings import Settings\nfrom stockwise.tracking import use_mlflow\n"
-            "t = float(sys.argv[1])\nwhile time.time() < t: time.sleep(0.001)\n"
-            "print(use_mlflow(Settings(), 'stockwise-forecast'))\n")
+    code = (
+        "import sys, time\n"
+        "from stockwise.settings import Settings\nfrom stockwise.tracking import use_mlflow\n"
+        "t = float(sys.argv[1])\nwhile time.time() < t: time.sleep(0.001)\n"
+        "print(use_mlflow(Settings(), 'stockwise-forecast'))\n"
+    )
     start = str(time.time() + 8)
-    procs = [subprocess.Popen([sys.executable, "-c", code, start], env=_env(home), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, start],
+            env=_env(home),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
     results = [p.communicate(timeout=240) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], [e[-1500:] for _, e in results]
     assert len({out.strip().splitlines()[-1] for out, _ in results}) == 1  # one experiment, not three

@@ -23,17 +23,37 @@ def official(demo_home):
     return store, {k: store.get(k) for k in store.list("plans/")}
 
 
-@pytest.mark.parametrize(("sql", "extract", "column", "expectation", "why"), [
-    ("UPDATE sales SET qty = 'lots' WHERE rowid IN (SELECT rowid FROM sales ORDER BY date DESC LIMIT 2)",
-     "sales", "qty", "stockwise_values_parse_as_float", "text in a quantity column"),
-    ("DELETE FROM sales", "sales", "date", "expect_column_max_to_be_between", "an empty sales extract"),
-    ("UPDATE stock SET on_hand = 1e15 WHERE rowid IN (SELECT rowid FROM stock ORDER BY date DESC LIMIT 1)",
-     "stock", "on_hand", "expect_column_values_to_be_between", "an absurd magnitude"),
-    ("UPDATE items SET pack_size = 'a dozen' WHERE sku = (SELECT min(sku) FROM items)",
-     "items", "pack_size", "stockwise_values_parse_as_int", "text in the master data"),
-], ids=["text-qty", "empty-sales", "absurd-on-hand", "text-pack-size"])
-def test_bad_values_stop_at_validation_naming_extract_column_rows(official, demo_home, sql, extract, column,
-                                                                  expectation, why):
+@pytest.mark.parametrize(
+    ("sql", "extract", "column", "expectation", "why"),
+    [
+        (
+            "UPDATE sales SET qty = 'lots' WHERE rowid IN (SELECT rowid FROM sales ORDER BY date DESC LIMIT 2)",
+            "sales",
+            "qty",
+            "stockwise_values_parse_as_float",
+            "text in a quantity column",
+        ),
+        ("DELETE FROM sales", "sales", "date", "expect_column_max_to_be_between", "an empty sales extract"),
+        (
+            "UPDATE stock SET on_hand = 1e15 WHERE rowid IN (SELECT rowid FROM stock ORDER BY date DESC LIMIT 1)",
+            "stock",
+            "on_hand",
+            "expect_column_values_to_be_between",
+            "an absurd magnitude",
+        ),
+        (
+            "UPDATE items SET pack_size = 'a dozen' WHERE sku = (SELECT min(sku) FROM items)",
+            "items",
+            "pack_size",
+            "stockwise_values_parse_as_int",
+            "text in the master data",
+        ),
+    ],
+    ids=["text-qty", "empty-sales", "absurd-on-hand", "text-pack-size"],
+)
+def test_bad_values_stop_at_validation_naming_extract_column_rows(
+    official, demo_home, sql, extract, column, expectation, why
+):
     store, plans_before = official
     with sqlite3.connect(demo_home / "erp.db") as c:
         c.execute(sql)
@@ -64,8 +84,11 @@ def test_a_mapping_naming_a_missing_table_fails_once_with_the_tables_there(offic
     base = resources.files("stockwise.erp").joinpath("mappings/demo.yaml").read_text()
     mapping.write_text(base.replace("sales: {table: sales}", "sales: {table: sales_2025}"))
     monkeypatch.setenv("STOCKWISE_ERP_MAPPING", str(mapping))
-    with pytest.raises(ExtractError, match=r"extract 'sales' names table 'sales_2025', which does not exist in "
-                                           r"sqlite:///.*erp\.db \(tables there: \[.*'sales'.*\]\)"):
+    with pytest.raises(
+        ExtractError,
+        match=r"extract 'sales' names table 'sales_2025', which does not exist in "
+        r"sqlite:///.*erp\.db \(tables there: \[.*'sales'.*\]\)",
+    ):
         call("extract", TINY_DS)
     # in Airflow, a retry cannot fix a mapping: the task fails at once
     with pytest.raises(AirflowFailException, match="sales_2025"):

@@ -62,8 +62,13 @@ def _env(home, **extra):
 def _cli(home, *args, fault=None):
     # a killed process cannot give its lock back: a short lease lets the next one take it over
     env = _env(home, **({"STOCKWISE_FAULT_POINT": fault, "STOCKWISE_LOCK_LEASE_MINUTES": "0.03"} if fault else {}))
-    return subprocess.run([sys.executable, "-m", "stockwise.cli", "-q", *args, "--ds", D], env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "stockwise.cli", "-q", *args, "--ds", D],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _state(home):
@@ -73,16 +78,25 @@ def _state(home):
         req = pd.read_sql("SELECT * FROM purchase_requisitions", c)
     man = json.loads(store.get(f"plans/ds={D}/manifest.json"))
     rep = json.loads(store.get(f"reports/ds={D}/manifest.json"))
-    return {"erp": erp[0], "erp_lines": erp[1], "lake": man["version"], "lake_lines": man["meta"]["order_lines"],
-            "report": rep["meta"]["plan_version"], "requisitions": req}
+    return {
+        "erp": erp[0],
+        "erp_lines": erp[1],
+        "lake": man["version"],
+        "lake_lines": man["meta"]["order_lines"],
+        "report": rep["meta"]["plan_version"],
+        "requisitions": req,
+    }
 
 
-@pytest.mark.parametrize(("fault", "committed"), [
-    ("publish.after_stage", False),          # the new version's files are in the lake, not yet in force
-    ("publish.in_erp_transaction", False),   # lines written, the transaction never committed
-    ("publish.after_erp_commit", True),      # the ERP holds B, the lake's manifest still says A
-    ("publish.after_flip", True),            # both say B, the report still shows A
-])
+@pytest.mark.parametrize(
+    ("fault", "committed"),
+    [
+        ("publish.after_stage", False),  # the new version's files are in the lake, not yet in force
+        ("publish.in_erp_transaction", False),  # lines written, the transaction never committed
+        ("publish.after_erp_commit", True),  # the ERP holds B, the lake's manifest still says A
+        ("publish.after_flip", True),  # both say B, the report still shows A
+    ],
+)
 def test_a_publish_killed_at_any_step_leaves_one_plan_version_everywhere(two_versions, tmp_path, fault, committed):
     home, a = _fresh(two_versions, tmp_path)
     before = _state(home)
@@ -101,8 +115,10 @@ def test_a_publish_killed_at_any_step_leaves_one_plan_version_everywhere(two_ver
     assert where["plan_version"] == where["erp_plan_version"] == now["lake"] == now["erp"]
     assert (now["erp"] != a) == committed
     if not committed:  # nothing changed in the ERP: the transaction rolled back as a whole
-        pd.testing.assert_frame_equal(now["requisitions"].sort_values(["sku", "location_id"]).reset_index(drop=True),
-                                      before["requisitions"].sort_values(["sku", "location_id"]).reset_index(drop=True))
+        pd.testing.assert_frame_equal(
+            now["requisitions"].sort_values(["sku", "location_id"]).reset_index(drop=True),
+            before["requisitions"].sort_values(["sku", "location_id"]).reset_index(drop=True),
+        )
     if fault == "publish.after_erp_commit":
         assert where.get("reconciled", "").startswith("healed")
 
@@ -117,7 +133,9 @@ def test_a_publish_killed_at_any_step_leaves_one_plan_version_everywhere(two_ver
     page = lake.read_file(lake.LocalStore(home / "lake"), "reports", D, "index.html").decode()
     assert f"version <code>{end['lake']}</code>" in page
     # the orphaned staged files of a crash are cleaned up by the next flip
-    versions = {k.split("/v=")[1].split("/")[0] for k in lake.LocalStore(home / "lake").list(f"plans/ds={D}/") if "/v=" in k}
+    versions = {
+        k.split("/v=")[1].split("/")[0] for k in lake.LocalStore(home / "lake").list(f"plans/ds={D}/") if "/v=" in k
+    }
     assert versions == {end["lake"]}
 
 
@@ -127,8 +145,13 @@ def test_a_plan_lacking_master_data_publishes_its_exceptions_with_the_lines(two_
         sku = c.execute("SELECT sku FROM items ORDER BY sku LIMIT 1").fetchone()[0]
         c.execute("UPDATE items SET unit_cost = NULL WHERE sku = ?", (sku,))
     env = _env(home)
-    r = subprocess.run([sys.executable, "-m", "stockwise.cli", "-q", "run", "--ds", D], env=env,
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-m", "stockwise.cli", "-q", "run", "--ds", D],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     with sqlite3.connect(home / "erp.db") as c:
         exc = pd.read_sql("SELECT * FROM planning_exceptions", c)

@@ -13,6 +13,7 @@ import pytest
 from stockwise.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytest.importorskip("ultralytics", reason="the optional vision extra (make vision-deps)")
 
 
 def test_train_register_and_score_through_the_pyfunc(home, tmp_path, monkeypatch):
@@ -42,7 +43,8 @@ def test_train_register_and_score_through_the_pyfunc(home, tmp_path, monkeypatch
     import pandas as pd
 
     out = mlflow.pyfunc.load_model("models:/stockwise-shelf@champion").predict(
-        pd.DataFrame({"image": [*paths, str(bad)]}))
+        pd.DataFrame({"image": [*paths, str(bad)]})
+    )
     assert out["image"].tolist() == [*paths, str(bad)]
     assert out.loc[2, "error"] == "not an image Pillow can read" and out.loc[2, "facings"] == 0
     for r in out.iloc[:2].itertuples():

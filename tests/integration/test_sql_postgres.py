@@ -32,8 +32,9 @@ def test_extracts_match_the_sqlite_demo(pg_erp, tiny_demo, tmp_path):
         b = lite.extract(name, TINY_DS, 60)
         assert len(a) == len(b) > 0, name
         key = list(a.columns[:3])
-        pd.testing.assert_frame_equal(a.sort_values(key).reset_index(drop=True),
-                                      b.sort_values(key).reset_index(drop=True), check_dtype=False)
+        pd.testing.assert_frame_equal(
+            a.sort_values(key).reset_index(drop=True), b.sort_values(key).reset_index(drop=True), check_dtype=False
+        )
     sales = pg.extract("sales", TINY_DS, 60)
     assert sales["date"].min() >= pd.Timestamp("2025-11-02") and sales["date"].max() <= pd.Timestamp(TINY_DS)
     # open orders as of an earlier date include lines received since
@@ -41,16 +42,26 @@ def test_extracts_match_the_sqlite_demo(pg_erp, tiny_demo, tmp_path):
 
 
 def _lines(n: int, qty: float = 12.0) -> pd.DataFrame:
-    return pd.DataFrame({
-        "sku": [f"SKU{i:05d}" for i in range(n)], "location_id": "ST00", "supplier_id": "SUP000",
-        "order_qty": qty, "need_by": pd.Timestamp("2026-01-05"), "reason": "test",
-    })
+    return pd.DataFrame(
+        {
+            "sku": [f"SKU{i:05d}" for i in range(n)],
+            "location_id": "ST00",
+            "supplier_id": "SUP000",
+            "order_qty": qty,
+            "need_by": pd.Timestamp("2026-01-05"),
+            "reason": "test",
+        }
+    )
 
 
 def test_requisitions_upsert_is_idempotent_and_transactional(pg_erp):
     conn = SqlConnector(pg_erp)
     assert conn.commit_plan("SW-1", TINY_DS, "v1", _lines(5)) == {"upserted": 5, "removed": 0, "exceptions": 0}
-    assert conn.commit_plan("SW-1", TINY_DS, "v2", _lines(5, qty=24.0)) == {"upserted": 5, "removed": 0, "exceptions": 0}
+    assert conn.commit_plan("SW-1", TINY_DS, "v2", _lines(5, qty=24.0)) == {
+        "upserted": 5,
+        "removed": 0,
+        "exceptions": 0,
+    }
     assert conn.publication("SW-1")["version"] == "v2"
     rows = conn.read_table("purchase_requisitions")
     assert len(rows) == 5 and (rows["qty"] == 24.0).all()
@@ -68,3 +79,27 @@ def test_requisitions_upsert_is_idempotent_and_transactional(pg_erp):
     after = conn.read_table("purchase_requisitions").sort_values("sku").reset_index(drop=True)
     pd.testing.assert_frame_equal(before, after)
     assert conn.publication("SW-1")["version"] == "v3"  # the record rolled back with the lines
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_hostile_text_is_written_back_verbatim_never_run(backend, postgres_url, tmp_path):
+    """Write-back is parameterised SQL: a sku or reason holding SQL is stored as text."""
+    url = (
+        fresh_database(postgres_url, "stockwise_test_hostile")
+        if backend == "postgresql"
+        else f"sqlite:///{tmp_path / 'erp.db'}"
+    )
+    conn = SqlConnector(url)
+    evil = [
+        "x'); DROP TABLE purchase_requisitions; --",
+        "Robert'); DELETE FROM stockwise_publications;--",
+        '=HYPERLINK("http://x","a")',
+        "<script>alert(9)</script>",
+    ]
+    lines = _lines(len(evil)).assign(sku=evil, reason=evil)
+    exc = pd.DataFrame({"sku": evil[:1], "location_id": ["ST00"], "kind": ["needs_master_data"], "detail": evil[1:2]})
+    conn.commit_plan("SW-1'; --", TINY_DS, "v1'--", lines, exc)
+    rows = conn.read_table("purchase_requisitions")
+    assert sorted(rows["sku"]) == sorted(evil) and set(rows["plan_id"]) == {"SW-1'; --"}
+    assert conn.publication("SW-1'; --")["version"] == "v1'--"
+    assert conn.read_table("planning_exceptions")["detail"].tolist() == evil[1:2]

@@ -26,8 +26,11 @@ def test_committed_suites_match_the_code():
 def extracts(tiny_demo):
     t = tiny_demo.tables
     po = t["purchase_orders"]
-    source = {"open_orders": po[po["received_date"].isna()], "receipts": po[po["received_date"].notna()],
-              "overrides": t["planner_overrides"]}
+    source = {
+        "open_orders": po[po["received_date"].isna()],
+        "receipts": po[po["received_date"].notna()],
+        "overrides": t["planner_overrides"],
+    }
     return {n: conform(n, source.get(n, t.get(n)), "demo") for n in EXTRACTS}
 
 
@@ -40,8 +43,16 @@ def test_good_demo_data_passes(extracts):
 def _fail(extracts, name, mutate):
     bad = dict(extracts)
     bad[name] = mutate(extracts[name].copy())
-    gate = validate({"items": extracts["items"], "locations": extracts["locations"],
-                     "suppliers": extracts["suppliers"], name: bad[name]}, DS, GX_DIR)
+    gate = validate(
+        {
+            "items": extracts["items"],
+            "locations": extracts["locations"],
+            "suppliers": extracts["suppliers"],
+            name: bad[name],
+        },
+        DS,
+        GX_DIR,
+    )
     res = gate.results[name]
     assert not res.success
     return {(f["expectation"], f["column"]): f for f in res.failures}
@@ -122,13 +133,17 @@ def test_stale_data_fails_saying_how_old_it_is(extracts):
     msgs = {n: [f["message"] for f in r.failures if f.get("message")] for n, r in gate.results.items()}
     for name in ("sales", "stock", "movements"):
         assert not gate.results[name].success
-        assert msgs[name] == [f"{name} end 2025-12-31, 334 days before the run date 2026-11-30 "
-                              "(at most 1 day allowed: STOCKWISE_FRESHNESS_LAG_DAYS)"], msgs[name]
+        assert msgs[name] == [
+            f"{name} end 2025-12-31, 334 days before the run date 2026-11-30 "
+            "(at most 1 day allowed: STOCKWISE_FRESHNESS_LAG_DAYS)"
+        ], msgs[name]
     assert gate.results["items"].success and gate.results["suppliers"].success
     err = str(ValidationFailed({n: r.failures for n, r in gate.results.items() if not r.success}, {}))
     assert "nothing was published" in err and "stale data: sales end 2025-12-31, 334 days before" in err
     # within the lag it passes: a run the morning after the last full day of data
-    assert all(r.success for r in validate(extracts, DS + timedelta(days=1), GX_DIR, freshness_lag_days=1).results.values())
+    assert all(
+        r.success for r in validate(extracts, DS + timedelta(days=1), GX_DIR, freshness_lag_days=1).results.values()
+    )
     assert not validate(extracts, DS + timedelta(days=2), GX_DIR, freshness_lag_days=1).results["sales"].success
 
 
@@ -136,7 +151,8 @@ def test_an_empty_sales_extract_fails_at_validation(extracts):
     f = _fail(extracts, "sales", lambda df: df.iloc[0:0])
     assert ("expect_table_row_count_to_be_between", None) in f
     assert f[("expect_column_max_to_be_between", "date")]["message"] == (
-        "sales holds no rows up to the run date 2025-12-31: nothing to plan from")
+        "sales holds no rows up to the run date 2025-12-31: nothing to plan from"
+    )
 
 
 def test_absurd_magnitudes_and_infinities_fail_naming_rows(extracts):
@@ -166,8 +182,14 @@ def test_missing_master_data_passes_in_small_doses_and_fails_in_bulk(extracts):
         df.loc[0, "unit_cost"] = None
         return df
 
-    gate = validate({**{n: extracts[n] for n in ("items", "locations", "suppliers")},
-                     "items": one_missing(extracts["items"].copy())}, DS, GX_DIR)
+    gate = validate(
+        {
+            **{n: extracts[n] for n in ("items", "locations", "suppliers")},
+            "items": one_missing(extracts["items"].copy()),
+        },
+        DS,
+        GX_DIR,
+    )
     assert gate.results["items"].success  # 1 of 12: planned as a "needs master data" exception
 
     def many_missing(df):

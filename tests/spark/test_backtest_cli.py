@@ -14,8 +14,10 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 def test_backtest_writes_complete_forecasts_and_prints_metrics(spark, tmp_path, capsys):
     rng = np.random.default_rng(1)
     dates = pd.date_range("2024-01-01", periods=200)
-    rows = [pd.DataFrame({"PART": f"P{i}", "DAY": dates.strftime("%Y-%m-%d"), "UNITS": rng.poisson(lam, len(dates))})
-            for i, lam in enumerate((0.3, 4.0, 12.0))]
+    rows = [
+        pd.DataFrame({"PART": f"P{i}", "DAY": dates.strftime("%Y-%m-%d"), "UNITS": rng.poisson(lam, len(dates))})
+        for i, lam in enumerate((0.3, 4.0, 12.0))
+    ]
     pd.concat(rows).to_csv(tmp_path / "history.csv", index=False)
     (tmp_path / "map.yaml").write_text(
         "options: {freq: D, season_length: 7, series_id: '{sku}'}\n"
@@ -24,8 +26,21 @@ def test_backtest_writes_complete_forecasts_and_prints_metrics(spark, tmp_path, 
         "    constants: {location_id: ALL, price: 1.0, on_promo: false}\n"
     )
     out = tmp_path / "fc.csv"
-    rc = main(["backtest", "--data", str(tmp_path), "--mapping", str(tmp_path / "map.yaml"), "--horizon", "14",
-               "--out", str(out), "--models", "moving_average,tsb,shaped_average"])
+    rc = main(
+        [
+            "backtest",
+            "--data",
+            str(tmp_path),
+            "--mapping",
+            str(tmp_path / "map.yaml"),
+            "--horizon",
+            "14",
+            "--out",
+            str(out),
+            "--models",
+            "moving_average,tsb,shaped_average",
+        ]
+    )
     assert rc == 0
     captured = capsys.readouterr()
     result = json.loads(captured.out.strip().splitlines()[-1])

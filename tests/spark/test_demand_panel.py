@@ -13,18 +13,28 @@ DS = date(2025, 1, 10)
 
 @pytest.fixture
 def panel(spark):
-    sales = pd.DataFrame({
-        "date": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-04", "2025-01-09"]),
-        "sku": "A", "location_id": "S", "qty": [3.0, 5.0, 2.0, 4.0], "price": [2.0, 2.0, 1.5, 2.0],
-        "on_promo": [False, False, True, False],
-    })
-    stock = pd.DataFrame({
-        "date": pd.date_range("2025-01-01", "2025-01-10"), "sku": "A", "location_id": "S",
-        "on_hand": [10.0, 5.0, 5.0, 0.0, 0.0, 8.0, 8.0, 8.0, 4.0, 4.0],
-    })
+    sales = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-04", "2025-01-09"]),
+            "sku": "A",
+            "location_id": "S",
+            "qty": [3.0, 5.0, 2.0, 4.0],
+            "price": [2.0, 2.0, 1.5, 2.0],
+            "on_promo": [False, False, True, False],
+        }
+    )
+    stock = pd.DataFrame(
+        {
+            "date": pd.date_range("2025-01-01", "2025-01-10"),
+            "sku": "A",
+            "location_id": "S",
+            "on_hand": [10.0, 5.0, 5.0, 0.0, 0.0, 8.0, 8.0, 8.0, 4.0, 4.0],
+        }
+    )
     items = pd.DataFrame({"sku": ["A"], "category": ["c"], "unit_price": [2.0]})
-    out = build_panel(spark, spark.createDataFrame(sales), spark.createDataFrame(stock),
-                      spark.createDataFrame(items), DS)
+    out = build_panel(
+        spark, spark.createDataFrame(sales), spark.createDataFrame(stock), spark.createDataFrame(items), DS
+    )
     return out.toPandas().sort_values("date").reset_index(drop=True)
 
 
@@ -49,14 +59,32 @@ def test_lags_and_rolling_means_use_only_earlier_days(panel):
 
 def test_no_feature_changes_when_later_data_is_removed(spark, panel):
     """Cutting the inputs at a cutoff gives the same features up to the cutoff: no leakage."""
-    sales = spark.createDataFrame(pd.DataFrame({
-        "date": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-04"]), "sku": "A", "location_id": "S",
-        "qty": [3.0, 5.0, 2.0], "price": [2.0, 2.0, 1.5], "on_promo": [False, False, True]}))
-    stock = spark.createDataFrame(pd.DataFrame({
-        "date": pd.date_range("2025-01-01", "2025-01-06"), "sku": "A", "location_id": "S",
-        "on_hand": [10.0, 5.0, 5.0, 0.0, 0.0, 8.0]}))
+    sales = spark.createDataFrame(
+        pd.DataFrame(
+            {
+                "date": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-04"]),
+                "sku": "A",
+                "location_id": "S",
+                "qty": [3.0, 5.0, 2.0],
+                "price": [2.0, 2.0, 1.5],
+                "on_promo": [False, False, True],
+            }
+        )
+    )
+    stock = spark.createDataFrame(
+        pd.DataFrame(
+            {
+                "date": pd.date_range("2025-01-01", "2025-01-06"),
+                "sku": "A",
+                "location_id": "S",
+                "on_hand": [10.0, 5.0, 5.0, 0.0, 0.0, 8.0],
+            }
+        )
+    )
     items = spark.createDataFrame(pd.DataFrame({"sku": ["A"], "category": ["c"], "unit_price": [2.0]}))
-    cut = build_panel(spark, sales, stock, items, date(2025, 1, 6)).toPandas().sort_values("date").reset_index(drop=True)
+    cut = (
+        build_panel(spark, sales, stock, items, date(2025, 1, 6)).toPandas().sort_values("date").reset_index(drop=True)
+    )
     cols = [c for c in cut.columns if c not in ("sku", "location_id", "category")]
     pd.testing.assert_frame_equal(cut[cols], panel.loc[:5, cols].reset_index(drop=True), check_dtype=False)
 
@@ -66,3 +94,27 @@ def test_calendar_and_price_features(panel):
     assert panel.loc[3, "on_promo"] == 1
     assert panel.loc[3, "price_ratio"] == pytest.approx(0.75)
     assert panel.loc[4, "price"] == 1.5  # carried forward until the next sale
+
+
+def test_a_zero_price_is_not_a_division(spark):
+    # a free sample or a price not set yet: the job used to fail with Spark's DIVIDE_BY_ZERO
+    sales = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-03"]),
+            "sku": "A",
+            "location_id": "S",
+            "qty": [1.0, 2.0, 1.0],
+            "price": [0.0, 0.0, 2.0],
+            "on_promo": False,
+        }
+    )
+    items = pd.DataFrame({"sku": ["A"], "category": ["c"], "unit_price": [0.0]})
+    out = (
+        build_panel(spark, spark.createDataFrame(sales), None, spark.createDataFrame(items), date(2025, 1, 4))
+        .toPandas()
+        .sort_values("date")
+        .reset_index(drop=True)
+    )
+    assert len(out) == 4
+    assert out.loc[:1, "price_ratio"].isna().all()  # nothing to compare a zero price with
+    assert out.loc[2, "price_ratio"] == 1.0

@@ -17,17 +17,33 @@ def test_partitioned_lightgbm_through_spark_equals_in_process(spark, tmp_path, m
     dates = pd.date_range("2025-01-01", periods=150)
     rows = []
     for sku, loc, level in (("A", "L1", 9.0), ("B", "L1", 0.5), ("A", "L2", 4.0), ("C", "L2", 2.0)):
-        df = pd.DataFrame({"sku": sku, "location_id": loc, "date": dates,
-                           "qty": rng.poisson(level, len(dates)).astype(float), "stockout": False, "price": 2.0})
+        df = pd.DataFrame(
+            {
+                "sku": sku,
+                "location_id": loc,
+                "date": dates,
+                "qty": rng.poisson(level, len(dates)).astype(float),
+                "stockout": False,
+                "price": 2.0,
+            }
+        )
         df["lag_1"] = df["qty"].shift(1)
         df["rmean_7"] = df["qty"].shift(1).rolling(7, min_periods=1).mean()
         rows.append(df)
     m = to_matrix(pd.concat(rows, ignore_index=True), "D")
     keys = m.keys
     fut = pd.date_range(dates[0], periods=len(dates) + 14)
-    exog = pd.DataFrame({"sku": np.repeat(keys["sku"], len(fut)), "location_id": np.repeat(keys["location_id"], len(fut)),
-                         "date": np.tile(fut, len(keys)), "snap": np.tile((fut.day <= 10).astype(int), len(keys))})
-    params = dict(horizon=14, rounds=15, quantile_rounds=8, num_leaves=7, min_data_in_leaf=5, partition_by="location_id")
+    exog = pd.DataFrame(
+        {
+            "sku": np.repeat(keys["sku"], len(fut)),
+            "location_id": np.repeat(keys["location_id"], len(fut)),
+            "date": np.tile(fut, len(keys)),
+            "snap": np.tile((fut.day <= 10).astype(int), len(keys)),
+        }
+    )
+    params = dict(
+        horizon=14, rounds=15, quantile_rounds=8, num_leaves=7, min_data_in_leaf=5, partition_by="location_id"
+    )
     via_spark = make("lightgbm", **params).fit(m, exog=exog)
     local = make("lightgbm", spark=False, **params).fit(m, exog=exog)
     assert sorted(via_spark.models) == ["L1", "L2"] and "snap" in via_spark.models["L1"].feature_names

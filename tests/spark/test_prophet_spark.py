@@ -20,10 +20,32 @@ def _panel():
     rows = []
     for sku, level in (("A", 20.0), ("B", 0.4)):
         y = rng.poisson(level * (1 + 0.3 * (dates.dayofweek >= 5)))
-        rows.append(pd.DataFrame({"sku": sku, "location_id": "S", "date": dates, "qty": y.astype(float),
-                                  "stockout": False, "price": 2.0, "on_promo": False}))
-    rows.append(pd.DataFrame({"sku": "NEW", "location_id": "S", "date": dates[-5:], "qty": 1.0, "stockout": False,
-                              "price": 2.0, "on_promo": False}))  # five days of history: cannot fit
+        rows.append(
+            pd.DataFrame(
+                {
+                    "sku": sku,
+                    "location_id": "S",
+                    "date": dates,
+                    "qty": y.astype(float),
+                    "stockout": False,
+                    "price": 2.0,
+                    "on_promo": False,
+                }
+            )
+        )
+    rows.append(
+        pd.DataFrame(
+            {
+                "sku": "NEW",
+                "location_id": "S",
+                "date": dates[-5:],
+                "qty": 1.0,
+                "stockout": False,
+                "price": 2.0,
+                "on_promo": False,
+            }
+        )
+    )  # five days of history: cannot fit
     return pd.concat(rows, ignore_index=True)
 
 

@@ -44,8 +44,7 @@ def _can_login(url: str) -> bool:
 def _pg_bin() -> str:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
     if not found:
-        subprocess.run(["apt-get", "install", "-y", "-q", "postgresql"], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(["apt-get", "install", "-y", "-q", "postgresql"], check=True, stdout=subprocess.DEVNULL)
         found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
     return os.path.dirname(found[-1])
 
@@ -60,13 +59,30 @@ def _start_private() -> str:
     if os.geteuid() == 0:  # initdb refuses to run as root
         shutil.chown(data, "postgres")
         as_pg = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*as_pg, f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres"],
-                   check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([*as_pg, f"{bindir}/pg_ctl", "-D", data, "-w", "-l", f"{data}/log",
-                    "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start"],
-                   check=True, stdout=subprocess.DEVNULL)
-    atexit.register(lambda: subprocess.run([*as_pg, f"{bindir}/pg_ctl", "-D", data, "-m", "fast", "stop"],
-                                           stdout=subprocess.DEVNULL, check=False))
+    subprocess.run(
+        [*as_pg, f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres"], check=True, stdout=subprocess.DEVNULL
+    )
+    subprocess.run(
+        [
+            *as_pg,
+            f"{bindir}/pg_ctl",
+            "-D",
+            data,
+            "-w",
+            "-l",
+            f"{data}/log",
+            "-o",
+            f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
+            "start",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    atexit.register(
+        lambda: subprocess.run(
+            [*as_pg, f"{bindir}/pg_ctl", "-D", data, "-m", "fast", "stop"], stdout=subprocess.DEVNULL, check=False
+        )
+    )
     for _ in range(50):
         if _answers("127.0.0.1", port):
             break

@@ -19,12 +19,32 @@ def history(n_series=12, days=150, seed=0):
         rec = np.where(np.arange(days) % 7 == 0, np.ceil(sold.mean() * 7), 0.0)
         net = rec - sold
         book = 100 + np.cumsum(net)
-        frames.append(pd.DataFrame({
-            "date": pd.date_range("2025-01-01", periods=days), "sku": f"S{s}", "location_id": "L",
-            "on_hand": book, "prev_on_hand": np.r_[np.nan, book[:-1]], "receipts": rec, "sold": sold,
-            "adjustments": 0.0, "n_adjustments": 0, "max_abs_adjustment": 0.0, "count_qty": 0.0, "n_counts": 0,
-            "returns": 0.0, "shrink": 0.0, "transfers": 0.0, "net_movement": net, "residual": 0.0,
-            "dup_receipt_qty": 0.0, "dup_receipt_lines": 0, "dup_refs": ""}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "date": pd.date_range("2025-01-01", periods=days),
+                    "sku": f"S{s}",
+                    "location_id": "L",
+                    "on_hand": book,
+                    "prev_on_hand": np.r_[np.nan, book[:-1]],
+                    "receipts": rec,
+                    "sold": sold,
+                    "adjustments": 0.0,
+                    "n_adjustments": 0,
+                    "max_abs_adjustment": 0.0,
+                    "count_qty": 0.0,
+                    "n_counts": 0,
+                    "returns": 0.0,
+                    "shrink": 0.0,
+                    "transfers": 0.0,
+                    "net_movement": net,
+                    "residual": 0.0,
+                    "dup_receipt_qty": 0.0,
+                    "dup_receipt_lines": 0,
+                    "dup_refs": "",
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 

@@ -21,14 +21,25 @@ def series(sku="A", loc="S", sold=None, on_hand=None, **cols):
     n = len(DAYS)
     sold = np.full(n, 5.0) if sold is None else np.asarray(sold, dtype=float)
     zeros = np.zeros(n)
-    df = pd.DataFrame({
-        "date": DAYS, "sku": sku, "location_id": loc, "receipts": cols.get("receipts", zeros), "sold": sold,
-        "adjustments": cols.get("adjustments", zeros), "n_adjustments": (np.asarray(cols.get("adjustments", zeros)) != 0).astype(int),
-        "count_qty": cols.get("count_qty", zeros), "n_counts": (np.asarray(cols.get("count_qty", zeros)) != 0).astype(int),
-        "returns": zeros, "shrink": zeros, "transfers": zeros,
-        "dup_receipt_qty": cols.get("dup_receipt_qty", zeros), "dup_receipt_lines": (np.asarray(cols.get("dup_receipt_qty", zeros)) > 0).astype(int),
-        "dup_refs": np.where(np.asarray(cols.get("dup_receipt_qty", zeros)) > 0, "PO1", ""),
-    })
+    df = pd.DataFrame(
+        {
+            "date": DAYS,
+            "sku": sku,
+            "location_id": loc,
+            "receipts": cols.get("receipts", zeros),
+            "sold": sold,
+            "adjustments": cols.get("adjustments", zeros),
+            "n_adjustments": (np.asarray(cols.get("adjustments", zeros)) != 0).astype(int),
+            "count_qty": cols.get("count_qty", zeros),
+            "n_counts": (np.asarray(cols.get("count_qty", zeros)) != 0).astype(int),
+            "returns": zeros,
+            "shrink": zeros,
+            "transfers": zeros,
+            "dup_receipt_qty": cols.get("dup_receipt_qty", zeros),
+            "dup_receipt_lines": (np.asarray(cols.get("dup_receipt_qty", zeros)) > 0).astype(int),
+            "dup_refs": np.where(np.asarray(cols.get("dup_receipt_qty", zeros)) > 0, "PO1", ""),
+        }
+    )
     df["max_abs_adjustment"] = df["adjustments"].abs()
     df["net_movement"] = df["receipts"] - df["sold"] + df["adjustments"] + df["count_qty"] + df["dup_receipt_qty"]
     book = 500 + df["net_movement"].cumsum() if on_hand is None else pd.Series(on_hand, dtype=float)
@@ -140,8 +151,17 @@ def test_cycle_count_write_back_is_idempotent(tmp_path):
     from stockwise.erp.sql import SqlConnector
 
     conn = SqlConnector(f"sqlite:///{tmp_path / 'erp.db'}")
-    t = pd.DataFrame({"task_id": ["AN-x-A-S-1", "AN-y-B-S-1"], "sku": ["A", "B"], "location_id": ["S", "S"],
-                      "due": [date(2025, 3, 1)] * 2, "priority": [5.0, 1.0], "reason": ["r1", "r2"], "source": "t"})
+    t = pd.DataFrame(
+        {
+            "task_id": ["AN-x-A-S-1", "AN-y-B-S-1"],
+            "sku": ["A", "B"],
+            "location_id": ["S", "S"],
+            "due": [date(2025, 3, 1)] * 2,
+            "priority": [5.0, 1.0],
+            "reason": ["r1", "r2"],
+            "source": "t",
+        }
+    )
     conn.write_cycle_count_tasks(t, date(2025, 2, 28))
     with conn.engine.begin() as c:
         c.exec_driver_sql("UPDATE cycle_count_tasks SET status = 'done' WHERE task_id = 'AN-x-A-S-1'")
@@ -152,15 +172,28 @@ def test_cycle_count_write_back_is_idempotent(tmp_path):
 
 
 def test_scores_match_labels_inside_alert_windows():
-    alerts = pd.DataFrame({"type": ["shrinkage", "fat_finger", "phantom_stock"], "sku": ["A", "A", "B"],
-                           "location_id": "S", "date": pd.to_datetime(["2025-02-10", "2025-01-05", "2025-01-20"]),
-                           "window_start": pd.to_datetime(["2025-01-10", "2025-01-05", "2025-01-15"]),
-                           "window_end": pd.to_datetime(["2025-02-10", "2025-01-05", "2025-01-20"])})
-    labels = pd.DataFrame({"kind": ["shrinkage", "adjustment_error", "fat_finger", "phantom_stock"],
-                           "sku": ["A", "A", "A", "C"], "location_id": "S",
-                           "date": pd.to_datetime(["2025-01-20", "2025-02-01", "2025-01-05", "2025-01-18"])})
+    alerts = pd.DataFrame(
+        {
+            "type": ["shrinkage", "fat_finger", "phantom_stock"],
+            "sku": ["A", "A", "B"],
+            "location_id": "S",
+            "date": pd.to_datetime(["2025-02-10", "2025-01-05", "2025-01-20"]),
+            "window_start": pd.to_datetime(["2025-01-10", "2025-01-05", "2025-01-15"]),
+            "window_end": pd.to_datetime(["2025-02-10", "2025-01-05", "2025-01-20"]),
+        }
+    )
+    labels = pd.DataFrame(
+        {
+            "kind": ["shrinkage", "adjustment_error", "fat_finger", "phantom_stock"],
+            "sku": ["A", "A", "A", "C"],
+            "location_id": "S",
+            "date": pd.to_datetime(["2025-01-20", "2025-02-01", "2025-01-05", "2025-01-18"]),
+        }
+    )
     s = scores(alerts, labels).set_index("kind")
-    assert s.loc["shrinkage", "recall"] == 1 and s.loc["adjustment_error", "recall"] == 1  # a short adjustment looks like shrinkage
+    assert (
+        s.loc["shrinkage", "recall"] == 1 and s.loc["adjustment_error", "recall"] == 1
+    )  # a short adjustment looks like shrinkage
     assert s.loc["fat_finger", "precision"] == 1 and s.loc["phantom_stock", "recall"] == 0
     assert s.loc["overall", "precision"] == pytest.approx(2 / 3)
 
@@ -185,8 +218,15 @@ def test_shelf_photos_of_empty_shelves_join_the_alerts_as_open_phantom_stock(hom
     items = pd.DataFrame({"sku": ["A", "B"], "unit_cost": [2.0, 3.0]})
     alerts = score(series("A"), None, items, ds, lookback_days=28)
     assert with_shelf_evidence(alerts, store, ds, items).equals(alerts)  # no photos that day
-    found = pd.DataFrame({"finding": ["suspected_phantom", "shelf_gap"], "sku": ["B", "A"], "location_id": "S",
-                          "on_hand": [12.0, 30.0], "reason": ["no facing", "gap"]})
+    found = pd.DataFrame(
+        {
+            "finding": ["suspected_phantom", "shelf_gap"],
+            "sku": ["B", "A"],
+            "location_id": "S",
+            "on_hand": [12.0, 30.0],
+            "reason": ["no facing", "gap"],
+        }
+    )
     lake.write_partition(store, "shelf/findings", ds.isoformat(), {"findings.parquet": lake.parquet_bytes(found)})
     out = with_shelf_evidence(alerts, store, ds, items)
     b = out[out["sku"] == "B"].iloc[0]

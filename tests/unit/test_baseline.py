@@ -47,7 +47,8 @@ def test_weekly_pattern_is_kept():
 def test_stockout_days_are_not_read_as_zero_demand():
     # true demand 6/day, but the last 10 days sold 0 because the shelf was empty
     dates_out = lambda sku, dates: np.asarray(dates >= pd.Timestamp(DS) - pd.Timedelta(days=9))  # noqa: E731
-    censored = _panel({("A", "S"): lambda i, d: 0.0 if d >= pd.Timestamp(DS) - pd.Timedelta(days=9) else 6.0},
-                      stockout=dates_out)
+    censored = _panel(
+        {("A", "S"): lambda i, d: 0.0 if d >= pd.Timestamp(DS) - pd.Timedelta(days=9) else 6.0}, stockout=dates_out
+    )
     fc, _ = baseline.forecast(censored, DS, 7)
     assert np.allclose(fc["mean"], 6.0)

@@ -8,13 +8,24 @@ from stockwise.errors import ConfigError, ExtractError
 
 def test_conform_names_the_source_and_missing_columns():
     df = pd.DataFrame({"sku": ["A"], "location_id": ["S"], "date": ["2025-01-01"]})
-    with pytest.raises(ExtractError, match=r"erp\.csv: extract 'sales' lacks column\(s\) \['qty', 'price', 'on_promo'\]"):
+    with pytest.raises(
+        ExtractError, match=r"erp\.csv: extract 'sales' lacks column\(s\) \['qty', 'price', 'on_promo'\]"
+    ):
         conform("sales", df, "erp.csv")
 
 
 def test_conform_types_columns_but_leaves_garbage_for_validation():
-    df = pd.DataFrame({"date": ["2025-01-01", "2025-01-02"], "sku": [1, 2], "location_id": ["S", "S"],
-                       "qty": ["3", "oops"], "price": ["1.5", "2"], "on_promo": ["true", "0"], "extra": [0, 0]})
+    df = pd.DataFrame(
+        {
+            "date": ["2025-01-01", "2025-01-02"],
+            "sku": [1, 2],
+            "location_id": ["S", "S"],
+            "qty": ["3", "oops"],
+            "price": ["1.5", "2"],
+            "on_promo": ["true", "0"],
+            "extra": [0, 0],
+        }
+    )
     out = conform("sales", df, "x")
     assert list(out.columns) == list(EXTRACTS["sales"].columns)
     assert out["sku"].tolist() == ["1", "2"]

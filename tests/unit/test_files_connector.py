@@ -29,7 +29,9 @@ def drop(tmp_path, tiny_demo):
     t = tiny_demo.tables
     ex = tmp_path / "export"
     ex.mkdir()
-    t["items"].rename(columns={"sku": "ITEM_NO", "name": "DESCR", "unit_cost": "COST"}).to_csv(ex / "ITEMS.csv", index=False)
+    t["items"].rename(columns={"sku": "ITEM_NO", "name": "DESCR", "unit_cost": "COST"}).to_csv(
+        ex / "ITEMS.csv", index=False
+    )
     t["locations"].to_parquet(ex / "locations.parquet")
     t["suppliers"].to_csv(ex / "suppliers.csv", index=False)
     sales = t["sales"].rename(columns={"sku": "ITEM_NO", "location_id": "STORE", "qty": "UNITS"})
@@ -69,8 +71,16 @@ def test_missing_file_or_source_column_is_named(drop):
 
 def test_write_back_replaces_the_plan_file(drop):
     conn = FilesConnector(drop, load_mapping(drop / "mapping.yaml"))
-    lines = pd.DataFrame({"sku": ["A", "B"], "location_id": "S", "supplier_id": "V", "order_qty": [12.0, 24.0],
-                          "need_by": "2026-01-05", "reason": "r"})
+    lines = pd.DataFrame(
+        {
+            "sku": ["A", "B"],
+            "location_id": "S",
+            "supplier_id": "V",
+            "order_qty": [12.0, 24.0],
+            "need_by": "2026-01-05",
+            "reason": "r",
+        }
+    )
     conn.commit_plan("SW-1", TINY_DS, "v1", lines)
     conn.commit_plan("SW-1", TINY_DS, "v2", lines.head(1))
     out = pd.read_csv(drop / "outbox" / "purchase_requisitions" / "SW-1.csv")

@@ -6,7 +6,6 @@ import pytest
 from stockwise_training.forecast import metrics
 from stockwise_training.forecast.backtest import BacktestConfig, cutoff_dates
 from stockwise_training.forecast.panel import to_matrix
-from stockwise_training.forecast.registry import decide
 
 
 def test_scales_skip_leading_zeros_and_gaps():
@@ -63,10 +62,15 @@ def test_cutoffs_step_back_one_horizon():
 
 
 def test_a_worse_challenger_is_not_promoted():
-    assert decide(0.95, 0.90, 0.02) == (False, "challenger 0.9500 does not beat champion 0.9000 by 2%")
-    assert decide(0.89, 0.90, 0.02)[0] is False  # better, but not by the margin
-    assert decide(0.80, 0.90, 0.02)[0] is True
-    assert decide(1.50, None, 0.02) == (True, "no champion yet")
+    from stockwise.registry import ANOMALY, DEMAND, decide
+
+    assert decide(DEMAND, 0.95, 0.90, 0.02) == (False, "challenger WRMSSE 0.9500 does not beat champion 0.9000 by 2%")
+    assert decide(DEMAND, 0.89, 0.90, 0.02)[0] is False  # better, but not by the margin
+    assert decide(DEMAND, 0.80, 0.90, 0.02)[0] is True
+    assert decide(DEMAND, 1.50, None, 0.02) == (True, "no champion yet")
+    # higher-is-better scores are compared as errors: F1 0.90 -> 0.92 cuts the error 0.10 -> 0.08
+    assert decide(ANOMALY, 0.92, 0.90, 0.02)[0] is True
+    assert decide(ANOMALY, 0.901, 0.90, 0.02)[0] is False
 
 
 def test_interval_widths_fit_zero_heavy_counts_and_stretch_narrow_intervals():

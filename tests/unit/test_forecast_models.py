@@ -21,8 +21,17 @@ def panel(n_days=200, seed=0, kinds=("smooth", "intermittent", "constant")):
             y = rng.poisson(0.15, n_days) * rng.integers(1, 4, n_days)
         else:
             y = np.full(n_days, 3)
-        df = pd.DataFrame({"sku": f"S{i}", "location_id": "L", "date": dates, "qty": y.astype(float),
-                           "stockout": False, "price": 2.0, "on_promo": 0})
+        df = pd.DataFrame(
+            {
+                "sku": f"S{i}",
+                "location_id": "L",
+                "date": dates,
+                "qty": y.astype(float),
+                "stockout": False,
+                "price": 2.0,
+                "on_promo": 0,
+            }
+        )
         # the panel's origin features, computed as the Spark job does (windows end the day before)
         q = df["qty"]
         for lag in (1, 7, 14, 28):
@@ -33,7 +42,9 @@ def panel(n_days=200, seed=0, kinds=("smooth", "intermittent", "constant")):
     return pd.concat(rows, ignore_index=True)
 
 
-@pytest.mark.parametrize("name", ["seasonal_naive", "moving_average", "shaped_average", "tsb", "croston_sba", "cold_start"])
+@pytest.mark.parametrize(
+    "name", ["seasonal_naive", "moving_average", "shaped_average", "tsb", "croston_sba", "cold_start"]
+)
 def test_statistical_models_complete_and_non_negative(name):
     m = to_matrix(panel(), "D")
     mean, q = make(name).fit(m).predict(H)
@@ -41,7 +52,9 @@ def test_statistical_models_complete_and_non_negative(name):
     assert q is None
 
 
-@pytest.mark.parametrize("name", ["seasonal_naive", "moving_average", "shaped_average", "tsb", "croston_sba", "cold_start"])
+@pytest.mark.parametrize(
+    "name", ["seasonal_naive", "moving_average", "shaped_average", "tsb", "croston_sba", "cold_start"]
+)
 def test_constant_series_stays_flat(name):
     m = to_matrix(panel(kinds=("constant",)), "D")
     mean, _ = make(name).fit(m).predict(H)
@@ -89,8 +102,14 @@ def test_lightgbm_group_features_and_blend():
     statics = pd.DataFrame({"sku": ["S0", "S1", "S2"], "category": ["food", "food", "tools"]})
     params = dict(horizon=H, rounds=20, quantile_rounds=10, num_leaves=7, min_data_in_leaf=5, threads=1)
     g = make("lightgbm", group_features=True, price_features=True, blend=("tweedie",), **params).fit(m, statics=statics)
-    assert {"item_rmean_28", "loc_cat_rmean_7", "item_share_28", "item_season_mean", "price_momentum",
-            "price_rel_item"} <= set(g.feature_names)
+    assert {
+        "item_rmean_28",
+        "loc_cat_rmean_7",
+        "item_share_28",
+        "item_season_mean",
+        "price_momentum",
+        "price_rel_item",
+    } <= set(g.feature_names)
     assert len(g.blend_models) == 1
     mean, q = g.predict(H)
     assert mean.shape == (4, H) and (mean >= 0).all() and (np.diff(q, axis=-1) >= 0).all()
@@ -179,15 +198,22 @@ def test_cold_start_borrows_its_category_at_its_location_then_its_own_history():
     rng = np.random.default_rng(1)
     dates = pd.date_range("2025-01-01", periods=120)
     rows = []
-    for sku, cat, loc, level, start in [("A", "soda", "L1", 10, 0), ("B", "soda", "L1", 12, 0), ("C", "soap", "L1", 1, 0),
-                                        ("D", "soda", "L2", 30, 0), ("NEW", "soda", "L1", 2, 117), ("OLD", "soda", "L1", 2, 0)]:
+    for sku, cat, loc, level, start in [
+        ("A", "soda", "L1", 10, 0),
+        ("B", "soda", "L1", 12, 0),
+        ("C", "soap", "L1", 1, 0),
+        ("D", "soda", "L2", 30, 0),
+        ("NEW", "soda", "L1", 2, 117),
+        ("OLD", "soda", "L1", 2, 0),
+    ]:
         y = rng.poisson(level, len(dates)).astype(float)
         y[:start] = np.nan
         rows.append(pd.DataFrame({"sku": sku, "location_id": loc, "date": dates, "qty": y, "stockout": False}))
     p = pd.concat(rows, ignore_index=True).dropna(subset=["qty"])
     m = to_matrix(p, "D")
-    statics = pd.DataFrame({"sku": ["A", "B", "C", "D", "NEW", "OLD"],
-                            "category": ["soda", "soda", "soap", "soda", "soda", "soda"]})
+    statics = pd.DataFrame(
+        {"sku": ["A", "B", "C", "D", "NEW", "OLD"], "category": ["soda", "soda", "soap", "soda", "soda", "soda"]}
+    )
     mean, _ = make("cold_start").fit(m, statics=statics).predict(14)
     level = dict(zip(m.keys["sku"], mean.mean(axis=1), strict=True))
     # three days of its own sales say little: it starts near soda at L1 (A, B and OLD: median ~10),

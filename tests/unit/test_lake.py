@@ -116,3 +116,10 @@ def test_text_in_a_numeric_column_is_stored_as_pulled(store):
     df = pd.DataFrame({"qty": [1.0, "lots", None, 3]})
     back = pd.read_parquet(__import__("io").BytesIO(lake.parquet_bytes(df)))
     assert back["qty"].tolist() == ["1.0", "lots", None, "3"]
+
+
+def test_a_key_cannot_escape_the_lake_folder(store, tmp_path):
+    for key in ("../outside.json", "plans/../../x", "/etc/passwd"):
+        with pytest.raises(LakeError, match="escapes the lake root"):
+            store.put(key, b"x")
+    assert not (tmp_path / "outside.json").exists()

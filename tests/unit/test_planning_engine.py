@@ -17,22 +17,59 @@ from stockwise.planning.targets import TargetParams
 DS = date(2025, 3, 31)  # a Monday
 
 
-def _inputs(on_hand=20.0, on_order=0.0, mu=10.0, sigma=3.0, weekdays="mon,thu", mov=0.0, skus=("A",),
-            cost=2.0, pack=12, moq=24):
-    fc = pd.concat([pd.DataFrame({"sku": s, "location_id": "S", "date": pd.date_range("2025-04-01", periods=28),
-                                  "mean": mu, "sigma": sigma, "method": "test"}) for s in skus])
-    items = pd.DataFrame({"sku": list(skus), "name": list(skus), "category": "c", "unit_cost": cost, "unit_price": 2 * cost,
-                          "pack_size": pack, "moq": moq, "supplier_id": "V"})
-    sup = pd.DataFrame({"supplier_id": ["V"], "lead_time_days_mean": [5.0], "lead_time_days_std": [1.0],
-                        "order_weekdays": [weekdays], "min_order_value": [mov]})
+def _inputs(
+    on_hand=20.0, on_order=0.0, mu=10.0, sigma=3.0, weekdays="mon,thu", mov=0.0, skus=("A",), cost=2.0, pack=12, moq=24
+):
+    fc = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "sku": s,
+                    "location_id": "S",
+                    "date": pd.date_range("2025-04-01", periods=28),
+                    "mean": mu,
+                    "sigma": sigma,
+                    "method": "test",
+                }
+            )
+            for s in skus
+        ]
+    )
+    items = pd.DataFrame(
+        {
+            "sku": list(skus),
+            "name": list(skus),
+            "category": "c",
+            "unit_cost": cost,
+            "unit_price": 2 * cost,
+            "pack_size": pack,
+            "moq": moq,
+            "supplier_id": "V",
+        }
+    )
+    sup = pd.DataFrame(
+        {
+            "supplier_id": ["V"],
+            "lead_time_days_mean": [5.0],
+            "lead_time_days_std": [1.0],
+            "order_weekdays": [weekdays],
+            "min_order_value": [mov],
+        }
+    )
     stock = pd.DataFrame({"date": pd.Timestamp(DS), "sku": list(skus), "location_id": "S", "on_hand": on_hand})
     oo = pd.DataFrame({"po_id": [f"P{s}" for s in skus], "sku": list(skus), "location_id": "S", "qty": on_order})
     return Inputs(forecast=fc, items=items, suppliers=sup, stock=stock, open_orders=oo)
 
 
 def test_position_nets_open_orders_and_takes_the_run_dates_count():
-    stock = pd.DataFrame({"date": pd.to_datetime(["2025-03-30", "2025-03-31", "2025-04-01"]),
-                          "sku": "A", "location_id": "S", "on_hand": [5.0, 7.0, 99.0]})
+    stock = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2025-03-30", "2025-03-31", "2025-04-01"]),
+            "sku": "A",
+            "location_id": "S",
+            "on_hand": [5.0, 7.0, 99.0],
+        }
+    )
     oo = pd.DataFrame({"po_id": ["P1", "P2"], "sku": "A", "location_id": "S", "qty": [10.0, 4.0]})
     bo = pd.DataFrame({"sku": ["A"], "location_id": ["S"], "qty": [3.0]})
     pos = inventory_position(stock, oo, DS, bo).iloc[0]
@@ -72,9 +109,17 @@ def test_higher_targets_and_slower_suppliers_raise_the_reorder_point():
     hi = plan(_inputs(), DS, PlanConfig(target=0.99)).iloc[0]
     assert hi.reorder_point > lo.reorder_point
     slow = _inputs()
-    slow.receipts = pd.DataFrame({"po_id": [f"R{i}" for i in range(40)], "sku": "A", "location_id": "S", "qty": 12.0,
-                                  "order_date": pd.Timestamp("2025-02-01"), "expected_date": pd.Timestamp("2025-02-06"),
-                                  "received_date": pd.Timestamp("2025-02-01") + pd.to_timedelta(np.r_[[9, 10, 11, 12] * 10], unit="D")})
+    slow.receipts = pd.DataFrame(
+        {
+            "po_id": [f"R{i}" for i in range(40)],
+            "sku": "A",
+            "location_id": "S",
+            "qty": 12.0,
+            "order_date": pd.Timestamp("2025-02-01"),
+            "expected_date": pd.Timestamp("2025-02-06"),
+            "received_date": pd.Timestamp("2025-02-01") + pd.to_timedelta(np.r_[[9, 10, 11, 12] * 10], unit="D"),
+        }
+    )
     r = plan(slow, DS).iloc[0]
     base = plan(_inputs(), DS).iloc[0]
     assert r.lead_time_days > 9 and r.lead_time_source == "receipts"
@@ -84,9 +129,17 @@ def test_higher_targets_and_slower_suppliers_raise_the_reorder_point():
 def test_lead_times_shrink_towards_the_master_when_history_is_thin():
     items = pd.DataFrame({"sku": ["A"], "supplier_id": ["V"]})
     sup = pd.DataFrame({"supplier_id": ["V", "W"], "lead_time_days_mean": [5.0, 3.0], "lead_time_days_std": [1.0, 0.5]})
-    rec = pd.DataFrame({"po_id": ["1", "2"], "sku": "A", "location_id": "S", "qty": 1.0,
-                        "order_date": pd.Timestamp("2025-03-01"), "expected_date": pd.Timestamp("2025-03-06"),
-                        "received_date": pd.Timestamp("2025-03-11")})
+    rec = pd.DataFrame(
+        {
+            "po_id": ["1", "2"],
+            "sku": "A",
+            "location_id": "S",
+            "qty": 1.0,
+            "order_date": pd.Timestamp("2025-03-01"),
+            "expected_date": pd.Timestamp("2025-03-06"),
+            "received_date": pd.Timestamp("2025-03-11"),
+        }
+    )
     lt = leadtime.learn(rec, items, sup, DS).set_index("supplier_id")
     assert 5 < lt.loc["V", "lead_time_days_mean"] < 7  # two receipts of 10 days move it, a little
     assert lt.loc["V", "on_time_rate"] == 0
@@ -95,11 +148,17 @@ def test_lead_times_shrink_towards_the_master_when_history_is_thin():
 
 def test_overrides_fixed_quantity_target_and_expiry():
     inp = _inputs(skus=("A", "B", "C"), on_hand=0)
-    inp.overrides = pd.DataFrame({
-        "sku": ["A", "B", "C"], "location_id": ["S", None, None], "fixed_qty": [7.0, None, 0.0],
-        "service_level": [None, 0.995, None], "reason": ["display", "campaign", "old"], "author": ["jo", "al", "jo"],
-        "expires": [pd.Timestamp("2025-04-30"), None, pd.Timestamp("2025-03-01")],
-    })
+    inp.overrides = pd.DataFrame(
+        {
+            "sku": ["A", "B", "C"],
+            "location_id": ["S", None, None],
+            "fixed_qty": [7.0, None, 0.0],
+            "service_level": [None, 0.995, None],
+            "reason": ["display", "campaign", "old"],
+            "author": ["jo", "al", "jo"],
+            "expires": [pd.Timestamp("2025-04-30"), None, pd.Timestamp("2025-03-01")],
+        }
+    )
     seg = PlanConfig(targets=TargetParams(mode="segment"))  # per-line targets: lines do not interact
     p = plan(inp, DS, seg).set_index("sku")
     base = plan(_inputs(skus=("A", "B", "C"), on_hand=0), DS, seg).set_index("sku")
@@ -138,6 +197,23 @@ def test_budget_cap_spends_where_shortage_costs_most():
 def test_every_policy_and_method_plans(policy, method):
     r = plan(_inputs(on_hand=5), DS, PlanConfig(policy=policy, method=method)).iloc[0]
     assert r.order_qty > 0 and r.order_qty % 12 == 0 and r.policy == policy
+
+
+def test_the_gate_replays_the_erps_own_minmax_policy_without_a_curve():
+    from stockwise.planning.engine import plan_detail
+    from stockwise.planning.gate import GateParams, check
+
+    inp = _inputs(on_hand=0, skus=("A", "B"))
+    inp.reorder_rules = pd.DataFrame(
+        {"sku": ["A", "B"], "location_id": "S", "min_qty": [40.0, 40.0], "max_qty": [120.0, 120.0]}
+    )
+    cfg = PlanConfig(policy="minmax")
+    days = pd.date_range(end=DS, periods=84)
+    sales = pd.DataFrame(
+        [(d, s, "S", 10.0) for d in days for s in ("A", "B")], columns=["date", "sku", "location_id", "qty"]
+    )
+    res = check(plan_detail(inp, DS, cfg), sales, DS, cfg, GateParams())  # used to raise: no rules for the curve
+    assert res["checked"] and res["curve"] == [] and res["stockwise"]["fill_rate"] > 0
 
 
 def test_minmax_policy_uses_the_erps_rules():
@@ -179,9 +255,18 @@ def test_missing_master_data_is_an_exception_never_a_guessed_order():
     # an override cannot sneak an order past it either
     inp = _inputs(on_hand=0)
     inp.items["unit_cost"] = np.nan
-    inp.overrides = pd.DataFrame({"override_id": ["o1"], "sku": ["A"], "location_id": [None], "fixed_qty": [48.0],
-                                  "service_level": [None], "reason": ["promo"], "author": ["kim"],
-                                  "expires": [pd.Timestamp("2026-01-01")]})
+    inp.overrides = pd.DataFrame(
+        {
+            "override_id": ["o1"],
+            "sku": ["A"],
+            "location_id": [None],
+            "fixed_qty": [48.0],
+            "service_level": [None],
+            "reason": ["promo"],
+            "author": ["kim"],
+            "expires": [pd.Timestamp("2026-01-01")],
+        }
+    )
     assert plan(inp, DS).iloc[0].order_qty == 0
 
 
@@ -192,7 +277,9 @@ def test_the_gate_refuses_to_vouch_for_a_plan_on_an_empty_replay_window():
     inp = _inputs(on_hand=0, skus=("A", "B"))
     planned = plan_detail(inp, DS, PlanConfig())
     days = pd.date_range(end=DS, periods=84)
-    full = pd.DataFrame([(d, s, "S", 10.0) for d in days for s in ("A", "B")], columns=["date", "sku", "location_id", "qty"])
+    full = pd.DataFrame(
+        [(d, s, "S", 10.0) for d in days for s in ("A", "B")], columns=["date", "sku", "location_id", "qty"]
+    )
     ok = check(planned, full, DS, PlanConfig(), GateParams())
     assert ok["checked"] and ok["stockwise"] is not None
     # data that stopped a year ago: nothing in the window, "100% fill" on no demand is no evidence

@@ -56,8 +56,9 @@ def test_slow_movers_use_count_quantiles():
 def test_sample_paths_agree_with_the_normal_where_it_holds():
     mu = np.full((1, 60), 20.0)
     sd = np.full((1, 60), 6.0)
-    _, d_p = sample_interval(mu, sd, np.array([6.0]), np.array([1.5]), np.array([7]),
-                             PathParams(n_paths=20000, level_cv=0.0, seed=1))
+    _, d_p = sample_interval(
+        mu, sd, np.array([6.0]), np.array([1.5]), np.array([7]), PathParams(n_paths=20000, level_cv=0.0, seed=1)
+    )
     mean, sig = normal_interval(np.array([20.0]), np.array([6.0]), np.array([6.0]), np.array([1.5]), np.array([7.0]))
     assert d_p.mean() == pytest.approx(mean[0], rel=0.02)
     assert d_p.std() == pytest.approx(sig[0], rel=0.08)

@@ -16,8 +16,18 @@ from stockwise.publish import plan_csv
 
 def test_any_what_if_makes_a_scenario_and_the_same_what_if_lands_in_the_same_place():
     assert scenario_name({}) is None
-    assert scenario_name({"service_level": None, "budget": None, "gate_margin": 0.0,
-                          "publish_if_gate_fails": True, "run_date": "2025-12-31"}) is None  # official controls
+    assert (
+        scenario_name(
+            {
+                "service_level": None,
+                "budget": None,
+                "gate_margin": 0.0,
+                "publish_if_gate_fails": True,
+                "run_date": "2025-12-31",
+            }
+        )
+        is None
+    )  # official controls
     a = scenario_name({"service_level": 0.99, "budget": 500.0})
     assert a.startswith("whatif-") and a == scenario_name({"budget": 500.0, "service_level": 0.99})
     assert a != scenario_name({"service_level": 0.98})
@@ -47,9 +57,16 @@ def test_the_cli_refuses_a_compact_date():
 
 
 def test_plan_csv_keeps_money_to_the_cent_and_no_internal_columns():
-    orders = pd.DataFrame({"row": [3, 1], "sku": ["A", "B"], "order_qty": [12.0, 1200.0],
-                           "unit_cost": [148.2, 10.2875], "order_value": [1778.40, 12345.0],
-                           "need_by": pd.to_datetime(["2026-01-05", "2026-01-06"])})
+    orders = pd.DataFrame(
+        {
+            "row": [3, 1],
+            "sku": ["A", "B"],
+            "order_qty": [12.0, 1200.0],
+            "unit_cost": [148.2, 10.2875],
+            "order_value": [1778.40, 12345.0],
+            "need_by": pd.to_datetime(["2026-01-05", "2026-01-06"]),
+        }
+    )
     back = pd.read_csv(io.BytesIO(plan_csv(orders)))
     assert "row" not in back.columns
     assert back["order_value"].tolist() == [1778.40, 12345.0]
@@ -83,8 +100,12 @@ def test_a_run_started_by_a_new_champion_plans_the_date_it_was_trained_for():
 
     started = SimpleNamespace(run_after=pd.Timestamp("2026-11-30 06:12", tz="UTC"))
     event = SimpleNamespace(extra={"ds": "2025-12-28", "version": "3"})
-    ctx = {"params": {}, "logical_date": None, "dag_run": started,
-           "triggering_asset_events": {"stockwise://models/stockwise-demand": [event]}}
+    ctx = {
+        "params": {},
+        "logical_date": None,
+        "dag_run": started,
+        "triggering_asset_events": {"stockwise://models/stockwise-demand": [event]},
+    }
     assert run_date_from_context(ctx) == "2025-12-28"  # not "today", which has no data yet
     assert run_date_from_context({**ctx, "params": {"run_date": "2025-12-31"}}) == "2025-12-31"
     assert run_date_from_context({**ctx, "triggering_asset_events": {}}) == "2026-11-30"

@@ -52,8 +52,16 @@ def test_dataset_folder_is_yolo_format(tmp_path):
 
 
 def test_reconciliation_findings():
-    counts = pd.DataFrame({"sku": ["A", "B", "C", "D"], "location_id": "S", "date": pd.Timestamp("2025-12-31"),
-                           "facings": [0, 1, 5, 4], "expected_facings": [4, 6, 5, 4], "image": "img.jpg"})
+    counts = pd.DataFrame(
+        {
+            "sku": ["A", "B", "C", "D"],
+            "location_id": "S",
+            "date": pd.Timestamp("2025-12-31"),
+            "facings": [0, 1, 5, 4],
+            "expected_facings": [4, 6, 5, 4],
+            "image": "img.jpg",
+        }
+    )
     book = pd.DataFrame({"sku": ["A", "B", "C", "D"], "location_id": "S", "on_hand": [12.0, 30.0, 2.0, 9.0]})
     f = reconcile(counts, book).set_index("sku")["finding"].to_dict()
     assert f == {"A": "suspected_phantom", "B": "shelf_gap", "C": "book_low"}  # D is fine

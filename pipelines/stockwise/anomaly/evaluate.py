@@ -33,7 +33,9 @@ def match(alerts: pd.DataFrame, labels: pd.DataFrame, slack_days: int = 1) -> tu
     lab["date"] = pd.to_datetime(lab["date"])
     j = lab[["lid", "kind", "date", *KEYS]].merge(a[["aid", "type", "window_start", "window_end", *KEYS]], on=KEYS)
     slack = pd.Timedelta(days=slack_days)
-    inside = (j["date"] >= pd.to_datetime(j["window_start"]) - slack) & (j["date"] <= pd.to_datetime(j["window_end"]) + slack)
+    inside = (j["date"] >= pd.to_datetime(j["window_start"]) - slack) & (
+        j["date"] <= pd.to_datetime(j["window_end"]) + slack
+    )
     ok = inside & np.array([t in ACCEPTS.get(k, {k}) for k, t in zip(j["kind"], j["type"], strict=True)], dtype=bool)
     found = np.zeros(len(lab), dtype=bool)
     right = np.zeros(len(a), dtype=bool)
@@ -63,5 +65,13 @@ def _row(kind: str, n_lab: int, n_found: int, n_alerts: int, n_right: int) -> di
     rec = n_found / n_lab if n_lab else float("nan")
     prec = n_right / n_alerts if n_alerts else float("nan")
     f1 = 2 * prec * rec / (prec + rec) if n_lab and n_alerts and (prec + rec) > 0 else float("nan")
-    return {"kind": kind, "labels": n_lab, "found": n_found, "recall": rec, "alerts": n_alerts, "right": n_right,
-            "precision": prec, "f1": f1}
+    return {
+        "kind": kind,
+        "labels": n_lab,
+        "found": n_found,
+        "recall": rec,
+        "alerts": n_alerts,
+        "right": n_right,
+        "precision": prec,
+        "f1": f1,
+    }

@@ -14,8 +14,17 @@ import pandas as pd
 
 from stockwise.anomaly.rules import DEFAULT_RULES, KEYS, RuleParams, _rate, prepare
 
-FEATURES = ["adj_ratio", "count_rel", "sold_z", "zero_run_log10p", "cover_days", "receipt_rel", "residual_abs",
-            "dup_lines", "negative_book"]
+FEATURES = [
+    "adj_ratio",
+    "count_rel",
+    "sold_z",
+    "zero_run_log10p",
+    "cover_days",
+    "receipt_rel",
+    "residual_abs",
+    "dup_lines",
+    "negative_book",
+]
 
 
 def engineer(daily: pd.DataFrame, p: RuleParams = DEFAULT_RULES) -> pd.DataFrame:

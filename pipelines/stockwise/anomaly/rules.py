@@ -28,10 +28,29 @@ import numpy as np
 import pandas as pd
 
 KEYS = ["sku", "location_id"]
-ALERT_COLUMNS = ["type", "sku", "location_id", "date", "window_start", "window_end", "magnitude", "score",
-                 "reason", "source"]
-TYPES = ("book_mismatch", "negative_stock", "duplicate_receipt", "fat_finger", "adjustment_spike", "phantom_stock",
-         "shrinkage", "adjustment_error", "demand_spike")
+ALERT_COLUMNS = [
+    "type",
+    "sku",
+    "location_id",
+    "date",
+    "window_start",
+    "window_end",
+    "magnitude",
+    "score",
+    "reason",
+    "source",
+]
+TYPES = (
+    "book_mismatch",
+    "negative_stock",
+    "duplicate_receipt",
+    "fat_finger",
+    "adjustment_spike",
+    "phantom_stock",
+    "shrinkage",
+    "adjustment_error",
+    "demand_spike",
+)
 
 
 @dataclass(frozen=True)
@@ -54,12 +73,20 @@ DEFAULT_RULES = RuleParams()
 def _alerts(df: pd.DataFrame, type_: str, start, end, magnitude, score, reason, source: str = "rule") -> pd.DataFrame:
     if not len(df):
         return pd.DataFrame(columns=ALERT_COLUMNS)
-    return pd.DataFrame({
-        "type": type_, "sku": df["sku"].to_numpy(), "location_id": df["location_id"].to_numpy(),
-        "date": pd.to_datetime(df["date"]).to_numpy(), "window_start": pd.to_datetime(start).to_numpy(),
-        "window_end": pd.to_datetime(end).to_numpy(), "magnitude": np.asarray(magnitude, dtype=float),
-        "score": np.asarray(score, dtype=float), "reason": list(reason), "source": f"{source}:{type_}",
-    })
+    return pd.DataFrame(
+        {
+            "type": type_,
+            "sku": df["sku"].to_numpy(),
+            "location_id": df["location_id"].to_numpy(),
+            "date": pd.to_datetime(df["date"]).to_numpy(),
+            "window_start": pd.to_datetime(start).to_numpy(),
+            "window_end": pd.to_datetime(end).to_numpy(),
+            "magnitude": np.asarray(magnitude, dtype=float),
+            "score": np.asarray(score, dtype=float),
+            "reason": list(reason),
+            "source": f"{source}:{type_}",
+        }
+    )
 
 
 def prepare(daily: pd.DataFrame) -> pd.DataFrame:
@@ -70,25 +97,50 @@ def prepare(daily: pd.DataFrame) -> pd.DataFrame:
 
 def book_mismatch(d: pd.DataFrame) -> pd.DataFrame:
     x = d[d["residual"].abs() >= 0.5]
-    return _alerts(x, "book_mismatch", x["date"], x["date"], x["residual"].abs(), x["residual"].abs(),
-                   [f"book {r.on_hand:g} but yesterday {r.prev_on_hand:g} + movements {r.net_movement:+g} "
-                    f"= {r.prev_on_hand + r.net_movement:g}: {r.residual:+g} units no movement explains"
-                    for r in x.itertuples()])
+    return _alerts(
+        x,
+        "book_mismatch",
+        x["date"],
+        x["date"],
+        x["residual"].abs(),
+        x["residual"].abs(),
+        [
+            f"book {r.on_hand:g} but yesterday {r.prev_on_hand:g} + movements {r.net_movement:+g} "
+            f"= {r.prev_on_hand + r.net_movement:g}: {r.residual:+g} units no movement explains"
+            for r in x.itertuples()
+        ],
+    )
 
 
 def negative_stock(d: pd.DataFrame) -> pd.DataFrame:
     x = d[d["on_hand"] < 0]
     # one alert per run of negative days
     first = x[(x.groupby(KEYS)["date"].diff() != pd.Timedelta(days=1))]
-    return _alerts(first, "negative_stock", first["date"], first["date"], -first["on_hand"], -first["on_hand"],
-                   [f"book shows {r.on_hand:g} units: fewer than none" for r in first.itertuples()])
+    return _alerts(
+        first,
+        "negative_stock",
+        first["date"],
+        first["date"],
+        -first["on_hand"],
+        -first["on_hand"],
+        [f"book shows {r.on_hand:g} units: fewer than none" for r in first.itertuples()],
+    )
 
 
 def duplicate_receipt(d: pd.DataFrame) -> pd.DataFrame:
     x = d[d["dup_receipt_lines"] > 0]
-    return _alerts(x, "duplicate_receipt", x["date"], x["date"], x["dup_receipt_qty"], x["dup_receipt_qty"],
-                   [f"PO line {r.dup_refs} received again ({r.dup_receipt_qty:g} units): a receipt keyed twice"
-                    for r in x.itertuples()])
+    return _alerts(
+        x,
+        "duplicate_receipt",
+        x["date"],
+        x["date"],
+        x["dup_receipt_qty"],
+        x["dup_receipt_qty"],
+        [
+            f"PO line {r.dup_refs} received again ({r.dup_receipt_qty:g} units): a receipt keyed twice"
+            for r in x.itertuples()
+        ],
+    )
 
 
 def fat_finger(d: pd.DataFrame, p: RuleParams) -> pd.DataFrame:
@@ -106,9 +158,19 @@ def fat_finger(d: pd.DataFrame, p: RuleParams) -> pd.DataFrame:
     hit = (big >= p.fat_finger_min) & (big >= p.fat_finger_ratio * usual) & (np.mod(big, 10) == 0)
     x = adj[hit]
     u = usual[hit.to_numpy()]
-    return _alerts(x, "fat_finger", x["date"], x["date"], x["max_abs_adjustment"], x["max_abs_adjustment"] / u,
-                   [f"manual adjustment of {r.adjustments:+g} units, {r.max_abs_adjustment / uu:.0f}x the usual "
-                    f"{uu:g}, a round multiple of ten: keyed x10 or x100?" for r, uu in zip(x.itertuples(), u, strict=True)])
+    return _alerts(
+        x,
+        "fat_finger",
+        x["date"],
+        x["date"],
+        x["max_abs_adjustment"],
+        x["max_abs_adjustment"] / u,
+        [
+            f"manual adjustment of {r.adjustments:+g} units, {r.max_abs_adjustment / uu:.0f}x the usual "
+            f"{uu:g}, a round multiple of ten: keyed x10 or x100?"
+            for r, uu in zip(x.itertuples(), u, strict=True)
+        ],
+    )
 
 
 def adjustment_spikes(d: pd.DataFrame, p: RuleParams) -> pd.DataFrame:
@@ -125,9 +187,19 @@ def adjustment_spikes(d: pd.DataFrame, p: RuleParams) -> pd.DataFrame:
     hit = (x != 0) & (z.abs() > p.spike_z) & (x.abs() >= p.spike_min_units)
     y = d[hit]
     zz = z[hit].to_numpy()
-    return _alerts(y, "adjustment_spike", y["date"], y["date"], (y["adjustments"] + y["shrink"]).abs(), np.abs(zz),
-                   [f"{r.adjustments + r.shrink:+g} units adjusted or written off, robust z {v:+.1f} against this "
-                    "item's own adjustments: check the reason" for r, v in zip(y.itertuples(), zz, strict=True)])
+    return _alerts(
+        y,
+        "adjustment_spike",
+        y["date"],
+        y["date"],
+        (y["adjustments"] + y["shrink"]).abs(),
+        np.abs(zz),
+        [
+            f"{r.adjustments + r.shrink:+g} units adjusted or written off, robust z {v:+.1f} against this "
+            "item's own adjustments: check the reason"
+            for r, v in zip(y.itertuples(), zz, strict=True)
+        ],
+    )
 
 
 def _rate(d: pd.DataFrame, days: int) -> tuple[np.ndarray, np.ndarray]:
@@ -159,7 +231,12 @@ def phantom_runs(d: pd.DataFrame, p: RuleParams) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         log_p0 = np.where(np.isinf(r), -lam, r * (np.log(r) - np.log(r + lam)))  # log P(0 sales in a day)
     log_run = k.to_numpy() * log_p0
-    fire = quiet.to_numpy() & np.isfinite(log_run) & (log_run < np.log(p.phantom_alpha)) & (k.to_numpy() >= p.phantom_min_days)
+    fire = (
+        quiet.to_numpy()
+        & np.isfinite(log_run)
+        & (log_run < np.log(p.phantom_alpha))
+        & (k.to_numpy() >= p.phantom_min_days)
+    )
     first = pd.Series(fire).groupby(run_id).cumsum() == 1
     idx = np.flatnonzero(fire & first.to_numpy())
     x = d.iloc[idx]
@@ -168,10 +245,19 @@ def phantom_runs(d: pd.DataFrame, p: RuleParams) -> pd.DataFrame:
     last_count = counted.groupby([d[k] for k in KEYS]).ffill()
     first_day = d.groupby(KEYS)["date"].transform("min")
     start = last_count.fillna(first_day).to_numpy()[idx]
-    a = _alerts(x, "phantom_stock", start, x["date"], x["on_hand"], -log_run[idx] / np.log(10),
-                [f"book shows {r.on_hand:g} units but nothing sold for {int(kk)} days at {ll:.2g}/day "
-                 f"(chance {np.exp(lr):.1e}): the shelf may be empty"
-                 for r, kk, ll, lr in zip(x.itertuples(), k.to_numpy()[idx], lam[idx], log_run[idx], strict=True)])
+    a = _alerts(
+        x,
+        "phantom_stock",
+        start,
+        x["date"],
+        x["on_hand"],
+        -log_run[idx] / np.log(10),
+        [
+            f"book shows {r.on_hand:g} units but nothing sold for {int(kk)} days at {ll:.2g}/day "
+            f"(chance {np.exp(lr):.1e}): the shelf may be empty"
+            for r, kk, ll, lr in zip(x.itertuples(), k.to_numpy()[idx], lam[idx], log_run[idx], strict=True)
+        ],
+    )
     # the last few units on the book not selling: lost without a movement, not a phantom delivery
     small = a["magnitude"].to_numpy() <= p.shrink_max
     a.loc[small, "type"] = "shrinkage"
@@ -197,59 +283,87 @@ def count_discrepancies(d: pd.DataFrame, found: pd.DataFrame, p: RuleParams) -> 
     adj = d[d["n_adjustments"] > 0][KEYS + ["date", "adjustments"]]
     found = found.assign(date=pd.to_datetime(found["date"]))
     f = found[found["type"].isin(["fat_finger", "duplicate_receipt", "phantom_stock", "shrinkage"])].merge(
-        adj, on=KEYS + ["date"], how="left")
+        adj, on=KEYS + ["date"], how="left"
+    )
     by_series = {k: g for k, g in f.groupby(KEYS)} if len(f) else {}
-    adj_series = {k: g for k, g in adj.merge(
-        f[f["type"] == "fat_finger"][KEYS + ["date"]].assign(ff=True), on=KEYS + ["date"], how="left"
-    ).query("ff != True").groupby(KEYS)} if len(adj) else {}
-    out = {t: ([], [], [], []) for t in ("shrinkage", "adjustment_error", "phantom_stock")}
+    adj_series = (
+        {
+            k: g
+            for k, g in adj.merge(
+                f[f["type"] == "fat_finger"][KEYS + ["date"]].assign(ff=True), on=KEYS + ["date"], how="left"
+            )
+            .query("ff != True")
+            .groupby(KEYS)
+        }
+        if len(adj)
+        else {}
+    )
+    out: dict[str, tuple[list, list, list, list]] = {t: ([], [], [], []) for t in COUNT_WORDS}
     for (i, r), s0 in zip(counts.iterrows(), start, strict=True):
         key = (r["sku"], r["location_id"])
-        g = by_series.get(key)
-        inw = g[(g["date"] >= s0) & (g["date"] <= r["date"])] if g is not None else None
-        explained = 0.0
-        phantom = 0.0
-        if inw is not None and len(inw):
-            ff = inw[inw["type"] == "fat_finger"]
-            explained -= float(ff["adjustments"].fillna(0).sum()) * 0.9  # the x10 part the count reverses
-            explained -= float(inw.loc[inw["type"] == "duplicate_receipt", "magnitude"].sum())
-            early = inw["type"].isin(["phantom_stock", "shrinkage"])  # zero-sales alerts before the count
-            phantom = float(inw.loc[early, "magnitude"].max()) if early.any() else 0.0
-        resid = r["count_qty"] - explained
-        if abs(resid) <= max(0.5, p.count_tolerance * abs(explained)):
-            continue
-        if phantom and resid <= -0.5 * phantom:
-            continue  # the count confirms the phantom stock already alerted
-        ma = adj_series.get(key)
-        manual = ma is not None and ((ma["date"] >= s0) & (ma["date"] <= r["date"])).any()
-        if resid > 0:
-            t = "adjustment_error"  # units the book did not know of
-        elif -resid > p.shrink_max:
-            t = "adjustment_error" if manual and -resid <= 3 * p.shrink_max else "phantom_stock"
-        else:
-            # a small loss: shrinkage, or an adjustment keyed a little short (the two look alike)
-            t = "shrinkage"
-        out[t][0].append(i)
-        out[t][1].append(s0)
-        out[t][2].append(resid)
-        out[t][3].append(explained)
-    words = {
-        "shrinkage": "{u:g} units lost without a movement (shrinkage)",
-        "phantom_stock": "{u:g} units on the book were not on the shelf (phantom stock)",
-        "adjustment_error": "a {u:g}-unit gap after a manual adjustment or an unbooked receipt: keyed wrong?",
-    }
+        kind, resid, explained = _classify_count(r, s0, by_series.get(key), adj_series.get(key), p)
+        if kind:
+            for acc, v in zip(out[kind], (i, s0, resid, explained), strict=True):
+                acc.append(v)
     frames = []
     for t, (idx, s0, res, ex) in out.items():
         if not idx:
             continue
         x = counts.loc[idx]
-        res = np.asarray(res)
-        frames.append(_alerts(x, t, np.asarray(s0, dtype="datetime64[ns]"), x["date"], np.abs(res), np.abs(res),
-                              [f"count corrected the book by {r.count_qty:+g}"
-                               + (f" ({e:+g} explained by earlier alerts)" if e else "") + ": "
-                               + words[t].format(u=abs(rr)) + f" since {pd.Timestamp(ss):%Y-%m-%d}"
-                               for r, rr, e, ss in zip(x.itertuples(), res, ex, s0, strict=True)]))
+        gap = np.asarray(res)
+        frames.append(
+            _alerts(
+                x,
+                t,
+                np.asarray(s0, dtype="datetime64[ns]"),
+                x["date"],
+                np.abs(gap),
+                np.abs(gap),
+                [
+                    f"count corrected the book by {r.count_qty:+g}"
+                    + (f" ({e:+g} explained by earlier alerts)" if e else "")
+                    + ": "
+                    + COUNT_WORDS[t].format(u=abs(rr))
+                    + f" since {pd.Timestamp(ss):%Y-%m-%d}"
+                    for r, rr, e, ss in zip(x.itertuples(), gap, ex, s0, strict=True)
+                ],
+            )
+        )
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ALERT_COLUMNS)
+
+
+COUNT_WORDS = {
+    "shrinkage": "{u:g} units lost without a movement (shrinkage)",
+    "adjustment_error": "a {u:g}-unit gap after a manual adjustment or an unbooked receipt: keyed wrong?",
+    "phantom_stock": "{u:g} units on the book were not on the shelf (phantom stock)",
+}
+
+
+def _classify_count(
+    r, s0, alerts: pd.DataFrame | None, manual_adj: pd.DataFrame | None, p: RuleParams
+) -> tuple[str | None, float, float]:
+    """One count's unexplained correction and its type (None: explained, or confirms an alert)."""
+    inw = alerts[(alerts["date"] >= s0) & (alerts["date"] <= r["date"])] if alerts is not None else None
+    explained = 0.0
+    phantom = 0.0
+    if inw is not None and len(inw):
+        ff = inw[inw["type"] == "fat_finger"]
+        explained -= float(ff["adjustments"].fillna(0).sum()) * 0.9  # the x10 part the count reverses
+        explained -= float(inw.loc[inw["type"] == "duplicate_receipt", "magnitude"].sum())
+        early = inw["type"].isin(["phantom_stock", "shrinkage"])  # zero-sales alerts before the count
+        phantom = float(inw.loc[early, "magnitude"].max()) if early.any() else 0.0
+    resid = r["count_qty"] - explained
+    if abs(resid) <= max(0.5, p.count_tolerance * abs(explained)):
+        return None, resid, explained
+    if phantom and resid <= -0.5 * phantom:
+        return None, resid, explained  # the count confirms the phantom stock already alerted
+    manual = manual_adj is not None and ((manual_adj["date"] >= s0) & (manual_adj["date"] <= r["date"])).any()
+    if resid > 0:
+        return "adjustment_error", resid, explained  # units the book did not know of
+    if -resid > p.shrink_max:
+        return ("adjustment_error" if manual and -resid <= 3 * p.shrink_max else "phantom_stock"), resid, explained
+    # a small loss: shrinkage, or an adjustment keyed a little short (the two look alike)
+    return "shrinkage", resid, explained
 
 
 def demand_spikes(d: pd.DataFrame, promo: pd.DataFrame | None, p: RuleParams) -> pd.DataFrame:
@@ -270,9 +384,18 @@ def demand_spikes(d: pd.DataFrame, promo: pd.DataFrame | None, p: RuleParams) ->
         x = x.merge(pr, on=KEYS + ["date"], how="left")
         x = x[x["promo"].isna()]
     mm = m[hit][: len(x)] if promo is None else pd.Series(m, index=d.index)[hit].to_numpy()[: len(x)]
-    return _alerts(x, "demand_spike", x["date"], x["date"], x["sold"], x["sold"],
-                   [f"sold {r.sold:g} in a day against {mu:.2g}/day, not on promotion: an event, a bulk buyer "
-                    "or a keying error" for r, mu in zip(x.itertuples(), mm, strict=False)])
+    return _alerts(
+        x,
+        "demand_spike",
+        x["date"],
+        x["date"],
+        x["sold"],
+        x["sold"],
+        [
+            f"sold {r.sold:g} in a day against {mu:.2g}/day, not on promotion: an event, a bulk buyer or a keying error"
+            for r, mu in zip(x.itertuples(), mm, strict=False)
+        ],
+    )
 
 
 def explained(alerts: pd.DataFrame, causes: pd.DataFrame, kinds: tuple[str, ...]) -> np.ndarray:
@@ -308,8 +431,11 @@ def detect(daily: pd.DataFrame, promo: pd.DataFrame | None = None, p: RuleParams
         spikes = spikes.merge(ff, on=KEYS + ["date"], how="left")
         spikes = spikes[spikes["ff"].isna()].drop(columns="ff")
     parts = [book_mismatch(d), neg, causes, ph, spikes]
-    found = pd.concat([x for x in parts if len(x)], ignore_index=True) if any(len(x) for x in parts) \
+    found = (
+        pd.concat([x for x in parts if len(x)], ignore_index=True)
+        if any(len(x) for x in parts)
         else pd.DataFrame(columns=ALERT_COLUMNS)
+    )
     if promo is None and "on_promo" in d:
         promo = d[["date", *KEYS, "on_promo"]]
     more = [count_discrepancies(d, found, p), demand_spikes(d, promo, p)]

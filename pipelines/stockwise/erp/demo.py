@@ -63,12 +63,39 @@ def _weekday_codes(rng: np.random.Generator, n: int) -> list[str]:
 
 
 def generate(cfg: DemoConfig) -> DemoERP:
+    """The demo ERP for a config, in named steps that draw from one seeded stream in a fixed
+    order (so a seed always gives the same ERP): master data, true demand, the ERP's own
+    replenishment day by day (with the injected anomalies), then the tables."""
     rng = np.random.default_rng(cfg.seed)
-    n_items, n_stores, n_days = cfg.skus, cfg.stores, cfg.days
-    start = cfg.end - timedelta(days=n_days - 1)
-    dates = pd.date_range(start, cfg.end, freq="D")
+    dates = pd.date_range(cfg.end - timedelta(days=cfg.days - 1), cfg.end, freq="D")
+    master = _master_data(rng, cfg)
+    demand = _true_demand(rng, cfg, master, dates)
+    sim = _replenish(rng, cfg, master, demand, dates)
+    tables, truth = _tables(cfg, master, demand, sim, dates)
+    log.info(
+        "demo ERP: %d items x %d stores x %d days, %d sales rows, %d movements, %d POs, %d anomalies",
+        cfg.skus,
+        cfg.stores,
+        cfg.days,
+        len(tables["sales"]),
+        len(tables["movements"]),
+        len(tables["purchase_orders"]),
+        len(truth["anomalies"]),
+    )
+    return DemoERP(tables, truth, cfg)
 
-    # --- master data --------------------------------------------------------------------------
+
+@dataclass
+class _Master:
+    suppliers: pd.DataFrame
+    items: pd.DataFrame
+    locations: pd.DataFrame
+    kind: np.ndarray  # fast / medium / slow per item
+    item_cat: np.ndarray
+
+
+def _master_data(rng: np.random.Generator, cfg: DemoConfig) -> _Master:
+    n_items, n_stores = cfg.skus, cfg.stores
     n_sup = max(3, n_items // 25)
     suppliers = pd.DataFrame(
         {
@@ -78,9 +105,7 @@ def generate(cfg: DemoConfig) -> DemoERP:
             "min_order_value": rng.choice([0.0, 100.0, 250.0, 500.0], n_sup),
         }
     )
-    suppliers["lead_time_days_std"] = np.round(
-        suppliers["lead_time_days_mean"] * rng.uniform(0.1, 0.35, n_sup), 2
-    )
+    suppliers["lead_time_days_std"] = np.round(suppliers["lead_time_days_mean"] * rng.uniform(0.1, 0.35, n_sup), 2)
     suppliers = suppliers[
         ["supplier_id", "lead_time_days_mean", "lead_time_days_std", "order_weekdays", "min_order_value"]
     ]
@@ -111,13 +136,29 @@ def generate(cfg: DemoConfig) -> DemoERP:
             "region": [REGIONS[j % len(REGIONS)] for j in range(n_stores)] + ["central"],
         }
     )
+    return _Master(suppliers, items, locations, kind, item_cat)
 
-    # --- true demand, [series, day] with series = item * n_stores + store --------------------
-    n_series = n_items * n_stores
+
+@dataclass
+class _Demand:
+    """True demand [series, day]; series = item * n_stores + store."""
+
+    it: np.ndarray  # the item of each series
+    st: np.ndarray  # the store of each series
+    launch: np.ndarray  # launch day per item (0: on sale from the start)
+    discount: np.ndarray  # promotion price cut [items, days]
+    rate: np.ndarray
+    demand: np.ndarray
+
+
+def _true_demand(rng: np.random.Generator, cfg: DemoConfig, m: _Master, dates: pd.DatetimeIndex) -> _Demand:
+    n_items, n_stores, n_days = cfg.skus, cfg.stores, cfg.days
+    kind, item_cat = m.kind, m.item_cat
     it = np.repeat(np.arange(n_items), n_stores)
     st = np.tile(np.arange(n_stores), n_items)
     base = np.where(
-        kind == "fast", rng.lognormal(2.3, 0.5, n_items),
+        kind == "fast",
+        rng.lognormal(2.3, 0.5, n_items),
         np.where(kind == "medium", rng.lognormal(0.9, 0.5, n_items), rng.lognormal(-1.6, 0.6, n_items)),
     )
     store_mult = rng.uniform(0.6, 1.4, n_stores)
@@ -145,65 +186,133 @@ def generate(cfg: DemoConfig) -> DemoERP:
     rate = item_rate[it] * store_mult[st][:, None]
     shape = np.where(kind[it] == "slow", 0.4, np.where(kind[it] == "medium", 3.0, 8.0))[:, None]
     demand = rng.poisson(rate * rng.gamma(shape, 1 / shape, rate.shape)).astype(float)
+    return _Demand(it, st, launch, discount, rate, demand)
 
-    # --- day-by-day replenishment with the ERP's static min/max ------------------------------
-    # suppliers do not always deliver as their master data says: some are slower or less steady
-    # (own random stream, so the rest of the demo does not change with it)
-    rng_lt = np.random.default_rng(cfg.seed + 1)
-    rng_adj = np.random.default_rng(cfg.seed + 2)
-    actual_lt_mean = suppliers["lead_time_days_mean"].to_numpy() * rng_lt.choice([1.0, 1.0, 1.0, 1.3, 1.6], n_sup)
-    actual_lt_std = suppliers["lead_time_days_std"].to_numpy() * rng_lt.choice([1.0, 1.0, 1.5, 2.0], n_sup)
-    sup_idx = pd.Index(suppliers["supplier_id"]).get_indexer(items["supplier_id"])[it]
-    lt_mean = actual_lt_mean[sup_idx]
-    lt_std = actual_lt_std[sup_idx]
-    order_days = np.zeros((n_series, 7), dtype=bool)
-    for s_i, codes in enumerate(suppliers["order_weekdays"]):
-        cols = [WEEKDAYS.index(c) for c in codes.split(",")]
-        order_days[np.ix_(sup_idx == s_i, cols)] = True
-    s_pack = items["pack_size"].to_numpy()[it].astype(float)
-    s_moq = items["moq"].to_numpy()[it].astype(float)
-    # the planner's static estimate: last year's average, off by up to +/-30%, never updated,
-    # and the lead time the supplier master promises
-    est = rate.mean(axis=1) * rng.uniform(0.7, 1.3, n_series)
-    master_lt = suppliers["lead_time_days_mean"].to_numpy()[sup_idx]
-    mn = np.ceil(est * (master_lt + 5) * 1.3)
-    mx = mn + np.maximum(np.ceil(est * 14), s_pack)
 
-    horizon = n_days + 60
-    arriving = np.zeros((n_series, horizon))
-    physical = np.where(launch[it] == 0, mx, 0.0)
-    book = physical.copy()
-    on_order = np.zeros(n_series)
-    sales = np.zeros((n_series, n_days))
-    book_eod = np.zeros((n_series, n_days))
-    pos: list[tuple[np.ndarray, int, np.ndarray, np.ndarray]] = []  # (series, day, qty, arrival)
-    moves: list[pd.DataFrame] = []
-    labels: list[dict] = []
-    cycle_count_every = rng.integers(60, 120, n_series)
-    p_anom = cfg.anomaly_rate
+class _Moves:
+    """Movements recorded during the simulation, as frames keyed by series."""
 
-    def record(kind_: str, day: int, idx: np.ndarray, qty: np.ndarray, hour: int, ref: list[str] | None = None):
+    def __init__(self, dates: pd.DatetimeIndex) -> None:
+        self.dates = dates
+        self.frames: list[pd.DataFrame] = []
+
+    def record(
+        self, kind: str, day: int, idx: np.ndarray, qty: np.ndarray, hour: int, ref: list[str] | None = None
+    ) -> None:
         if len(idx):
-            moves.append(
+            self.frames.append(
                 pd.DataFrame(
                     {
                         "series": idx,
-                        "ts": dates[day] + pd.Timedelta(hours=hour),
-                        "kind": kind_,
+                        "ts": self.dates[day] + pd.Timedelta(hours=hour),
+                        "kind": kind,
                         "qty": qty.astype(float),
-                        "ref": ref if ref is not None else [f"{kind_.upper()}-{day}"] * len(idx),
+                        "ref": ref if ref is not None else [f"{kind.upper()}-{day}"] * len(idx),
                     }
                 )
             )
 
+
+@dataclass
+class _Sim:
+    """The ERP's replenishment, day by day: what sold, what the book said, what was ordered."""
+
+    sales: np.ndarray
+    book_eod: np.ndarray
+    physical: np.ndarray
+    book: np.ndarray
+    pos: list  # (series, day, qty, arrival day) per reorder run
+    moves: _Moves
+    labels: list[dict]
+    mn: np.ndarray
+    mx: np.ndarray
+    est: np.ndarray
+    master_lt: np.ndarray
+    actual_lt_mean: np.ndarray
+    actual_lt_std: np.ndarray
+
+
+@dataclass
+class _Policy:
+    """The ERP's static min/max per series and the suppliers behind it."""
+
+    lt_mean: np.ndarray  # the lead times suppliers really deliver in
+    lt_std: np.ndarray
+    order_days: np.ndarray  # [series, weekday]
+    pack: np.ndarray
+    moq: np.ndarray
+    est: np.ndarray  # the planner's stale daily estimate
+    master_lt: np.ndarray  # the lead time the supplier master promises
+    mn: np.ndarray
+    mx: np.ndarray
+    actual_lt_mean: np.ndarray  # per supplier
+    actual_lt_std: np.ndarray
+
+
+def _erp_policy(rng: np.random.Generator, cfg: DemoConfig, m: _Master, d: _Demand) -> _Policy:
+    suppliers, items, it = m.suppliers, m.items, d.it
+    n_sup, n_series = len(suppliers), len(it)
+    # suppliers do not always deliver as their master data says: some are slower or less steady
+    # (own random stream, so the rest of the demo does not change with it)
+    rng_lt = np.random.default_rng(cfg.seed + 1)
+    actual_lt_mean = suppliers["lead_time_days_mean"].to_numpy() * rng_lt.choice([1.0, 1.0, 1.0, 1.3, 1.6], n_sup)
+    actual_lt_std = suppliers["lead_time_days_std"].to_numpy() * rng_lt.choice([1.0, 1.0, 1.5, 2.0], n_sup)
+    sup_idx = pd.Index(suppliers["supplier_id"]).get_indexer(items["supplier_id"])[it]
+    order_days = np.zeros((n_series, 7), dtype=bool)
+    for s_i, codes in enumerate(suppliers["order_weekdays"]):
+        cols = [WEEKDAYS.index(c) for c in codes.split(",")]
+        order_days[np.ix_(sup_idx == s_i, cols)] = True
+    pack = items["pack_size"].to_numpy()[it].astype(float)
+    moq = items["moq"].to_numpy()[it].astype(float)
+    # the planner's static estimate: last year's average, off by up to +/-30%, never updated,
+    # and the lead time the supplier master promises
+    est = d.rate.mean(axis=1) * rng.uniform(0.7, 1.3, n_series)
+    master_lt = suppliers["lead_time_days_mean"].to_numpy()[sup_idx]
+    mn = np.ceil(est * (master_lt + 5) * 1.3)
+    mx = mn + np.maximum(np.ceil(est * 14), pack)
+    return _Policy(
+        actual_lt_mean[sup_idx],
+        actual_lt_std[sup_idx],
+        order_days,
+        pack,
+        moq,
+        est,
+        master_lt,
+        mn,
+        mx,
+        actual_lt_mean,
+        actual_lt_std,
+    )
+
+
+def _replenish(rng: np.random.Generator, cfg: DemoConfig, m: _Master, d: _Demand, dates: pd.DatetimeIndex) -> _Sim:
+    """The ERP's static min/max, run on its book every order day, through suppliers whose lead
+    times vary; sales are censored by physical stock; anomalies are injected and labelled."""
+    n_days, n_series = cfg.days, len(d.it)
+    pol = _erp_policy(rng, cfg, m, d)
+    rng_adj = np.random.default_rng(cfg.seed + 2)
+    horizon = n_days + 60
+    arriving = np.zeros((n_series, horizon))
+    launch = d.launch[d.it]
+    physical = np.where(launch == 0, pol.mx, 0.0)
+    book = physical.copy()
+    on_order = np.zeros(n_series)
+    sales = np.zeros((n_series, n_days))
+    book_eod = np.zeros((n_series, n_days))
+    pos: list[tuple[np.ndarray, int, np.ndarray, np.ndarray]] = []
+    moves = _Moves(dates)
+    labels: list[dict] = []
+    cycle_count_every = rng.integers(60, 120, n_series)
+    dow = dates.dayofweek.to_numpy()
+
     for t in range(n_days):
-        active = launch[it] <= t
+        active = launch <= t
         # a new item's first delivery arrives on launch day
-        first = launch[it] == t
+        first = launch == t
         if t > 0 and first.any():
-            physical[first] += mx[first]
-            book[first] += mx[first]
-            record("receipt", t, np.flatnonzero(first), mx[first], 8, [f"LAUNCH-{t}"] * int(first.sum()))
+            physical[first] += pol.mx[first]
+            book[first] += pol.mx[first]
+            moves.record("receipt", t, np.flatnonzero(first), pol.mx[first], 8, [f"LAUNCH-{t}"] * int(first.sum()))
         # receipts (recorded against the PO); on_order falls as they land
         arr = arriving[:, t]
         got = np.flatnonzero(arr > 0)
@@ -211,96 +320,197 @@ def generate(cfg: DemoConfig) -> DemoERP:
         book[got] += arr[got]
         on_order[got] -= arr[got]
         # sales are censored by physical stock
-        sold = np.minimum(demand[:, t], physical) * active
+        sold = np.minimum(d.demand[:, t], physical) * active
         physical -= sold
         book -= sold
         sales[:, t] = sold
-        # ordinary business: customer returns and recorded damage (shrink movements)
-        ret = np.flatnonzero(active & (rng.random(n_series) < 0.004) & (sold > 0))
-        physical[ret] += 1
-        book[ret] += 1
-        record("return", t, ret, np.ones(len(ret)), 15)
-        dmg = np.flatnonzero(active & (rng.random(n_series) < 0.003) & (physical >= 1))
-        physical[dmg] -= 1
-        book[dmg] -= 1
-        record("shrink", t, dmg, -np.ones(len(dmg)), 11)
-
-        # --- injected anomalies (labelled) ---
-        u = rng.random(n_series)
-        kinds = np.select(
-            [u < p_anom * 0.4, u < p_anom * 0.65, u < p_anom],
-            ["shrinkage", "phantom_stock", "fat_finger"],
-            default="",
-        )
-        kinds[~active] = ""
-        for s in np.flatnonzero(kinds == "shrinkage"):
-            k = min(float(rng.integers(1, 3)), physical[s])
-            if k > 0:
-                physical[s] -= k  # unrecorded: the book does not move
-                labels.append({"kind": "shrinkage", "day": t, "series": s, "magnitude": k})
-        for s in np.flatnonzero(kinds == "phantom_stock"):
-            if physical[s] > 0:
-                labels.append({"kind": "phantom_stock", "day": t, "series": s, "magnitude": physical[s]})
-                physical[s] = 0.0  # the shelf is empty; the ERP still shows stock
-        for s in np.flatnonzero(kinds == "fat_finger"):
-            true_q = float(rng.choice([-2, -1, 1, 2, 3]))
-            wrong = true_q * float(rng.choice([10, 100]))
-            kind_ = "fat_finger"
-            if rng_adj.random() < 0.3:  # a hard case: keyed only slightly off (one to three units)
-                wrong = true_q + float(rng_adj.choice([-3, -2, -1, 1, 2, 3]))
-                kind_ = "adjustment_error"
-            physical[s] = max(physical[s] + true_q, 0.0)
-            book[s] += wrong
-            record("adjustment", t, np.array([s]), np.array([wrong]), 10, [f"ADJ-{t}-{s}"])
-            labels.append({"kind": kind_, "day": t, "series": s, "magnitude": wrong - true_q,
-                           "ref": f"ADJ-{t}-{s}"})
-        # a receipt keyed in twice: only possible on a day a PO line lands
-        for s in np.flatnonzero(active & (arr > 0) & (kinds == "") & (rng.random(n_series) < p_anom * 4)):
-            ref = f"DUP-{t}-{s}"
-            book[s] += arr[s]  # the same PO line keyed in twice
-            labels.append({"kind": "duplicate_receipt", "day": t, "series": s, "magnitude": arr[s], "ref": ref})
-
+        _ordinary_business(rng, t, active, sold, physical, book, moves)
+        _inject_anomalies(rng, rng_adj, cfg.anomaly_rate, t, active, arr, physical, book, moves, labels)
         # cycle counts: the book is set to what is on the shelf (heals phantom stock); a count that
         # finds the book right leaves no movement
         cc = np.flatnonzero(active & ((t + np.arange(n_series)) % cycle_count_every == 0) & (book != physical))
-        record("count", t, cc, physical[cc] - book[cc], 9, [f"CC-{t}"] * len(cc))
+        moves.record("count", t, cc, physical[cc] - book[cc], 9, [f"CC-{t}"] * len(cc))
         book[cc] = physical[cc]
-
         # the ERP's reorder run, on the supplier's order days, on its book
-        due = np.flatnonzero(active & order_days[:, dow[t]] & (book + on_order <= mn))
+        due = np.flatnonzero(active & pol.order_days[:, dow[t]] & (book + on_order <= pol.mn))
         if len(due):
-            need = mx[due] - (book[due] + on_order[due])
-            qty = np.maximum(np.ceil(need / s_pack[due]) * s_pack[due], s_moq[due])
-            lt = np.maximum(1, np.round(rng.normal(lt_mean[due], lt_std[due]))).astype(int)
-            arrival = t + lt
+            need = pol.mx[due] - (book[due] + on_order[due])
+            qty = np.maximum(np.ceil(need / pol.pack[due]) * pol.pack[due], pol.moq[due])
+            arrival = t + np.maximum(1, np.round(rng.normal(pol.lt_mean[due], pol.lt_std[due]))).astype(int)
             arriving[due, np.minimum(arrival, horizon - 1)] += qty
             on_order[due] += qty
             pos.append((due, t, qty, arrival))
         book_eod[:, t] = np.where(active, book, np.nan)
+    return _Sim(
+        sales,
+        book_eod,
+        physical,
+        book,
+        pos,
+        moves,
+        labels,
+        pol.mn,
+        pol.mx,
+        pol.est,
+        pol.master_lt,
+        pol.actual_lt_mean,
+        pol.actual_lt_std,
+    )
 
-    # --- to tables ----------------------------------------------------------------------------
+
+def _ordinary_business(
+    rng: np.random.Generator,
+    t: int,
+    active: np.ndarray,
+    sold: np.ndarray,
+    physical: np.ndarray,
+    book: np.ndarray,
+    moves: _Moves,
+) -> None:
+    """Customer returns and recorded damage (shrink movements): the book and the shelf agree."""
+    n_series = len(active)
+    ret = np.flatnonzero(active & (rng.random(n_series) < 0.004) & (sold > 0))
+    physical[ret] += 1
+    book[ret] += 1
+    moves.record("return", t, ret, np.ones(len(ret)), 15)
+    dmg = np.flatnonzero(active & (rng.random(n_series) < 0.003) & (physical >= 1))
+    physical[dmg] -= 1
+    book[dmg] -= 1
+    moves.record("shrink", t, dmg, -np.ones(len(dmg)), 11)
+
+
+def _inject_anomalies(
+    rng: np.random.Generator,
+    rng_adj: np.random.Generator,
+    p_anom: float,
+    t: int,
+    active: np.ndarray,
+    arr: np.ndarray,
+    physical: np.ndarray,
+    book: np.ndarray,
+    moves: _Moves,
+    labels: list[dict],
+) -> None:
+    """Labelled anomalies of day t: unrecorded shrinkage, phantom stock, fat-finger and slightly
+    mis-keyed adjustments, receipts keyed twice. They move the book and the shelf apart."""
+    n_series = len(active)
+    u = rng.random(n_series)
+    kinds = np.select(
+        [u < p_anom * 0.4, u < p_anom * 0.65, u < p_anom],
+        ["shrinkage", "phantom_stock", "fat_finger"],
+        default="",
+    )
+    kinds[~active] = ""
+    for s in np.flatnonzero(kinds == "shrinkage"):
+        k = min(float(rng.integers(1, 3)), physical[s])
+        if k > 0:
+            physical[s] -= k  # unrecorded: the book does not move
+            labels.append({"kind": "shrinkage", "day": t, "series": s, "magnitude": k})
+    for s in np.flatnonzero(kinds == "phantom_stock"):
+        if physical[s] > 0:
+            labels.append({"kind": "phantom_stock", "day": t, "series": s, "magnitude": physical[s]})
+            physical[s] = 0.0  # the shelf is empty; the ERP still shows stock
+    for s in np.flatnonzero(kinds == "fat_finger"):
+        true_q = float(rng.choice([-2, -1, 1, 2, 3]))
+        wrong = true_q * float(rng.choice([10, 100]))
+        kind_ = "fat_finger"
+        if rng_adj.random() < 0.3:  # a hard case: keyed only slightly off (one to three units)
+            wrong = true_q + float(rng_adj.choice([-3, -2, -1, 1, 2, 3]))
+            kind_ = "adjustment_error"
+        physical[s] = max(physical[s] + true_q, 0.0)
+        book[s] += wrong
+        moves.record("adjustment", t, np.array([s]), np.array([wrong]), 10, [f"ADJ-{t}-{s}"])
+        labels.append({"kind": kind_, "day": t, "series": s, "magnitude": wrong - true_q, "ref": f"ADJ-{t}-{s}"})
+    # a receipt keyed in twice: only possible on a day a PO line lands
+    for s in np.flatnonzero(active & (arr > 0) & (kinds == "") & (rng.random(n_series) < p_anom * 4)):
+        book[s] += arr[s]  # the same PO line keyed in twice
+        labels.append({"kind": "duplicate_receipt", "day": t, "series": s, "magnitude": arr[s], "ref": f"DUP-{t}-{s}"})
+
+
+def _tables(
+    cfg: DemoConfig, m: _Master, d: _Demand, sim: _Sim, dates: pd.DatetimeIndex
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """The ERP's tables and the truth store from the simulation."""
+    n_days, it, st = cfg.days, d.it, d.st
+    items, locations = m.items, m.locations
     sku = items["sku"].to_numpy()[it]
     loc = locations["location_id"].to_numpy()[st]
+    grid = _daily_grid(m, d, sim, dates, sku, loc)
+    sales_df = grid.loc[grid["qty"] > 0, ["date", "sku", "location_id", "qty", "price", "on_promo"]]
+    stock_df = grid.loc[grid["on_hand"].notna(), ["date", "sku", "location_id", "on_hand"]]
+    purchase_orders, po_series, received = _purchase_orders(sim, dates, n_days, sku, loc)
+    movements = _movements(sim, grid, purchase_orders, po_series, received, dates, sku, loc)
+    anomalies = _anomaly_labels(sim.labels, movements, dates, sku, loc)
+    truth_demand = grid[["date", "sku", "location_id", "true_demand"]].copy()
+    truth_demand["lost_sales"] = grid["true_demand"] - grid["qty"]
+    minmax = pd.DataFrame(
+        {"sku": sku, "location_id": loc, "min_qty": sim.mn, "max_qty": sim.mx, "est_daily_demand": sim.est}
+    )
+    tables = {
+        "items": items,
+        "locations": locations,
+        "suppliers": m.suppliers,
+        "sales": sales_df.reset_index(drop=True),
+        "stock": stock_df.reset_index(drop=True),
+        "movements": movements,
+        "purchase_orders": purchase_orders,
+        "reorder_rules": minmax,  # the ERP's static min/max (the baseline policy)
+        "planner_overrides": _overrides(cfg, items, locations),
+    }
+    truth = {
+        "demand": truth_demand,
+        "anomalies": anomalies,
+        "item_profile": pd.DataFrame({"sku": items["sku"], "kind": m.kind, "launch_date": dates[d.launch]}),
+        # what is really on the shelf at the end (the book is in `stock`): shelf photos show this
+        "physical_on_hand": pd.DataFrame(
+            {
+                "date": dates[-1],
+                "sku": items["sku"].to_numpy()[it],
+                "location_id": locations["location_id"].to_numpy()[st],
+                "on_hand": sim.physical,
+                "book": sim.book,
+            }
+        ),
+        "supplier_profile": pd.DataFrame(
+            {
+                "supplier_id": m.suppliers["supplier_id"],
+                "actual_lead_time_mean": sim.actual_lt_mean,
+                "actual_lead_time_std": sim.actual_lt_std,
+            }
+        ),
+    }
+    return tables, truth
+
+
+def _daily_grid(
+    m: _Master, d: _Demand, sim: _Sim, dates: pd.DatetimeIndex, sku: np.ndarray, loc: np.ndarray
+) -> pd.DataFrame:
+    """One row per series x day: sales, price, promotion, end-of-day book and true demand."""
+    n_series, n_days = sim.sales.shape
     grid = pd.DataFrame({"series": np.repeat(np.arange(n_series), n_days), "day": np.tile(np.arange(n_days), n_series)})
     grid["date"] = dates[grid["day"].to_numpy()]
     grid["sku"] = sku[grid["series"].to_numpy()]
     grid["location_id"] = loc[grid["series"].to_numpy()]
-    disc_s = discount[it]
-    price = items["unit_price"].to_numpy()[it][:, None] * (1 - disc_s)
-    grid["qty"] = sales.ravel()
+    disc_s = d.discount[d.it]
+    price = m.items["unit_price"].to_numpy()[d.it][:, None] * (1 - disc_s)
+    grid["qty"] = sim.sales.ravel()
     grid["price"] = np.round(price.ravel(), 2)
     grid["on_promo"] = disc_s.ravel() > 0
-    grid["on_hand"] = book_eod.ravel()
-    grid["true_demand"] = demand.ravel()
-    sales_df = grid.loc[grid["qty"] > 0, ["date", "sku", "location_id", "qty", "price", "on_promo"]]
-    stock_df = grid.loc[grid["on_hand"].notna(), ["date", "sku", "location_id", "on_hand"]]
+    grid["on_hand"] = sim.book_eod.ravel()
+    grid["true_demand"] = d.demand.ravel()
+    return grid
 
+
+def _purchase_orders(
+    sim: _Sim, dates: pd.DatetimeIndex, n_days: int, sku: np.ndarray, loc: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    pos = sim.pos
     po_series = np.concatenate([p[0] for p in pos]) if pos else np.array([], dtype=int)
     po_day = np.concatenate([np.full(len(p[0]), p[1]) for p in pos]) if pos else np.array([], dtype=int)
     po_qty = np.concatenate([p[2] for p in pos]) if pos else np.array([])
     po_arr = np.concatenate([p[3] for p in pos]) if pos else np.array([], dtype=int)
     po_ids = np.array([f"PO{i:07d}" for i in range(len(po_series))])
-    exp_days = po_day + np.round(master_lt[po_series]).astype(int)  # what the supplier promised
+    exp_days = po_day + np.round(sim.master_lt[po_series]).astype(int)  # what the supplier promised
     received = po_arr < n_days
     purchase_orders = pd.DataFrame(
         {
@@ -313,29 +523,83 @@ def generate(cfg: DemoConfig) -> DemoERP:
             "received_date": (dates[0] + pd.to_timedelta(np.where(received, po_arr, 0), unit="D")).where(received),
         }
     )
+    return purchase_orders, po_series, received
+
+
+def _movements(
+    sim: _Sim,
+    grid: pd.DataFrame,
+    purchase_orders: pd.DataFrame,
+    po_series: np.ndarray,
+    received: np.ndarray,
+    dates: pd.DatetimeIndex,
+    sku: np.ndarray,
+    loc: np.ndarray,
+) -> pd.DataFrame:
+    """Every movement the ERP booked: receipts against POs (and those keyed twice), sales, and
+    what the simulation recorded (returns, shrink, adjustments, counts, launches)."""
+    moves = sim.moves.frames
     rec = purchase_orders[received]
     rec_idx = po_series[received]
-    moves.append(pd.DataFrame({"series": rec_idx, "ts": rec["received_date"].to_numpy() + np.timedelta64(8, "h"),
-                               "kind": "receipt", "qty": rec["qty"].to_numpy(), "ref": rec["po_id"].to_numpy()}))
+    moves.append(
+        pd.DataFrame(
+            {
+                "series": rec_idx,
+                "ts": rec["received_date"].to_numpy() + np.timedelta64(8, "h"),
+                "kind": "receipt",
+                "qty": rec["qty"].to_numpy(),
+                "ref": rec["po_id"].to_numpy(),
+            }
+        )
+    )
     # duplicate receipts repeat the PO line received that day
-    dup_labels = [lab for lab in labels if lab["kind"] == "duplicate_receipt"]
+    dup_labels = [lab for lab in sim.labels if lab["kind"] == "duplicate_receipt"]
     if dup_labels:
-        key = pd.DataFrame({"series": rec_idx, "day": (rec["received_date"] - dates[0]).dt.days.to_numpy(),
-                            "po_id": rec["po_id"].to_numpy(), "qty": rec["qty"].to_numpy()})
+        key = pd.DataFrame(
+            {
+                "series": rec_idx,
+                "day": (rec["received_date"] - dates[0]).dt.days.to_numpy(),
+                "po_id": rec["po_id"].to_numpy(),
+                "qty": rec["qty"].to_numpy(),
+            }
+        )
         for lab in dup_labels:
             hit = key[(key["series"] == lab["series"]) & (key["day"] == lab["day"])].iloc[0]
             lab["ref"] = hit["po_id"]
-            moves.append(pd.DataFrame({"series": [lab["series"]], "ts": [dates[lab["day"]] + pd.Timedelta(hours=8, minutes=30)],
-                                       "kind": ["receipt"], "qty": [hit["qty"]], "ref": [hit["po_id"]]}))
+            moves.append(
+                pd.DataFrame(
+                    {
+                        "series": [lab["series"]],
+                        "ts": [dates[lab["day"]] + pd.Timedelta(hours=8, minutes=30)],
+                        "kind": ["receipt"],
+                        "qty": [hit["qty"]],
+                        "ref": [hit["po_id"]],
+                    }
+                )
+            )
     sale_rows = grid.loc[grid["qty"] > 0]
-    moves.append(pd.DataFrame({"series": sale_rows["series"].to_numpy(), "ts": sale_rows["date"].to_numpy() + np.timedelta64(20, "h"),
-                               "kind": "sale", "qty": -sale_rows["qty"].to_numpy(), "ref": "POS"}))
+    moves.append(
+        pd.DataFrame(
+            {
+                "series": sale_rows["series"].to_numpy(),
+                "ts": sale_rows["date"].to_numpy() + np.timedelta64(20, "h"),
+                "kind": "sale",
+                "qty": -sale_rows["qty"].to_numpy(),
+                "ref": "POS",
+            }
+        )
+    )
     mv = pd.concat(moves, ignore_index=True).sort_values(["ts", "series", "kind"], kind="stable").reset_index(drop=True)
     mv["movement_id"] = [f"MV{i:09d}" for i in range(len(mv))]
     mv["sku"] = sku[mv["series"].to_numpy()]
     mv["location_id"] = loc[mv["series"].to_numpy()]
-    movements = mv[["movement_id", "ts", "sku", "location_id", "kind", "qty", "ref"]]
+    return mv[["movement_id", "ts", "sku", "location_id", "kind", "qty", "ref"]]
 
+
+def _anomaly_labels(
+    labels: list[dict], movements: pd.DataFrame, dates: pd.DatetimeIndex, sku: np.ndarray, loc: np.ndarray
+) -> pd.DataFrame:
+    """The truth store's labels, each tied to the movement that carries it (when one does)."""
     lab = pd.DataFrame(labels, columns=["kind", "day", "series", "magnitude", "ref"])
     anomalies = pd.DataFrame(
         {
@@ -350,51 +614,32 @@ def generate(cfg: DemoConfig) -> DemoERP:
     )
     if len(anomalies):
         refs = movements[movements["kind"].isin(["adjustment", "receipt", "count"])]
-        last_mv = refs.drop_duplicates(["ref", "sku", "location_id"], keep="last").set_index(["ref", "sku", "location_id"])["movement_id"]
+        last_mv = refs.drop_duplicates(["ref", "sku", "location_id"], keep="last").set_index(
+            ["ref", "sku", "location_id"]
+        )["movement_id"]
         anomalies["movement_id"] = [
             last_mv.get((r, s, lc)) if isinstance(r, str) else None
             for r, s, lc in zip(anomalies["ref"], anomalies["sku"], anomalies["location_id"], strict=True)
         ]
-    truth_demand = grid[["date", "sku", "location_id", "true_demand"]].copy()
-    truth_demand["lost_sales"] = grid["true_demand"] - grid["qty"]
-    minmax = pd.DataFrame({"sku": sku, "location_id": loc, "min_qty": mn, "max_qty": mx, "est_daily_demand": est})
+    return anomalies
 
-    # planner overrides: one fixed quantity, one chain-wide service target, one expired
+
+def _overrides(cfg: DemoConfig, items: pd.DataFrame, locations: pd.DataFrame) -> pd.DataFrame:
+    """Planner overrides: one fixed quantity, one chain-wide service target, one expired."""
     end = pd.Timestamp(cfg.end)
     skus = items["sku"].tolist()
-    overrides = pd.DataFrame({
-        "override_id": ["OVR0001", "OVR0002", "OVR0003"],
-        "sku": [skus[0], skus[1 % len(skus)], skus[2 % len(skus)]],
-        "location_id": [locations["location_id"].iloc[0], None, None],
-        "fixed_qty": [float(2 * items["pack_size"].iloc[0]), None, 0.0],
-        "service_level": [None, 0.99, None],
-        "reason": ["store event: extra display", "key item of the spring campaign", "supplier recall (over)"],
-        "author": ["j.doe", "a.planner", "j.doe"],
-        "expires": [end + pd.Timedelta(days=14), None, end - pd.Timedelta(days=30)],
-    })
-
-    tables = {
-        "items": items,
-        "locations": locations,
-        "suppliers": suppliers,
-        "sales": sales_df.reset_index(drop=True),
-        "stock": stock_df.reset_index(drop=True),
-        "movements": movements,
-        "purchase_orders": purchase_orders,
-        "reorder_rules": minmax,  # the ERP's static min/max (the baseline policy)
-        "planner_overrides": overrides,
-    }
-    truth = {"demand": truth_demand, "anomalies": anomalies, "item_profile": pd.DataFrame(
-        {"sku": items["sku"], "kind": kind, "launch_date": dates[launch]}),
-        # what is really on the shelf at the end (the book is in `stock`): shelf photos show this
-        "physical_on_hand": pd.DataFrame({"date": dates[-1], "sku": items["sku"].to_numpy()[it],
-                                          "location_id": locations["location_id"].to_numpy()[st],
-                                          "on_hand": physical, "book": book}),
-        "supplier_profile": pd.DataFrame({"supplier_id": suppliers["supplier_id"],
-                                          "actual_lead_time_mean": actual_lt_mean, "actual_lead_time_std": actual_lt_std})}
-    log.info("demo ERP: %d items x %d stores x %d days, %d sales rows, %d movements, %d POs, %d anomalies",
-             n_items, n_stores, n_days, len(sales_df), len(movements), len(purchase_orders), len(anomalies))
-    return DemoERP(tables, truth, cfg)
+    return pd.DataFrame(
+        {
+            "override_id": ["OVR0001", "OVR0002", "OVR0003"],
+            "sku": [skus[0], skus[1 % len(skus)], skus[2 % len(skus)]],
+            "location_id": [locations["location_id"].iloc[0], None, None],
+            "fixed_qty": [float(2 * items["pack_size"].iloc[0]), None, 0.0],
+            "service_level": [None, 0.99, None],
+            "reason": ["store event: extra display", "key item of the spring campaign", "supplier recall (over)"],
+            "author": ["j.doe", "a.planner", "j.doe"],
+            "expires": [end + pd.Timedelta(days=14), None, end - pd.Timedelta(days=30)],
+        }
+    )
 
 
 def write(demo: DemoERP, erp_url: str, truth_url: str) -> dict[str, int]:

@@ -115,9 +115,16 @@ class FilesConnector:
             out = out[keep].reset_index(drop=True)
         return out
 
-    def commit_plan(self, plan_id: str, ds: date, version: str, lines: pd.DataFrame,
-                    exceptions: pd.DataFrame | None = None, published_by: str = "",
-                    before_commit: Callable[[], None] | None = None) -> dict[str, int]:
+    def commit_plan(
+        self,
+        plan_id: str,
+        ds: date,
+        version: str,
+        lines: pd.DataFrame,
+        exceptions: pd.DataFrame | None = None,
+        published_by: str = "",
+        before_commit: Callable[[], None] | None = None,
+    ) -> dict[str, int]:
         """One CSV per plan in `outbox/purchase_requisitions/`, replaced whole; every row carries
         the plan version. The exceptions go first; the lines' rename is the commit point, and
         the publication record (`outbox/publications/<plan>.json`) follows it."""
@@ -127,17 +134,37 @@ class FilesConnector:
 
         box = self.folder / "outbox"
         df = lines.assign(plan_id=plan_id, plan_version=version, status="proposed", created_ds=ds.isoformat())
-        cols = ["plan_id", "plan_version", "sku", "location_id", "supplier_id", "order_qty", "need_by", "reason",
-                "status", "created_ds"]
+        cols = [
+            "plan_id",
+            "plan_version",
+            "sku",
+            "location_id",
+            "supplier_id",
+            "order_qty",
+            "need_by",
+            "reason",
+            "status",
+            "created_ds",
+        ]
         exc = exceptions if exceptions is not None else pd.DataFrame(columns=["sku", "location_id", "kind", "detail"])
-        _replace(box / "planning_exceptions" / f"{plan_id}.csv",
-                 exc.assign(plan_id=plan_id, plan_version=version).to_csv(index=False))
+        _replace(
+            box / "planning_exceptions" / f"{plan_id}.csv",
+            exc.assign(plan_id=plan_id, plan_version=version).to_csv(index=False),
+        )
         if before_commit is not None:
             before_commit()
-        _replace(box / "purchase_requisitions" / f"{plan_id}.csv",
-                 df[cols].rename(columns={"order_qty": "qty"}).to_csv(index=False))
-        record = {"plan_id": plan_id, "ds": ds.isoformat(), "version": version, "lines": len(df),
-                  "exceptions": len(exc), "published_by": published_by}
+        _replace(
+            box / "purchase_requisitions" / f"{plan_id}.csv",
+            df[cols].rename(columns={"order_qty": "qty"}).to_csv(index=False),
+        )
+        record = {
+            "plan_id": plan_id,
+            "ds": ds.isoformat(),
+            "version": version,
+            "lines": len(df),
+            "exceptions": len(exc),
+            "published_by": published_by,
+        }
         _replace(box / "publications" / f"{plan_id}.json", json.dumps(record))
         return {"upserted": len(df), "removed": 0, "exceptions": len(exc)}
 

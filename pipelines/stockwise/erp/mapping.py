@@ -82,8 +82,12 @@ def load_mapping(path: str | Path | None) -> Mapping:
     if cov:
         if not cov.get("file"):
             raise ConfigError(f"{source}: 'covariates' needs a 'file'")
-        covariates = CovariatesMapping(file=cov["file"], columns=dict(cov.get("columns") or {}),
-                                       keep=list(cov.get("keep") or []), constants=dict(cov.get("constants") or {}))
+        covariates = CovariatesMapping(
+            file=cov["file"],
+            columns=dict(cov.get("columns") or {}),
+            keep=list(cov.get("keep") or []),
+            constants=dict(cov.get("constants") or {}),
+        )
     return Mapping(source=source, extracts=out, options=dict(raw.get("options") or {}), covariates=covariates)
 
 

@@ -33,8 +33,14 @@ class Extract:
 
 
 # a purchase-order line, open or received
-PO_LINE = {"po_id": "str", "sku": "str", "location_id": "str", "qty": "float", "order_date": "date",
-           "expected_date": "date"}
+PO_LINE = {
+    "po_id": "str",
+    "sku": "str",
+    "location_id": "str",
+    "qty": "float",
+    "order_date": "date",
+    "expected_date": "date",
+}
 
 EXTRACTS: dict[str, Extract] = {
     e.name: e
@@ -58,8 +64,12 @@ EXTRACTS: dict[str, Extract] = {
             required=("unit_cost", "pack_size", "supplier_id"),
             must_not_be_empty=True,
         ),
-        Extract("locations", ("location_id",), {"location_id": "str", "type": "str", "region": "str"},
-                must_not_be_empty=True),
+        Extract(
+            "locations",
+            ("location_id",),
+            {"location_id": "str", "type": "str", "region": "str"},
+            must_not_be_empty=True,
+        ),
         Extract(
             "suppliers",
             ("supplier_id",),
@@ -192,9 +202,7 @@ def conform(name: str, df: pd.DataFrame, source: str, strict: bool = True) -> pd
     spec = EXTRACTS[name]
     missing = [c for c in spec.columns if c not in df.columns]
     if missing and strict:
-        raise ExtractError(
-            f"{source}: extract '{name}' lacks column(s) {missing}; it has {sorted(df.columns)}"
-        )
+        raise ExtractError(f"{source}: extract '{name}' lacks column(s) {missing}; it has {sorted(df.columns)}")
     if missing:
         log.warning("%s: extract '%s' lacks column(s) %s; validation will quarantine it", source, name, missing)
     present = [c for c in spec.columns if c in df.columns]
@@ -212,8 +220,16 @@ def conform(name: str, df: pd.DataFrame, source: str, strict: bool = True) -> pd
         elif kind == "bool":
             if s.dtype != bool:
                 mapped = s.map(
-                    {True: True, False: False, "1": True, "0": False,
-                     "true": True, "false": False, "True": True, "False": False}
+                    {
+                        True: True,
+                        False: False,
+                        "1": True,
+                        "0": False,
+                        "true": True,
+                        "false": False,
+                        "True": True,
+                        "False": False,
+                    }
                 )
                 out[col] = mapped if mapped.notna().sum() == s.notna().sum() else s
         elif kind == "date":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -105,40 +105,46 @@ class SqlConnector:
         if m is None:
             raise ExtractError(f"{self.mapping.source}: no mapping for extract '{name}'")
         since = ds - timedelta(days=history_days - 1)
-        params = {"ds": ds.isoformat(), "since": since.isoformat(),
-                  "ds_end": (ds + timedelta(days=1)).isoformat()}
+        params = {"ds": ds.isoformat(), "since": since.isoformat(), "ds_end": (ds + timedelta(days=1)).isoformat()}
         try:
             conn = self.engine.connect()
         except sa.exc.SQLAlchemyError as e:
             # the server is down or unreachable: a retry may fix this one
-            raise ErpUnavailable(f"{self.describe()}: cannot connect to the ERP to read '{name}': "
-                                 f"{_first_line(e)}") from e
+            raise ErpUnavailable(
+                f"{self.describe()}: cannot connect to the ERP to read '{name}': {_first_line(e)}"
+            ) from e
         try:
             with conn:
+                stmt: sa.Executable
                 if m.query:
                     stmt = sa.text(m.query)
                     params = {k: v for k, v in params.items() if f":{k}" in m.query}
                 elif m.table:
                     table = self._table(conn, m.table, name)
-                    stmt = sa.select(table)
+                    select = sa.select(table)
                     if spec.date_column:
                         src = m.columns.get(spec.date_column, spec.date_column)
                         if src not in table.c:
-                            raise ExtractError(f"{self.mapping.source}: extract '{name}' reads table '{m.table}', "
-                                               f"which has no column '{src}' (it has {sorted(table.c.keys())})")
+                            raise ExtractError(
+                                f"{self.mapping.source}: extract '{name}' reads table '{m.table}', "
+                                f"which has no column '{src}' (it has {sorted(table.c.keys())})"
+                            )
                         col = table.c[src]
                         # bound by the day, whatever the stored type (DATE, TIMESTAMP or ISO text)
-                        stmt = stmt.where(col >= params["since"]).where(col < params["ds_end"])
+                        select = select.where(col >= params["since"]).where(col < params["ds_end"])
+                    stmt = select
                     params = {}
                 else:
                     raise ExtractError(f"{self.mapping.source}: extract '{name}' needs a table or a query")
                 df = pd.read_sql(stmt, conn, params=params or None)
         except sa.exc.SQLAlchemyError as e:
             if getattr(e, "connection_invalidated", False):
-                raise ErpUnavailable(f"{self.describe()}: lost the ERP connection reading '{name}': "
-                                     f"{_first_line(e)}") from e
-            raise ExtractError(f"{self.describe()}: reading extract '{name}' failed ({self.mapping.source}): "
-                               f"{_first_line(e)}") from e
+                raise ErpUnavailable(
+                    f"{self.describe()}: lost the ERP connection reading '{name}': {_first_line(e)}"
+                ) from e
+            raise ExtractError(
+                f"{self.describe()}: reading extract '{name}' failed ({self.mapping.source}): {_first_line(e)}"
+            ) from e
         df, missing = apply_columns(df, m)
         if missing:
             raise ExtractError(f"{self.describe()}: extract '{name}' source lacks column(s) {missing}")
@@ -150,13 +156,22 @@ class SqlConnector:
             return sa.Table(bare, sa.MetaData(), autoload_with=conn, schema=schema or None)
         except sa.exc.NoSuchTableError as e:
             known = sorted(sa.inspect(conn).get_table_names(schema=schema or None))
-            raise ExtractError(f"{self.mapping.source}: extract '{name}' names table '{table}', which does not "
-                               f"exist in {self.describe()} (tables there: {known[:30]})") from e
+            raise ExtractError(
+                f"{self.mapping.source}: extract '{name}' names table '{table}', which does not "
+                f"exist in {self.describe()} (tables there: {known[:30]})"
+            ) from e
 
     # --- write-back ------------------------------------------------------------------------
-    def commit_plan(self, plan_id: str, ds: date, version: str, lines: pd.DataFrame,
-                    exceptions: pd.DataFrame | None = None, published_by: str = "",
-                    before_commit: Callable[[], None] | None = None) -> dict[str, int]:
+    def commit_plan(
+        self,
+        plan_id: str,
+        ds: date,
+        version: str,
+        lines: pd.DataFrame,
+        exceptions: pd.DataFrame | None = None,
+        published_by: str = "",
+        before_commit: Callable[[], None] | None = None,
+    ) -> dict[str, int]:
         """Publish a plan version in one transaction: its lines upserted by (plan_id, sku,
         location_id), its exceptions, and the publication record naming the version.
 
@@ -178,21 +193,41 @@ class SqlConnector:
             }
             for r in lines.itertuples(index=False)
         ]
-        exc = [] if exceptions is None else [
-            {"plan_id": plan_id, "sku": r.sku, "location_id": r.location_id, "kind": r.kind, "detail": r.detail,
-             "status": "open", "created_ds": ds}
-            for r in exceptions.itertuples(index=False)
-        ]
+        exc = (
+            []
+            if exceptions is None
+            else [
+                {
+                    "plan_id": plan_id,
+                    "sku": r.sku,
+                    "location_id": r.location_id,
+                    "kind": r.kind,
+                    "detail": r.detail,
+                    "status": "open",
+                    "created_ds": ds,
+                }
+                for r in exceptions.itertuples(index=False)
+            ]
+        )
         t, e = requisitions_table, exceptions_table
         with self.engine.begin() as conn:
             removed = _replace_proposed(conn, t, plan_id, rows, ["sku", "location_id"], "proposed")
             _replace_proposed(conn, e, plan_id, exc, ["sku", "location_id", "kind"], "open")
-            for table, batch, keys in ((t, rows, ["plan_id", "sku", "location_id"]),
-                                       (e, exc, ["plan_id", "sku", "location_id", "kind"])):
+            for table, batch, keys in (
+                (t, rows, ["plan_id", "sku", "location_id"]),
+                (e, exc, ["plan_id", "sku", "location_id", "kind"]),
+            ):
                 for i in range(0, len(batch), 500):
                     conn.execute(_upsert(conn, table, batch[i : i + 500], keys))
-            record = {"plan_id": plan_id, "ds": ds, "version": version, "lines": len(rows), "exceptions": len(exc),
-                      "published_at": datetime.now(UTC).replace(tzinfo=None), "published_by": published_by[:200]}
+            record = {
+                "plan_id": plan_id,
+                "ds": ds,
+                "version": version,
+                "lines": len(rows),
+                "exceptions": len(exc),
+                "published_at": datetime.now(UTC).replace(tzinfo=None),
+                "published_by": published_by[:200],
+            }
             conn.execute(_upsert(conn, publications_table, [record], ["plan_id"], keep=()))
             if before_commit is not None:
                 before_commit()
@@ -226,32 +261,41 @@ def _first_line(e: BaseException) -> str:
     return str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
 
 
-def _replace_proposed(conn: sa.Connection, table: sa.Table, plan_id: str, rows: list[dict], keys: list[str],
-                      untouched: str) -> int:
+def _replace_proposed(
+    conn: sa.Connection, table: sa.Table, plan_id: str, rows: list[dict], keys: list[str], untouched: str
+) -> int:
     """Delete this plan's rows a rerun no longer proposes, while people have not acted on them."""
     keep = {tuple(r[k] for k in keys) for r in rows}
     cols = [table.c[k] for k in keys]
     existing = conn.execute(sa.select(*cols, table.c.status).where(table.c.plan_id == plan_id)).all()
     stale = [tuple(x[:-1]) for x in existing if tuple(x[:-1]) not in keep and x[-1] == untouched]
     for key in stale:
-        conn.execute(table.delete().where(table.c.plan_id == plan_id,
-                                          *[c == v for c, v in zip(cols, key, strict=True)]))
+        conn.execute(
+            table.delete().where(table.c.plan_id == plan_id, *[c == v for c, v in zip(cols, key, strict=True)])
+        )
     return len(stale)
 
 
-def _upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], keys: list[str],
-            keep: tuple[str, ...] = ("status", "created_ds")):
+def _upsert(
+    conn: sa.Connection,
+    table: sa.Table,
+    rows: list[dict],
+    keys: list[str],
+    keep: tuple[str, ...] = ("status", "created_ds"),
+):
+    from sqlalchemy.dialects import postgresql, sqlite
+
     dialect = conn.dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
+    insert: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+    if insert is None:
         raise ExtractError(f"write-back supports PostgreSQL and SQLite, not {dialect}")
     stmt = insert(table).values(rows)
     # a rerun refreshes what Stockwise wrote, never what people did with it (status) or when it
     # first appeared (created_ds)
     given = set(rows[0]) if rows else set()
-    update = {c.name: stmt.excluded[c.name] for c in table.columns
-              if c.name not in keys and c.name in given and c.name not in keep}
+    update = {
+        c.name: stmt.excluded[c.name]
+        for c in table.columns
+        if c.name not in keys and c.name in given and c.name not in keep
+    }
     return stmt.on_conflict_do_update(index_elements=keys, set_=update)

@@ -35,16 +35,21 @@ def apply_budget(df: pd.DataFrame, budget: float | None) -> pd.DataFrame:
         y = float(r["inventory_position"])
         margin = max(float(r.get("unit_price", 0) or 0) - float(r["unit_cost"]), 0.01 * float(r["unit_cost"]), 1e-6)
         for j, step in enumerate(steps):
-            gain = float(expected_shortage(np.array([y]), np.array([r["expected_interval_demand"]]),
-                                           np.array([r["sigma_interval"]]))[0]
-                         - expected_shortage(np.array([y + step]), np.array([r["expected_interval_demand"]]),
-                                             np.array([r["sigma_interval"]]))[0])
+            gain = float(
+                expected_shortage(
+                    np.array([y]), np.array([r["expected_interval_demand"]]), np.array([r["sigma_interval"]])
+                )[0]
+                - expected_shortage(
+                    np.array([y + step]), np.array([r["expected_interval_demand"]]), np.array([r["sigma_interval"]])
+                )[0]
+            )
             cost = step * float(r["unit_cost"])
             rows.append((i, j, step, cost, gain * margin / max(cost, 1e-9)))
             y += step
     inc = pd.DataFrame(rows, columns=["row", "step", "qty", "cost", "worth"]).sort_values(
-        ["worth", "row", "step"], ascending=[False, True, True], kind="stable")
-    spent, kept, stopped = 0.0, {}, set()
+        ["worth", "row", "step"], ascending=[False, True, True], kind="stable"
+    )
+    spent, kept, stopped = 0.0, dict[int, int](), set[int]()
     for r in inc.itertuples(index=False):
         if r.row in stopped or kept.get(r.row, -1) != r.step - 1:
             stopped.add(r.row)
@@ -58,7 +63,9 @@ def apply_budget(df: pd.DataFrame, budget: float | None) -> pd.DataFrame:
     for row, last in kept.items():
         new[row] = float(inc[(inc["row"] == row) & (inc["step"] <= last)]["qty"].sum())
     cut = (df["order_qty"] > 0) & (new < df["order_qty"])
-    df.loc[cut, "budget_note"] = [f"budget cap {budget:,.2f}: cut from {a:g} to {b:g}"
-                                  for a, b in zip(df.loc[cut, "order_qty"], new[cut], strict=True)]
+    df.loc[cut, "budget_note"] = [
+        f"budget cap {budget:,.2f}: cut from {a:g} to {b:g}"
+        for a, b in zip(df.loc[cut, "order_qty"], new[cut], strict=True)
+    ]
     df["order_qty"] = np.where(df["order_qty"] > 0, new, 0.0)
     return df

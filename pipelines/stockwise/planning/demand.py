@@ -24,8 +24,9 @@ class PathParams:
     chunk: int = 1000  # series per block, to bound memory
 
 
-def normal_interval(mu_d: np.ndarray, sigma_d: np.ndarray, lead_mean: np.ndarray, lead_std: np.ndarray,
-                    review: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def normal_interval(
+    mu_d: np.ndarray, sigma_d: np.ndarray, lead_mean: np.ndarray, lead_std: np.ndarray, review: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean and spread of demand over P = L + R with a variable lead time."""
     p = lead_mean + review
     return mu_d * p, np.sqrt(p * sigma_d**2 + mu_d**2 * lead_std**2)
@@ -40,15 +41,22 @@ def extend(mu: np.ndarray, length: int) -> np.ndarray:
     return np.concatenate([mu, np.tile(week, reps)], axis=1)[:, :length]
 
 
-def sample_lead_times(lead_mean: np.ndarray, lead_std: np.ndarray, n_paths: int,
-                      rng: np.random.Generator) -> np.ndarray:
+def sample_lead_times(
+    lead_mean: np.ndarray, lead_std: np.ndarray, n_paths: int, rng: np.random.Generator
+) -> np.ndarray:
     """Whole days, at least one: [series, paths]."""
     draw = rng.normal(lead_mean[:, None], np.maximum(lead_std, 0)[:, None], (len(lead_mean), n_paths))
     return np.maximum(1, np.round(draw)).astype(int)
 
 
-def sample_interval(mu: np.ndarray, sigma: np.ndarray, lead_mean: np.ndarray, lead_std: np.ndarray,
-                    review: np.ndarray, params: PathParams = PathParams()) -> tuple[np.ndarray, np.ndarray]:
+def sample_interval(
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    lead_mean: np.ndarray,
+    lead_std: np.ndarray,
+    review: np.ndarray,
+    params: PathParams = PathParams(),
+) -> tuple[np.ndarray, np.ndarray]:
     """Samples [series, paths] of demand over the lead time (D_L) and over lead time + review (D_P).
 
     `mu`, `sigma`: the forecast's daily mean and spread [series, days]; `review` in whole days.

@@ -30,8 +30,9 @@ def k_for_loss(target: np.ndarray | float, lo: float = -4.0, hi: float = 6.0) ->
     return (a + b) / 2
 
 
-def k_for_fill_rate(fill_rate: np.ndarray | float, order_qty: np.ndarray | float,
-                    sigma: np.ndarray | float) -> np.ndarray:
+def k_for_fill_rate(
+    fill_rate: np.ndarray | float, order_qty: np.ndarray | float, sigma: np.ndarray | float
+) -> np.ndarray:
     """Safety factor k for a Type 2 service (fill rate) with order quantity Q:
     expected shortage per cycle sigma G(k) = (1 - fill_rate) Q."""
     sigma = np.maximum(np.asarray(sigma, dtype=float), 1e-12)

@@ -67,10 +67,22 @@ class Levels:
     planned_fill: np.ndarray | None = None  # the fill rate each series is planned for (fill-rate targets)
 
 
-def compute_levels(mu: np.ndarray, sd: np.ndarray, L: np.ndarray, sL: np.ndarray, R: np.ndarray,
-                   target: np.ndarray | float, unit_cost: np.ndarray, pack: np.ndarray, moq: np.ndarray,
-                   cfg: PlanConfig, d_p: np.ndarray | None = None, rules: np.ndarray | None = None,
-                   fixed: np.ndarray | None = None, aggregate: float | None = None) -> Levels:
+def compute_levels(
+    mu: np.ndarray,
+    sd: np.ndarray,
+    L: np.ndarray,
+    sL: np.ndarray,
+    R: np.ndarray,
+    target: np.ndarray | float,
+    unit_cost: np.ndarray,
+    pack: np.ndarray,
+    moq: np.ndarray,
+    cfg: PlanConfig,
+    d_p: np.ndarray | None = None,
+    rules: np.ndarray | None = None,
+    fixed: np.ndarray | None = None,
+    aggregate: float | None = None,
+) -> Levels:
     """Reorder point, order-up-to level and cycle quantity per series from the forecast's daily
     mean and spread [series, days], lead times and review periods. `d_p`: samples of demand over
     the protection interval already drawn (what-ifs on the target reuse them)."""
@@ -91,8 +103,9 @@ def compute_levels(mu: np.ndarray, sd: np.ndarray, L: np.ndarray, sL: np.ndarray
             fx = np.zeros(len(target), dtype=bool) if fixed is None else np.asarray(fixed, dtype=bool)
             lo = np.where(fx, target, np.maximum(target - cfg.targets.allowance, cfg.targets.floor))
             hi = np.where(fx, target, cfg.targets.ceiling)
-            s, planned = levels.optimize_fill(d_p, q_cycle, cycle_demand, mu_d, unit_cost,
-                                              cfg.target if aggregate is None else aggregate, lo, hi)
+            s, planned = levels.optimize_fill(
+                d_p, q_cycle, cycle_demand, mu_d, unit_cost, cfg.target if aggregate is None else aggregate, lo, hi
+            )
             if fx.any():
                 s[fx] = levels.from_samples(d_p[fx], target[fx], "fill_rate", q_cycle[fx], cycle_demand[fx])
                 planned[fx] = target[fx]
@@ -144,8 +157,9 @@ MASTER_DATA = {"unit_cost": "unit cost", "pack_size": "pack size", "supplier_id"
 def missing_master_data(df: pd.DataFrame, suppliers: pd.DataFrame) -> list[str]:
     """Per line, the master data it lacks to be ordered ("" when complete): unit cost, pack size,
     supplier (or one the supplier master does not know), the supplier's lead time."""
-    miss = pd.DataFrame({label: df[col].isna() if col in df else True for col, label in MASTER_DATA.items()},
-                        index=df.index)
+    miss = pd.DataFrame(
+        {label: df[col].isna() if col in df else True for col, label in MASTER_DATA.items()}, index=df.index
+    )
     known = df["supplier_id"].isin(suppliers["supplier_id"]) if "supplier_id" in df else False
     miss["supplier"] |= ~known
     master_lt = suppliers.set_index("supplier_id")["lead_time_days_mean"]
@@ -177,11 +191,100 @@ def plan(inp: Inputs, ds: date, cfg: PlanConfig = PlanConfig()) -> pd.DataFrame:
     return plan_detail(inp, ds, cfg).frame
 
 
+COLUMNS = [
+    "row",
+    "sku",
+    "location_id",
+    "name",
+    "category",
+    "supplier_id",
+    "abc",
+    "xyz",
+    "segment",
+    "segment_target",
+    "target",
+    "target_kind",
+    "on_hand",
+    "on_order",
+    "backorders",
+    "inventory_position",
+    "mu_d",
+    "sigma_d",
+    "lead_time_days",
+    "lead_time_days_std",
+    "lead_time_source",
+    "review_days",
+    "order_today",
+    "next_order_date",
+    "expected_interval_demand",
+    "sigma_interval",
+    "safety_stock",
+    "reorder_point",
+    "order_up_to",
+    "cycle_qty",
+    "order_qty",
+    "pack_size",
+    "moq",
+    "unit_cost",
+    "unit_price",
+    "order_value",
+    "min_order_value",
+    "days_of_cover",
+    "need_by",
+    "service_level",
+    "policy",
+    "method",
+    "forecast_method",
+    "override",
+    "stock_note",
+    "supplier_note",
+    "budget_note",
+    "needs_master_data",
+    "reason",
+]
+
+
 def plan_detail(inp: Inputs, ds: date, cfg: PlanConfig = PlanConfig()) -> Planned:
+    """The plan in named steps: positions and master data, the review calendar, segments and
+    targets, levels, today's order quantities, then supplier minimums, budget and overrides."""
     keys, mu, sd, fmethod = forecast_matrices(inp.forecast, ds)
     df = keys.copy()
     df["row"] = np.arange(len(df))
     df["forecast_method"] = fmethod.to_numpy()
+    df = _positions(df, inp, ds, cfg)
+    pack = df["pack_size"].fillna(1).clip(lower=1).to_numpy(dtype=float)
+    moq = df["moq"].fillna(0).to_numpy(dtype=float)
+    L = df["lead_time_days_mean"].to_numpy(dtype=float)
+    sL = df["lead_time_days_std"].to_numpy(dtype=float)
+    mask, R = _calendar(df, ds)
+    df, target, fixed, active_ovr = _targets(df, inp, ds, cfg)
+    rules = None
+    if cfg.policy == "minmax":
+        rr = inp.reorder_rules if inp.reorder_rules is not None else pd.DataFrame(columns=[*KEYS, "min_qty", "max_qty"])
+        rules = df[KEYS].merge(rr, on=KEYS, how="left")[["min_qty", "max_qty"]].fillna(0).to_numpy(float).T
+    lv = compute_levels(
+        mu, sd, L, sL, R, target, df["unit_cost"].to_numpy(dtype=float), pack, moq, cfg, rules=rules, fixed=fixed
+    )
+    df = _todays_orders(df, lv, target, pack, moq, cfg)
+    df = _constraints(df, active_ovr, cfg)
+    df["order_value"] = df["order_qty"] * df["unit_cost"]
+    df["need_by"] = pd.Timestamp(ds) + pd.to_timedelta(np.ceil(L), unit="D")
+    df["policy"], df["method"] = cfg.policy, cfg.method
+    df["service_level"] = df["target"]
+    df = df.rename(columns={"lead_time_days_mean": "lead_time_days"})
+    df["reason"] = reasons(df)
+    df = df.sort_values("row")  # merges keep the left order; make sure
+    out = (
+        df[COLUMNS]
+        .sort_values(["order_value", "sku", "location_id"], ascending=[False, True, True])
+        .reset_index(drop=True)
+    )
+    return Planned(out, lv, mu, sd, L, sL, R, mask)
+
+
+def _positions(df: pd.DataFrame, inp: Inputs, ds: date, cfg: PlanConfig) -> pd.DataFrame:
+    """Master data, learned lead times and the inventory position of every line; suspected
+    phantom stock planned as an empty shelf; what master data each line lacks."""
     item_cols = ["sku", "name", "category", "unit_cost", "unit_price", "pack_size", "moq", "supplier_id"]
     df = df.merge(inp.items[[c for c in item_cols if c in inp.items.columns]], on="sku", how="left")
     lt = leadtime.learn(inp.receipts, inp.items, inp.suppliers, ds, cfg.lead_times)
@@ -195,32 +298,37 @@ def plan_detail(inp: Inputs, ds: date, cfg: PlanConfig = PlanConfig()) -> Planne
     if inp.suspect_stock is not None and len(inp.suspect_stock):
         sus = df[KEYS].merge(inp.suspect_stock[KEYS].drop_duplicates().assign(suspect=True), on=KEYS, how="left")
         hit = sus["suspect"].eq(True).to_numpy() & (df["on_hand"].to_numpy() > 0)
-        df.loc[hit, "stock_note"] = [f"book shows {x:g} on hand but nothing has sold since a phantom-stock alert: "
-                                     "planned as if the shelf were empty until a count says otherwise"
-                                     for x in df.loc[hit, "on_hand"]]
+        df.loc[hit, "stock_note"] = [
+            f"book shows {x:g} on hand but nothing has sold since a phantom-stock alert: "
+            "planned as if the shelf were empty until a count says otherwise"
+            for x in df.loc[hit, "on_hand"]
+        ]
         df.loc[hit, "inventory_position"] -= df.loc[hit, "on_hand"]
         df.loc[hit, "on_hand"] = 0.0
-    needs = missing_master_data(df, inp.suppliers)
-    df["needs_master_data"] = needs
+    df["needs_master_data"] = missing_master_data(df, inp.suppliers)
+    # placeholders so the arithmetic runs; a line lacking any of them is never ordered (_constraints)
     df["unit_cost"] = df["unit_cost"].fillna(0.0)
     if "unit_price" not in df:
         df["unit_price"] = df["unit_cost"]
-    pack = df["pack_size"].fillna(1).clip(lower=1).to_numpy(dtype=float)
-    moq = df["moq"].fillna(0).to_numpy(dtype=float)
-    L = df["lead_time_days_mean"].fillna(7.0).to_numpy(dtype=float)
-    sL = df["lead_time_days_std"].fillna(0.0).to_numpy(dtype=float)
-    df["lead_time_days_mean"], df["lead_time_days_std"] = L, sL
+    df["lead_time_days_mean"] = df["lead_time_days_mean"].fillna(7.0).to_numpy(dtype=float)
+    df["lead_time_days_std"] = df["lead_time_days_std"].fillna(0.0).to_numpy(dtype=float)
     df["lead_time_source"] = df["lead_time_source"].fillna("default")
+    return df
 
-    # review calendar: today an order day? the gap to the next one is the review period
+
+def _calendar(df: pd.DataFrame, ds: date) -> tuple[np.ndarray, np.ndarray]:
+    """Review calendar: is today an order day? The gap to the next one is the review period."""
     mask = supplier.weekday_mask(df["order_weekdays"])
     wd = ds.weekday()
     df["order_today"] = mask[:, wd]
     R = supplier.days_to_next_order(mask, wd)
     df["review_days"] = R
     df["next_order_date"] = [pd.Timestamp(ds + timedelta(days=int(k))) for k in R]
+    return mask, R
 
-    # segments and targets
+
+def _targets(df: pd.DataFrame, inp: Inputs, ds: date, cfg: PlanConfig):
+    """ABC/XYZ segments from the last year's sales, and each line's service target (overrides win)."""
     hist = inp.sales if inp.sales is not None else pd.DataFrame(columns=["date", *KEYS, "qty"])
     hist = hist[pd.to_datetime(hist["date"]) > pd.Timestamp(ds - timedelta(days=cfg.segment_days))]
     seg = segments(hist[["date", *KEYS, "qty"]], inp.items.set_index("sku")["unit_cost"], cfg.targets)
@@ -231,50 +339,32 @@ def plan_detail(inp: Inputs, ds: date, cfg: PlanConfig = PlanConfig()) -> Planne
     active_ovr = overrides.active(inp.overrides, ds)
     target, fixed = overrides.targets(df, active_ovr, assign(df, cfg.target, cfg.targets))
     df["segment_target"], df["target_kind"] = target, cfg.targets.kind
+    return df, target, fixed, active_ovr
 
-    # demand over the protection interval and the levels
-    rules = None
-    if cfg.policy == "minmax":
-        rr = inp.reorder_rules if inp.reorder_rules is not None else pd.DataFrame(columns=[*KEYS, "min_qty", "max_qty"])
-        rules = df[KEYS].merge(rr, on=KEYS, how="left")[["min_qty", "max_qty"]].fillna(0).to_numpy(float).T
-    lv = compute_levels(mu, sd, L, sL, R, target, df["unit_cost"].to_numpy(dtype=float), pack, moq, cfg,
-                        rules=rules, fixed=fixed)
+
+def _todays_orders(
+    df: pd.DataFrame, lv: Levels, target, pack: np.ndarray, moq: np.ndarray, cfg: PlanConfig
+) -> pd.DataFrame:
+    """The levels on the frame and the policy's order for the lines whose supplier orders today."""
     # the target each line is planned for: its segment's, or its share of the optimized aggregate
     df["target"] = lv.planned_fill if lv.planned_fill is not None else target
-    s, S, q, mu_d, sd_d = lv.s, lv.S, lv.q, lv.mu_d, lv.sd_d
-    mean_p, sigma_p = lv.mean_p, lv.sigma_p
     ip = df["inventory_position"].to_numpy(dtype=float)
-    qty = order_quantity(ip, s, S, q, cfg.policy, pack, moq, cfg.rounding)
-    df["mu_d"], df["sigma_d"] = mu_d, sd_d
-    df["expected_interval_demand"], df["sigma_interval"] = mean_p, sigma_p
-    df["reorder_point"], df["order_up_to"], df["cycle_qty"] = s, S, q
-    df["safety_stock"] = s - mean_p
+    qty = order_quantity(ip, lv.s, lv.S, lv.q, cfg.policy, pack, moq, cfg.rounding)
+    df["mu_d"], df["sigma_d"] = lv.mu_d, lv.sd_d
+    df["expected_interval_demand"], df["sigma_interval"] = lv.mean_p, lv.sigma_p
+    df["reorder_point"], df["order_up_to"], df["cycle_qty"] = lv.s, lv.S, lv.q
+    df["safety_stock"] = lv.s - lv.mean_p
     df["order_qty"] = np.where(df["order_today"], qty, 0.0)
-    df["days_of_cover"] = np.where(mu_d > 0, ip / np.maximum(mu_d, 1e-9), np.inf)
+    df["days_of_cover"] = np.where(lv.mu_d > 0, ip / np.maximum(lv.mu_d, 1e-9), np.inf)
+    return df
 
-    # never a guessed quantity: a line without its master data is an exception, not an order
-    blocked = df["needs_master_data"].ne("").to_numpy()
-    df.loc[blocked, "order_qty"] = 0.0
-    # supplier minimums, the budget, then the planners' fixed quantities
+
+def _constraints(df: pd.DataFrame, active_ovr, cfg: PlanConfig) -> pd.DataFrame:
+    """Supplier minimums, the budget, then the planners' fixed quantities; never an order for a
+    line without its master data (an exception, not a guessed quantity)."""
+    df.loc[df["needs_master_data"].ne("").to_numpy(), "order_qty"] = 0.0
     df = supplier.apply_min_order_value(df, max_cover_days=2 * cfg.max_cycle_days)
     df = budget_mod.apply_budget(df, cfg.budget)
     df = overrides.apply_quantities(df, active_ovr)
     df.loc[df["needs_master_data"].ne("").to_numpy(), "order_qty"] = 0.0
-    df["order_value"] = df["order_qty"] * df["unit_cost"]
-    df["need_by"] = pd.Timestamp(ds) + pd.to_timedelta(np.ceil(L), unit="D")
-    df["policy"], df["method"] = cfg.policy, cfg.method
-    df["service_level"] = df["target"]
-    df = df.rename(columns={"lead_time_days_mean": "lead_time_days"})
-    df["reason"] = reasons(df)
-    cols = [
-        "row", "sku", "location_id", "name", "category", "supplier_id", "abc", "xyz", "segment", "segment_target", "target", "target_kind",
-        "on_hand", "on_order", "backorders", "inventory_position", "mu_d", "sigma_d", "lead_time_days",
-        "lead_time_days_std", "lead_time_source", "review_days", "order_today", "next_order_date",
-        "expected_interval_demand", "sigma_interval", "safety_stock", "reorder_point", "order_up_to", "cycle_qty",
-        "order_qty", "pack_size", "moq", "unit_cost", "unit_price", "order_value", "min_order_value",
-        "days_of_cover", "need_by", "service_level", "policy", "method", "forecast_method",
-        "override", "stock_note", "supplier_note", "budget_note", "needs_master_data", "reason",
-    ]
-    df = df.sort_values("row")  # merges keep the left order; make sure
-    out = df[cols].sort_values(["order_value", "sku", "location_id"], ascending=[False, True, True]).reset_index(drop=True)
-    return Planned(out, lv, mu, sd, L, sL, R, mask)
+    return df

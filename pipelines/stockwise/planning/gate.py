@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,65 +49,130 @@ def demand_matrix(sales: pd.DataFrame, frame: pd.DataFrame, ds: date, days: int)
     return np.nan_to_num(m.to_numpy(dtype=float), nan=0.0), dates
 
 
-def check(planned: Planned, sales: pd.DataFrame, ds: date, cfg: PlanConfig, params: GateParams = GateParams(),
-          reorder_rules: pd.DataFrame | None = None, curve: tuple[float, ...] = CURVE) -> dict:
+def check(
+    planned: Planned,
+    sales: pd.DataFrame,
+    ds: date,
+    cfg: PlanConfig,
+    params: GateParams = GateParams(),
+    reorder_rules: pd.DataFrame | None = None,
+    curve: tuple[float, ...] = CURVE,
+) -> dict:
     f = planned.frame.sort_values("row").reset_index(drop=True)
     demand, dates = demand_matrix(sales, f, ds, params.window_days + params.warmup_days)
-    window = dates[params.warmup_days:]
+    window = dates[params.warmup_days :]
     sold = pd.to_datetime(sales["date"])
     days_with_sales = int(sold[(sold >= window[0]) & (sold <= window[-1])].dt.normalize().nunique())
-    if days_with_sales < min(params.min_days, len(window)) or not demand[:, params.warmup_days:].sum() > 0:
+    if days_with_sales < min(params.min_days, len(window)) or not demand[:, params.warmup_days :].sum() > 0:
         # an empty replay "meets" any target: refuse to vouch for a plan on no evidence
         return {
-            "passed": False, "checked": False, "target": cfg.target, "margin": params.margin,
-            "window": [str(window[0].date()), str(window[-1].date())], "stockwise": None, "minmax": None,
-            "curve": [], "days_with_sales": days_with_sales,
-            "why": (f"not enough recent demand to check: sales on {days_with_sales} of the "
-                    f"{len(window)} days {window[0].date()}..{window[-1].date()} (at least "
-                    f"{min(params.min_days, len(window))} needed)"),
+            "passed": False,
+            "checked": False,
+            "target": cfg.target,
+            "margin": params.margin,
+            "window": [str(window[0].date()), str(window[-1].date())],
+            "stockwise": None,
+            "minmax": None,
+            "curve": [],
+            "days_with_sales": days_with_sales,
+            "why": (
+                f"not enough recent demand to check: sales on {days_with_sales} of the "
+                f"{len(window)} days {window[0].date()}..{window[-1].date()} (at least "
+                f"{min(params.min_days, len(window))} needed)"
+            ),
         }
     items = SimItems(
-        unit_cost=f["unit_cost"].to_numpy(float), unit_price=f["unit_price"].fillna(f["unit_cost"]).to_numpy(float),
-        pack=f["pack_size"].fillna(1).clip(lower=1).to_numpy(float), moq=f["moq"].fillna(0).to_numpy(float),
-        lead_mean=planned.lead_mean, lead_std=planned.lead_std, order_mask=planned.order_mask,
+        unit_cost=f["unit_cost"].to_numpy(float),
+        unit_price=f["unit_price"].fillna(f["unit_cost"]).to_numpy(float),
+        pack=f["pack_size"].fillna(1).clip(lower=1).to_numpy(float),
+        moq=f["moq"].fillna(0).to_numpy(float),
+        lead_mean=planned.lead_mean,
+        lead_std=planned.lead_std,
+        order_mask=planned.order_mask,
     )
-    sp = SimParams(seed=params.seed, warmup_days=params.warmup_days, order_cost=cfg.order_cost,
-                   holding_rate=cfg.holding_rate)
+    sp = SimParams(
+        seed=params.seed, warmup_days=params.warmup_days, order_cost=cfg.order_cost, holding_rate=cfg.holding_rate
+    )
     lv = planned.levels
     res = simulate(demand, dates, items, SimPolicy("stockwise", lv.s, lv.S, lv.q, cfg.policy, cfg.rounding), sp)
     k = res.kpis
     passed = k["fill_rate"] >= cfg.target - params.margin
-    out = {
-        "passed": bool(passed), "checked": True, "target": cfg.target, "margin": params.margin,
+    out: dict[str, Any] = {
+        "passed": bool(passed),
+        "checked": True,
+        "target": cfg.target,
+        "margin": params.margin,
         "days_with_sales": days_with_sales,
         "window": [str(dates[params.warmup_days].date()), str(dates[-1].date())],
-        "stockwise": k, "minmax": None, "curve": [],
-        "why": (f"simulated fill rate {k['fill_rate']:.1%} over {dates[params.warmup_days].date()}.."
-                f"{dates[-1].date()} {'meets' if passed else 'misses'} the {cfg.target:.1%} target"
-                f"{'' if passed else f' by more than {params.margin:.1%}'}"),
+        "stockwise": k,
+        "minmax": None,
+        "curve": [],
+        "why": (
+            f"simulated fill rate {k['fill_rate']:.1%} over {dates[params.warmup_days].date()}.."
+            f"{dates[-1].date()} {'meets' if passed else 'misses'} the {cfg.target:.1%} target"
+            f"{'' if passed else f' by more than {params.margin:.1%}'}"
+        ),
     }
     if reorder_rules is not None and len(reorder_rules):
         r = f[KEYS].merge(reorder_rules, on=KEYS, how="left")
         known = r["min_qty"].notna().to_numpy()
-        mm = simulate(demand[known], dates, _subset(items, known),
-                      SimPolicy("erp min/max", r["min_qty"].to_numpy(float)[known], r["max_qty"].to_numpy(float)[known],
-                                None, "minmax", "up"), sp)
-        sw_same = simulate(demand[known], dates, _subset(items, known),
-                           SimPolicy("stockwise", lv.s[known], lv.S[known], lv.q[known], cfg.policy, cfg.rounding), sp)
+        mm = simulate(
+            demand[known],
+            dates,
+            _subset(items, known),
+            SimPolicy(
+                "erp min/max",
+                r["min_qty"].to_numpy(float)[known],
+                r["max_qty"].to_numpy(float)[known],
+                None,
+                "minmax",
+                "up",
+            ),
+            sp,
+        )
+        sw_same = simulate(
+            demand[known],
+            dates,
+            _subset(items, known),
+            SimPolicy("stockwise", lv.s[known], lv.S[known], lv.q[known], cfg.policy, cfg.rounding),
+            sp,
+        )
         out["minmax"] = {"series": int(known.sum()), "erp": mm.kpis, "stockwise": sw_same.kpis}
     seg = f[["abc", "xyz"]]
-    for t in curve:
+    # the ERP's min/max ignores the target: there is no cost-of-service curve to draw for it
+    for t in curve if cfg.policy != "minmax" else ():
         if lv.d_p is None and cfg.method == "paths":
             break
-        tl = compute_levels(planned.mu, planned.sd, planned.lead_mean, planned.lead_std, planned.review,
-                            assign(seg, t, cfg.targets), f["unit_cost"].to_numpy(float), items.pack, items.moq,
-                            cfg, d_p=lv.d_p, aggregate=t)
+        tl = compute_levels(
+            planned.mu,
+            planned.sd,
+            planned.lead_mean,
+            planned.lead_std,
+            planned.review,
+            assign(seg, t, cfg.targets),
+            f["unit_cost"].to_numpy(float),
+            items.pack,
+            items.moq,
+            cfg,
+            d_p=lv.d_p,
+            aggregate=t,
+        )
         r = simulate(demand, dates, items, SimPolicy(f"stockwise@{t}", tl.s, tl.S, tl.q, cfg.policy, cfg.rounding), sp)
-        out["curve"].append({"target": t, "fill_rate": r.kpis["fill_rate"],
-                             "avg_inventory_value": r.kpis["avg_inventory_value"], "total_cost": r.kpis["total_cost"]})
+        out["curve"].append(
+            {
+                "target": t,
+                "fill_rate": r.kpis["fill_rate"],
+                "avg_inventory_value": r.kpis["avg_inventory_value"],
+                "total_cost": r.kpis["total_cost"],
+            }
+        )
     return out
 
 
 def _subset(items: SimItems, keep: np.ndarray) -> SimItems:
-    return SimItems(*(getattr(items, f)[keep] for f in
-                      ("unit_cost", "unit_price", "pack", "moq", "lead_mean", "lead_std", "order_mask")))
+    return SimItems(
+        *(
+            getattr(items, f)[keep]
+            for f in ("unit_cost", "unit_price", "pack", "moq", "lead_mean", "lead_std", "order_mask")
+        )
+    )

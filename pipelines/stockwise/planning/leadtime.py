@@ -13,8 +13,15 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-COLUMNS = ["supplier_id", "lead_time_days_mean", "lead_time_days_std", "lead_time_n",
-           "lead_time_master_mean", "on_time_rate", "lead_time_source"]
+COLUMNS = [
+    "supplier_id",
+    "lead_time_days_mean",
+    "lead_time_days_std",
+    "lead_time_n",
+    "lead_time_master_mean",
+    "on_time_rate",
+    "lead_time_source",
+]
 
 
 @dataclass(frozen=True)
@@ -24,21 +31,31 @@ class LeadTimeParams:
     min_std_days: float = 0.0
 
 
-def learn(receipts: pd.DataFrame | None, items: pd.DataFrame, suppliers: pd.DataFrame, ds: date,
-          params: LeadTimeParams = LeadTimeParams()) -> pd.DataFrame:
+def learn(
+    receipts: pd.DataFrame | None,
+    items: pd.DataFrame,
+    suppliers: pd.DataFrame,
+    ds: date,
+    params: LeadTimeParams = LeadTimeParams(),
+) -> pd.DataFrame:
     """One row per supplier of the master with the lead-time mean and spread to plan with."""
     master = suppliers[["supplier_id", "lead_time_days_mean", "lead_time_days_std"]].rename(
-        columns={"lead_time_days_mean": "m0", "lead_time_days_std": "s0"})
+        columns={"lead_time_days_mean": "m0", "lead_time_days_std": "s0"}
+    )
     stats = pd.DataFrame(columns=["supplier_id", "n", "mean", "var", "on_time"])
     if receipts is not None and len(receipts):
         r = receipts.dropna(subset=["received_date", "order_date"])
-        r = r[(r["received_date"] <= pd.Timestamp(ds))
-              & (r["received_date"] > pd.Timestamp(ds - timedelta(days=params.window_days)))]
+        r = r[
+            (r["received_date"] <= pd.Timestamp(ds))
+            & (r["received_date"] > pd.Timestamp(ds - timedelta(days=params.window_days)))
+        ]
         r = r.merge(items[["sku", "supplier_id"]], on="sku", how="inner")
         lt = (pd.to_datetime(r["received_date"]) - pd.to_datetime(r["order_date"])).dt.days.astype(float)
         on_time = (pd.to_datetime(r["received_date"]) <= pd.to_datetime(r["expected_date"])).astype(float)
         g = pd.DataFrame({"supplier_id": r["supplier_id"], "lt": lt, "on_time": on_time}).groupby("supplier_id")
-        stats = g.agg(n=("lt", "size"), mean=("lt", "mean"), var=("lt", "var"), on_time=("on_time", "mean")).reset_index()
+        stats = g.agg(
+            n=("lt", "size"), mean=("lt", "mean"), var=("lt", "var"), on_time=("on_time", "mean")
+        ).reset_index()
     df = master.merge(stats, on="supplier_id", how="left")
     num = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float) for c in ("n", "m0", "s0", "mean", "var")}
     n = np.nan_to_num(num["n"], nan=0.0)
@@ -49,14 +66,18 @@ def learn(receipts: pd.DataFrame | None, items: pd.DataFrame, suppliers: pd.Data
     w = params.prior_weight
     post_mean = (w * m0 + n * mean) / (w + n)
     # pooled spread: prior pseudo-variance + observed variance + the disagreement between them
-    post_var = (w * s0**2 + np.maximum(n - 1, 0) * var + w * n / (w + n) * (mean - m0) ** 2 * (n > 0)) / (w + np.maximum(n - 1, 0))
+    post_var = (w * s0**2 + np.maximum(n - 1, 0) * var + w * n / (w + n) * (mean - m0) ** 2 * (n > 0)) / (
+        w + np.maximum(n - 1, 0)
+    )
     source = np.where(n == 0, "supplier master", np.where(n >= 3 * w, "receipts", "receipts + master"))
-    return pd.DataFrame({
-        "supplier_id": df["supplier_id"],
-        "lead_time_days_mean": np.round(post_mean, 2),
-        "lead_time_days_std": np.round(np.maximum(np.sqrt(post_var), params.min_std_days), 2),
-        "lead_time_n": n.astype(int),
-        "lead_time_master_mean": m0,
-        "on_time_rate": pd.to_numeric(df["on_time"], errors="coerce").astype(float),
-        "lead_time_source": source,
-    })[COLUMNS]
+    return pd.DataFrame(
+        {
+            "supplier_id": df["supplier_id"],
+            "lead_time_days_mean": np.round(post_mean, 2),
+            "lead_time_days_std": np.round(np.maximum(np.sqrt(post_var), params.min_std_days), 2),
+            "lead_time_n": n.astype(int),
+            "lead_time_master_mean": m0,
+            "on_time_rate": pd.to_numeric(df["on_time"], errors="coerce").astype(float),
+            "lead_time_source": source,
+        }
+    )[COLUMNS]

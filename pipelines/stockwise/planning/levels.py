@@ -57,8 +57,16 @@ def _first_reaching(cand: np.ndarray, fill: np.ndarray, target: np.ndarray) -> n
     return cand[np.arange(len(cand)), first]
 
 
-def optimize_fill(d_p: np.ndarray, q: np.ndarray, cycle_demand: np.ndarray, demand_rate: np.ndarray,
-                  unit_cost: np.ndarray, aggregate: float, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def optimize_fill(
+    d_p: np.ndarray,
+    q: np.ndarray,
+    cycle_demand: np.ndarray,
+    demand_rate: np.ndarray,
+    unit_cost: np.ndarray,
+    aggregate: float,
+    lo: np.ndarray,
+    hi: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Reorder points that reach an aggregate fill rate (units served / units demanded, over all
     series) at the least inventory value, each series' own fill rate kept within [lo, hi].
 
@@ -107,13 +115,23 @@ def count_excess(mean: np.ndarray, var: np.ndarray, s: np.ndarray, support: int 
     """E[(X - s)^+] for a negative binomial (Poisson when not over-dispersed) X."""
     over, n, p = _nb_params(mean, var)
     k = np.arange(support)[None, :]
-    pmf = np.where(over[:, None], nbinom.pmf(k, n[:, None], np.clip(p, 1e-12, 1)[:, None]),
-                   poisson.pmf(k, np.maximum(mean, 1e-12)[:, None]))
+    pmf = np.where(
+        over[:, None],
+        nbinom.pmf(k, n[:, None], np.clip(p, 1e-12, 1)[:, None]),
+        poisson.pmf(k, np.maximum(mean, 1e-12)[:, None]),
+    )
     return (np.maximum(k - s[:, None], 0) * pmf).sum(axis=1)
 
 
-def from_normal(mean_p: np.ndarray, sigma_p: np.ndarray, target: np.ndarray, kind: str, q: np.ndarray,
-                cycle_demand: np.ndarray, slow_below: float = 10.0) -> np.ndarray:
+def from_normal(
+    mean_p: np.ndarray,
+    sigma_p: np.ndarray,
+    target: np.ndarray,
+    kind: str,
+    q: np.ndarray,
+    cycle_demand: np.ndarray,
+    slow_below: float = 10.0,
+) -> np.ndarray:
     """Reorder point with the normal approximation, or the negative binomial for slow movers."""
     target = np.broadcast_to(np.asarray(target, dtype=float), mean_p.shape)
     sig = np.maximum(sigma_p, 1e-9)
@@ -123,8 +141,11 @@ def from_normal(mean_p: np.ndarray, sigma_p: np.ndarray, target: np.ndarray, kin
         s = mean_p + norm.ppf(target) * sigma_p
         if slow.any():
             over, n, p = _nb_params(mean_p[slow], var[slow])
-            s_slow = np.where(over, nbinom.ppf(target[slow], n, np.clip(p, 1e-12, 1)),
-                              poisson.ppf(target[slow], np.maximum(mean_p[slow], 1e-12)))
+            s_slow = np.where(
+                over,
+                nbinom.ppf(target[slow], n, np.clip(p, 1e-12, 1)),
+                poisson.ppf(target[slow], np.maximum(mean_p[slow], 1e-12)),
+            )
             s[slow] = np.nan_to_num(s_slow)
         return s
     allowed = (1 - target) * np.maximum(cycle_demand, 1e-9)

@@ -35,12 +35,19 @@ def _match(df: pd.DataFrame, o: pd.DataFrame) -> pd.DataFrame:
     """Per plan row, the override that applies (exact location beats a chain-wide one)."""
     exact = o[o["location_id"].notna() & (o["location_id"].astype(str) != "")]
     chain = o[~o.index.isin(exact.index)].drop(columns=["location_id"])
-    m = df[["sku", "location_id"]].merge(exact.drop_duplicates(["sku", "location_id"], keep="last"),
-                                         on=["sku", "location_id"], how="left")
+    m = df[["sku", "location_id"]].merge(
+        exact.drop_duplicates(["sku", "location_id"], keep="last"), on=["sku", "location_id"], how="left"
+    )
     c = df[["sku"]].merge(chain.drop_duplicates(["sku"], keep="last"), on="sku", how="left")
-    has_exact = (m["author"].notna() | m["reason"].notna() | m["fixed_qty"].notna() | m["service_level"].notna()).to_numpy()
-    out = pd.DataFrame({col: np.where(has_exact, m[col].to_numpy(object), c[col].to_numpy(object)) if col in c else m[col]
-                        for col in m.columns})
+    has_exact = (
+        m["author"].notna() | m["reason"].notna() | m["fixed_qty"].notna() | m["service_level"].notna()
+    ).to_numpy()
+    out = pd.DataFrame(
+        {
+            col: np.where(has_exact, m[col].to_numpy(object), c[col].to_numpy(object)) if col in c else m[col]
+            for col in m.columns
+        }
+    )
     out.index = df.index
     return out
 
@@ -65,10 +72,15 @@ def apply_quantities(df: pd.DataFrame, o: pd.DataFrame) -> pd.DataFrame:
     sl = pd.to_numeric(m["service_level"], errors="coerce")
     hit = fixed.notna() | sl.notna()
     for i in df.index[hit]:
-        what = (f"fixed quantity {fixed[i]:g} (computed {df.at[i, 'order_qty']:g})" if pd.notna(fixed[i])
-                else f"service target {sl[i]:.1%}")
+        what = (
+            f"fixed quantity {fixed[i]:g} (computed {df.at[i, 'order_qty']:g})"
+            if pd.notna(fixed[i])
+            else f"service target {sl[i]:.1%}"
+        )
         exp = m.at[i, "expires"]
         until = f" until {pd.Timestamp(exp).date()}" if pd.notna(exp) and str(exp) else ""
-        df.at[i, "override"] = f"planner override by {m.at[i, 'author'] or 'unknown'}: {what}, '{m.at[i, 'reason'] or ''}'{until}"
+        df.at[i, "override"] = (
+            f"planner override by {m.at[i, 'author'] or 'unknown'}: {what}, '{m.at[i, 'reason'] or ''}'{until}"
+        )
     df.loc[fixed.notna(), "order_qty"] = fixed[fixed.notna()].clip(lower=0)
     return df

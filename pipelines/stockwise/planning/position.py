@@ -12,8 +12,9 @@ import pandas as pd
 KEYS = ["sku", "location_id"]
 
 
-def inventory_position(stock: pd.DataFrame, open_orders: pd.DataFrame, ds: date,
-                       backorders: pd.DataFrame | None = None) -> pd.DataFrame:
+def inventory_position(
+    stock: pd.DataFrame, open_orders: pd.DataFrame, ds: date, backorders: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Per sku x location: on hand at the end of `ds` (its last count on or before it, never
     below zero), units on order, backorders (a frame with `qty`; retail lost sales have none)
     and the inventory position."""

@@ -23,16 +23,23 @@ POLICIES = ("rsS", "RS", "sQ", "minmax", "days_of_cover")
 ROUNDING = ("up", "nearest")
 
 
-def eoq(annual_demand: np.ndarray | float, order_cost: np.ndarray | float,
-        holding_cost: np.ndarray | float) -> np.ndarray:
+def eoq(
+    annual_demand: np.ndarray | float, order_cost: np.ndarray | float, holding_cost: np.ndarray | float
+) -> np.ndarray:
     """Economic order quantity sqrt(2 D K / h): D units a year, K per order, h per unit-year."""
     d = np.maximum(np.asarray(annual_demand, dtype=float), 0.0)
     h = np.maximum(np.asarray(holding_cost, dtype=float), 1e-12)
     return np.sqrt(2.0 * d * np.asarray(order_cost, dtype=float) / h)
 
 
-def round_order(raw: np.ndarray, pack: np.ndarray, moq: np.ndarray, position: np.ndarray | None = None,
-                reorder_point: np.ndarray | None = None, rounding: str = "nearest") -> np.ndarray:
+def round_order(
+    raw: np.ndarray,
+    pack: np.ndarray,
+    moq: np.ndarray,
+    position: np.ndarray | None = None,
+    reorder_point: np.ndarray | None = None,
+    rounding: str = "nearest",
+) -> np.ndarray:
     """Whole packs (see the module's rule), at least the MOQ; zero when nothing is needed."""
     if rounding not in ROUNDING:
         raise ValueError(f"rounding must be one of {ROUNDING}, not {rounding!r}")
@@ -50,8 +57,16 @@ def round_order(raw: np.ndarray, pack: np.ndarray, moq: np.ndarray, position: np
     return np.where(positive, np.maximum(packs, min_packs) * pack, 0.0) + 0.0  # + 0.0: no negative zeros
 
 
-def order_quantity(position: np.ndarray, s: np.ndarray, S: np.ndarray, q: np.ndarray, policy: str,
-                   pack: np.ndarray, moq: np.ndarray, rounding: str = "nearest") -> np.ndarray:
+def order_quantity(
+    position: np.ndarray,
+    s: np.ndarray,
+    S: np.ndarray,
+    q: np.ndarray,
+    policy: str,
+    pack: np.ndarray,
+    moq: np.ndarray,
+    rounding: str = "nearest",
+) -> np.ndarray:
     """What to order now, on a review day, given the inventory position and the policy's levels."""
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {POLICIES}, not {policy!r}")
@@ -68,8 +83,16 @@ def order_quantity(position: np.ndarray, s: np.ndarray, S: np.ndarray, q: np.nda
     return round_order(raw, pack, moq, position, s, rounding)
 
 
-def cycle_quantity(mu_d: np.ndarray, unit_cost: np.ndarray, review_days: np.ndarray, order_cost: float,
-                   holding_rate: float, max_cycle_days: float, pack: np.ndarray, moq: np.ndarray) -> np.ndarray:
+def cycle_quantity(
+    mu_d: np.ndarray,
+    unit_cost: np.ndarray,
+    review_days: np.ndarray,
+    order_cost: float,
+    holding_rate: float,
+    max_cycle_days: float,
+    pack: np.ndarray,
+    moq: np.ndarray,
+) -> np.ndarray:
     """Q for `rsS`: the EOQ, at least a review period's demand, at most `max_cycle_days` of it,
     at least one pack and the MOQ."""
     q = eoq(mu_d * 365.0, order_cost, holding_rate * np.maximum(unit_cost, 1e-6))

@@ -73,51 +73,105 @@ def lead_time_draws(items: SimItems, days: int, params: SimParams) -> np.ndarray
     return np.clip(np.round(draw), 1, params.max_lead_days).astype(int)
 
 
-def simulate(demand: np.ndarray, dates: pd.DatetimeIndex, items: SimItems, policy: SimPolicy,
-             params: SimParams = SimParams(), initial_on_hand: np.ndarray | None = None) -> SimResult:
+@dataclass
+class _Tally:
+    """What a replay counts per series (m_*: after the warm-up only)."""
+
+    n: int
+    sold_all: np.ndarray = field(init=False)
+    recv_all: np.ndarray = field(init=False)
+    m_dem: np.ndarray = field(init=False)
+    m_sold: np.ndarray = field(init=False)
+    m_orders: np.ndarray = field(init=False)
+    m_units: np.ndarray = field(init=False)
+    m_stockout_days: np.ndarray = field(init=False)
+    cycles: np.ndarray = field(init=False)
+    bad_cycles: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        for name in (
+            "sold_all",
+            "recv_all",
+            "m_dem",
+            "m_sold",
+            "m_orders",
+            "m_units",
+            "m_stockout_days",
+            "cycles",
+            "bad_cycles",
+        ):
+            setattr(self, name, np.zeros(self.n))
+
+
+def simulate(
+    demand: np.ndarray,
+    dates: pd.DatetimeIndex,
+    items: SimItems,
+    policy: SimPolicy,
+    params: SimParams = SimParams(),
+    initial_on_hand: np.ndarray | None = None,
+) -> SimResult:
     """Replay `demand` [series, days] (true demand: what customers asked for) under `policy`."""
+    n, T = demand.shape
+    on_hand = (
+        np.asarray(initial_on_hand, dtype=float).copy()
+        if initial_on_hand is not None
+        else np.maximum(_at(policy.S, 0), 0).astype(float).copy()
+    )
+    start = on_hand.copy()
+    w = min(params.warmup_days, T - 1)
+    tally, eod, on_order = _replay(demand, dates, items, policy, params, on_hand, w)
+    per = _per_series(tally, eod, items, params, w, T, start, on_hand, on_order)
+    return SimResult(policy.name, summarize(per, T - w), per, eod)
+
+
+def _replay(
+    demand: np.ndarray,
+    dates: pd.DatetimeIndex,
+    items: SimItems,
+    policy: SimPolicy,
+    params: SimParams,
+    on_hand: np.ndarray,
+    w: int,
+) -> tuple[_Tally, np.ndarray, np.ndarray]:
+    """Day by day: receipts land, demand is served from stock (the rest is lost), the policy
+    orders on review days with lead times drawn from common random numbers."""
     n, T = demand.shape
     dow = dates.dayofweek.to_numpy()
     leads = lead_time_draws(items, T, params)
-    on_hand = (np.asarray(initial_on_hand, dtype=float).copy() if initial_on_hand is not None
-               else np.maximum(_at(policy.S, 0), 0).astype(float).copy())
-    start = on_hand.copy()
     arriving = np.zeros((n, T + params.max_lead_days + 1))
     on_order = np.zeros(n)
     q = policy.q if policy.q is not None else np.zeros(n)
     eod = np.zeros((n, T))
-    sold_all = np.zeros(n)
-    recv_all = np.zeros(n)
-    w = min(params.warmup_days, T - 1)
-    m_dem, m_sold, m_orders, m_units = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
-    m_stockout_days = np.zeros(n)
-    cycles, bad_cycles, short_in_cycle = np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
+    tally = _Tally(n)
+    short_in_cycle = np.zeros(n, dtype=bool)
     rows = np.arange(n)
     for t in range(T):
         got = arriving[:, t]
         on_hand += got
         on_order -= got
-        recv_all += got
+        tally.recv_all += got
         arrived = got > 0
         if t >= w:  # a receipt closes a replenishment cycle
-            cycles += arrived
-            bad_cycles += arrived & short_in_cycle
+            tally.cycles += arrived
+            tally.bad_cycles += arrived & short_in_cycle
         short_in_cycle[arrived] = False
         d = demand[:, t]
         sold = np.minimum(d, on_hand)
         on_hand -= sold
-        sold_all += sold
+        tally.sold_all += sold
         short = d - sold > 1e-9
         short_in_cycle |= short
         if t >= w:
-            m_dem += d
-            m_sold += sold
-            m_stockout_days += short
+            tally.m_dem += d
+            tally.m_sold += sold
+            tally.m_stockout_days += short
         review = items.order_mask[:, dow[t]]
         if review.any():
             ip = on_hand + on_order
-            qty = order_quantity(ip, _at(policy.s, t), _at(policy.S, t), q, policy.policy,
-                                 items.pack, items.moq, policy.rounding)
+            qty = order_quantity(
+                ip, _at(policy.s, t), _at(policy.S, t), q, policy.policy, items.pack, items.moq, policy.rounding
+            )
             qty = np.where(review, qty, 0.0)
             placed = qty > 0
             if placed.any():
@@ -125,27 +179,52 @@ def simulate(demand: np.ndarray, dates: pd.DatetimeIndex, items: SimItems, polic
                 arriving[rows[placed], arr[placed]] += qty[placed]
                 on_order += qty
                 if t >= w:
-                    m_orders += placed
-                    m_units += qty
+                    tally.m_orders += placed
+                    tally.m_units += qty
         eod[:, t] = on_hand
+    return tally, eod, on_order
+
+
+def _per_series(
+    t: _Tally,
+    eod: np.ndarray,
+    items: SimItems,
+    params: SimParams,
+    w: int,
+    T: int,
+    start: np.ndarray,
+    on_hand: np.ndarray,
+    on_order: np.ndarray,
+) -> pd.DataFrame:
+    """Service, inventory and cost per series over the measured days."""
     days = T - w
     inv_units = eod[:, w:].mean(axis=1)
     inv_value = inv_units * items.unit_cost
-    lost = m_dem - m_sold
+    lost = t.m_dem - t.m_sold
     margin = np.maximum(items.unit_price - items.unit_cost, 0.0)
-    holding = inv_value * params.holding_rate * days / 365.0
-    ordering = m_orders * params.order_cost
-    shortage = lost * margin
-    per = pd.DataFrame({
-        "demand": m_dem, "sold": m_sold, "lost": lost, "fill_rate": np.where(m_dem > 0, m_sold / np.maximum(m_dem, 1e-12), 1.0),
-        "stockout_days": m_stockout_days, "cycles": cycles, "stockout_cycles": bad_cycles,
-        "orders": m_orders, "ordered_units": m_units, "avg_on_hand": inv_units, "avg_inventory_value": inv_value,
-        "holding_cost": holding, "ordering_cost": ordering, "shortage_cost": shortage,
-        "start_on_hand": start, "received": recv_all, "sold_total": sold_all, "end_on_hand": on_hand.copy(),
-        "on_order_end": on_order.copy(),
-    })
-    k = summarize(per, days)
-    return SimResult(policy.name, k, per, eod)
+    return pd.DataFrame(
+        {
+            "demand": t.m_dem,
+            "sold": t.m_sold,
+            "lost": lost,
+            "fill_rate": np.where(t.m_dem > 0, t.m_sold / np.maximum(t.m_dem, 1e-12), 1.0),
+            "stockout_days": t.m_stockout_days,
+            "cycles": t.cycles,
+            "stockout_cycles": t.bad_cycles,
+            "orders": t.m_orders,
+            "ordered_units": t.m_units,
+            "avg_on_hand": inv_units,
+            "avg_inventory_value": inv_value,
+            "holding_cost": inv_value * params.holding_rate * days / 365.0,
+            "ordering_cost": t.m_orders * params.order_cost,
+            "shortage_cost": lost * margin,
+            "start_on_hand": start,
+            "received": t.recv_all,
+            "sold_total": t.sold_all,
+            "end_on_hand": on_hand.copy(),
+            "on_order_end": on_order.copy(),
+        }
+    )
 
 
 def summarize(per: pd.DataFrame, days: int) -> dict[str, float]:

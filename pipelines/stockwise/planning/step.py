@@ -14,16 +14,13 @@ from datetime import date
 
 import pandas as pd
 
-from stockwise import lake
+from stockwise import catalog, lake
 from stockwise.planning.engine import Inputs, PlanConfig, plan_detail
 from stockwise.planning.gate import GateParams, check
 from stockwise.planning.targets import TargetParams
 from stockwise.settings import Settings
 
 log = logging.getLogger(__name__)
-
-STAGING = "staging/plan"
-OVERRIDES_FILE = "config/overrides.csv"  # planner overrides kept in the lake
 
 
 @dataclass(frozen=True)
@@ -43,77 +40,146 @@ class PlanResult:
 
 
 def lake_overrides(store) -> pd.DataFrame | None:
-    if not store.exists(OVERRIDES_FILE):
+    if not store.exists(catalog.OVERRIDES_FILE):
         return None
-    df = pd.read_csv(io.BytesIO(store.get(OVERRIDES_FILE)), dtype={"sku": str, "location_id": str})
-    log.info("%d planner override(s) from %s", len(df), store.uri(OVERRIDES_FILE))
+    df = pd.read_csv(io.BytesIO(store.get(catalog.OVERRIDES_FILE)), dtype={"sku": str, "location_id": str})
+    log.info("%d planner override(s) from %s", len(df), store.uri(catalog.OVERRIDES_FILE))
     return df
 
 
-def _optional(store, name: str, d: str) -> pd.DataFrame | None:
-    ds_name = f"validated/{name}"
-    return lake.read_parquet(store, ds_name, d, "data.parquet") if lake.has_partition(store, ds_name, d) else None
+def read_inputs(store, d: str, settings: Settings) -> Inputs:
+    """What the engine plans from: the validated extracts, forecasts, overrides (ERP and lake
+    file), and the stock not to trust (open phantom-stock alerts, shelves photographed empty)."""
+    v = {n: catalog.validated(n).read(store, d) for n in ("items", "suppliers", "stock", "open_orders", "sales")}
+    erp_ovr, file_ovr = catalog.validated("overrides").read_if_there(store, d), lake_overrides(store)
+    ovr = (
+        pd.concat([x for x in (erp_ovr, file_ovr) if x is not None], ignore_index=True)
+        if erp_ovr is not None or file_ovr is not None
+        else None
+    )
+    suspect = None
+    if catalog.ANOMALIES.exists(store, d) and not settings.trust_book_on_phantom:
+        al = catalog.ANOMALIES.read(store, d)
+        suspect = al[(al["type"] == "phantom_stock") & al["open"]]
+        log.info("%d series with open phantom-stock alerts planned as if empty", len(suspect))
+    if catalog.SHELF_FINDINGS.exists(store, d) and not settings.trust_book_on_phantom:
+        shelf = catalog.SHELF_FINDINGS.read(store, d)
+        shelf = shelf[shelf["finding"] == "suspected_phantom"][["sku", "location_id"]]
+        log.info("%d shelves photographed empty while the book shows stock: planned as empty", len(shelf))
+        suspect = shelf if suspect is None else pd.concat([suspect[["sku", "location_id"]], shelf], ignore_index=True)
+    return Inputs(
+        forecast=catalog.FORECASTS.read(store, d),
+        items=v["items"],
+        suppliers=v["suppliers"],
+        stock=v["stock"],
+        open_orders=v["open_orders"],
+        sales=v["sales"],
+        receipts=catalog.validated("receipts").read_if_there(store, d),
+        overrides=ovr,
+        reorder_rules=catalog.validated("reorder_rules").read_if_there(store, d),
+        suspect_stock=suspect,
+    )
 
 
-def run(ds: date, settings: Settings | None = None, service_level: float | None = None,
-        horizon_days: int | None = None, budget: float | None = None, gate_margin: float | None = None,
-        publish_if_gate_fails: bool = False) -> PlanResult:
+def run(
+    ds: date,
+    settings: Settings | None = None,
+    service_level: float | None = None,
+    horizon_days: int | None = None,
+    budget: float | None = None,
+    gate_margin: float | None = None,
+    publish_if_gate_fails: bool = False,
+) -> PlanResult:
     settings = settings or Settings()
     store = lake.open_lake(settings)
     d = ds.isoformat()
     t0 = time.monotonic()
     target = service_level or settings.service_level
-    cfg = PlanConfig(target=target, targets=TargetParams(kind=settings.target_kind), policy=settings.plan_policy,
-                     method=settings.plan_method, order_cost=settings.order_cost, holding_rate=settings.holding_rate,
-                     budget=budget if budget is not None else settings.budget)
-    v = {n: lake.read_parquet(store, f"validated/{n}", d, "data.parquet")
-         for n in ("items", "suppliers", "stock", "open_orders", "sales")}
-    erp_ovr, file_ovr = _optional(store, "overrides", d), lake_overrides(store)
-    ovr = pd.concat([x for x in (erp_ovr, file_ovr) if x is not None], ignore_index=True) \
-        if erp_ovr is not None or file_ovr is not None else None
-    rules = _optional(store, "reorder_rules", d)
-    suspect = None
-    if lake.has_partition(store, "anomalies", d) and not settings.trust_book_on_phantom:
-        al = lake.read_parquet(store, "anomalies", d, "alerts.parquet")
-        suspect = al[(al["type"] == "phantom_stock") & al["open"]]
-        log.info("%d series with open phantom-stock alerts planned as if empty", len(suspect))
-    if lake.has_partition(store, "shelf/findings", d) and not settings.trust_book_on_phantom:
-        shelf = lake.read_parquet(store, "shelf/findings", d, "findings.parquet")
-        shelf = shelf[shelf["finding"] == "suspected_phantom"][["sku", "location_id"]]
-        log.info("%d shelves photographed empty while the book shows stock: planned as empty", len(shelf))
-        suspect = shelf if suspect is None else pd.concat([suspect[["sku", "location_id"]], shelf], ignore_index=True)
-    inp = Inputs(
-        forecast=lake.read_parquet(store, "forecasts", d, "forecast.parquet"),
-        items=v["items"], suppliers=v["suppliers"], stock=v["stock"], open_orders=v["open_orders"],
-        sales=v["sales"], receipts=_optional(store, "receipts", d), overrides=ovr, reorder_rules=rules,
-        suspect_stock=suspect,
+    cfg = PlanConfig(
+        target=target,
+        targets=TargetParams(kind=settings.target_kind),
+        policy=settings.plan_policy,
+        method=settings.plan_method,
+        order_cost=settings.order_cost,
+        holding_rate=settings.holding_rate,
+        budget=budget if budget is not None else settings.budget,
     )
+    inp = read_inputs(store, d, settings)
     planned = plan_detail(inp, ds, cfg)
     df = planned.frame
-    log.info("plan: %d sku x locations planned in %.1fs; replaying the policy on recent demand",
-             len(df), time.monotonic() - t0)
-    sim = check(planned, v["sales"], ds, cfg, GateParams(
-        window_days=settings.gate_window_days,
-        margin=gate_margin if gate_margin is not None else settings.gate_margin, min_days=settings.gate_min_days),
-        reorder_rules=rules)
+    log.info(
+        "plan: %d sku x locations planned in %.1fs; replaying the policy on recent demand",
+        len(df),
+        time.monotonic() - t0,
+    )
+    sim = check(
+        planned,
+        inp.sales,
+        ds,
+        cfg,
+        GateParams(
+            window_days=settings.gate_window_days,
+            margin=gate_margin if gate_margin is not None else settings.gate_margin,
+            min_days=settings.gate_min_days,
+        ),
+        reorder_rules=inp.reorder_rules,
+    )
     held = not sim["passed"] and not publish_if_gate_fails
-    why = sim["why"] + ("; plan held back (not published)" if held else
-                        "; published anyway (gate overridden)" if not sim["passed"] else "")
+    why = sim["why"] + (
+        "; plan held back (not published)"
+        if held
+        else "; published anyway (gate overridden)"
+        if not sim["passed"]
+        else ""
+    )
     (log.warning if not sim["passed"] else log.info)("gate: %s", why)
     orders = df[df["order_qty"] > 0]
-    part = lake.write_partition(
-        store, STAGING, d,
+    part = catalog.STAGED_PLAN.write(
+        store,
+        d,
         {"plan.parquet": lake.parquet_bytes(df), "simulation.json": json.dumps(sim, indent=2).encode()},
-        meta={"whatifs": {k: v for k, v in (("service_level", service_level), ("horizon_days", horizon_days),
-                                             ("budget", budget)) if v is not None} if settings.scenario else {},
-              "scenario": settings.scenario, "service_level": target, "target_kind": cfg.targets.kind, "policy": cfg.policy,
-              "method": cfg.method, "horizon_days": horizon_days or settings.horizon_days, "budget": cfg.budget,
-              "gate": {"passed": sim["passed"], "checked": sim["checked"], "held": held, "why": why,
-                       "simulated_fill_rate": sim["stockwise"]["fill_rate"] if sim["stockwise"] else None}},
+        meta={
+            "whatifs": {
+                k: v
+                for k, v in (("service_level", service_level), ("horizon_days", horizon_days), ("budget", budget))
+                if v is not None
+            }
+            if settings.scenario
+            else {},
+            "scenario": settings.scenario,
+            "service_level": target,
+            "target_kind": cfg.targets.kind,
+            "policy": cfg.policy,
+            "method": cfg.method,
+            "horizon_days": horizon_days or settings.horizon_days,
+            "budget": cfg.budget,
+            "gate": {
+                "passed": sim["passed"],
+                "checked": sim["checked"],
+                "held": held,
+                "why": why,
+                "simulated_fill_rate": sim["stockwise"]["fill_rate"] if sim["stockwise"] else None,
+            },
+        },
     )
-    log.info("plan: %d sku x locations, %d to order (%.0f units, %.2f value)",
-             len(df), len(orders), orders["order_qty"].sum(), orders["order_value"].sum())
-    return PlanResult(d, len(df), len(orders), float(orders["order_qty"].sum()),
-                      round(float(orders["order_value"].sum()), 2), target,
-                      round(sim["stockwise"]["fill_rate"], 4) if sim["stockwise"] else None, sim["passed"], held, why,
-                      store.uri(part.key("plan.parquet")), round(time.monotonic() - t0, 1))
+    log.info(
+        "plan: %d sku x locations, %d to order (%.0f units, %.2f value)",
+        len(df),
+        len(orders),
+        orders["order_qty"].sum(),
+        orders["order_value"].sum(),
+    )
+    return PlanResult(
+        d,
+        len(df),
+        len(orders),
+        float(orders["order_qty"].sum()),
+        round(float(orders["order_value"].sum()), 2),
+        target,
+        round(sim["stockwise"]["fill_rate"], 4) if sim["stockwise"] else None,
+        sim["passed"],
+        held,
+        why,
+        store.uri(part.key("plan.parquet")),
+        round(time.monotonic() - t0, 1),
+    )

@@ -61,14 +61,18 @@ def apply_min_order_value(df: pd.DataFrame, max_cover_days: float = 56.0) -> pd.
         urgent = (g["inventory_position"] < g["expected_interval_demand"]).any()
         if not urgent:
             df.loc[g.index, "supplier_note"] = (
-                f"supplier order {value:.2f} below its minimum {mov:.2f} and nothing urgent: waits for the next order day")
+                f"supplier order {value:.2f} below its minimum {mov:.2f} and nothing urgent: "
+                "waits for the next order day"
+            )
             df.loc[g.index, "order_qty"] = 0.0
             continue
         order = g.sort_values("days_of_cover").index.tolist()
         qty = df.loc[order, "order_qty"].astype(float).copy()
         # a line takes packs up to `max_cover_days` of demand (always at least one more pack)
-        cap = np.maximum(df.loc[order, "mu_d"] * max_cover_days,
-                         df.loc[order, "inventory_position"] + qty + df.loc[order, "pack_size"].clip(lower=1))
+        cap = np.maximum(
+            df.loc[order, "mu_d"] * max_cover_days,
+            df.loc[order, "inventory_position"] + qty + df.loc[order, "pack_size"].clip(lower=1),
+        )
         added = True
         while value < mov and added:
             added = False
@@ -79,7 +83,10 @@ def apply_min_order_value(df: pd.DataFrame, max_cover_days: float = 56.0) -> pd.
                     value += pack * float(df.at[i, "unit_cost"])
                     added = True
         df.loc[order, "order_qty"] = qty
-        note = (f"topped up to the supplier minimum {mov:.2f}" if value >= mov
-                else f"below the supplier minimum {mov:.2f} ({value:.2f}) but urgent: ordered anyway")
+        note = (
+            f"topped up to the supplier minimum {mov:.2f}"
+            if value >= mov
+            else f"below the supplier minimum {mov:.2f} ({value:.2f}) but urgent: ordered anyway"
+        )
         df.loc[order, "supplier_note"] = note
     return df

@@ -26,8 +26,9 @@ class TargetParams:
     allowance: float = 0.05
     abc_cuts: tuple[float, float] = (0.8, 0.95)  # cumulative share of value closing A and B
     xyz_cuts: tuple[float, float] = (0.5, 1.0)  # coefficient of variation of weekly demand closing X and Y
-    offsets: dict[str, float] = field(default_factory=lambda: {"A": 0.01, "B": 0.0, "C": -0.02,
-                                                                "X": 0.0, "Y": 0.0, "Z": -0.01})
+    offsets: dict[str, float] = field(
+        default_factory=lambda: {"A": 0.01, "B": 0.0, "C": -0.02, "X": 0.0, "Y": 0.0, "Z": -0.01}
+    )
     floor: float = 0.80
     ceiling: float = 0.995
 
@@ -38,8 +39,9 @@ class TargetParams:
             raise ValueError(f"target mode must be 'optimized' or 'segment', not {self.mode!r}")
 
 
-def segments(history: pd.DataFrame, unit_cost: pd.Series | None = None,
-             params: TargetParams = TargetParams()) -> pd.DataFrame:
+def segments(
+    history: pd.DataFrame, unit_cost: pd.Series | None = None, params: TargetParams = TargetParams()
+) -> pd.DataFrame:
     """ABC/XYZ class per sku x location from daily demand history (`date`, keys, `qty`).
 
     ABC: by demand value, cumulative shares `abc_cuts`; XYZ: by the coefficient of variation of

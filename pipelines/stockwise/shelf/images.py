@@ -35,8 +35,13 @@ def open_image(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> tuple[Im
             img = Image.open(io.BytesIO(data))
             w, h = img.size
             if w * h > max_pixels:
-                return None, ImageCheck(name, False, f"{w}x{h} pixels is over the {max_pixels:,} limit "
-                                        "(a decompression bomb or an unreasonable photo)", w, h)
+                return None, ImageCheck(
+                    name,
+                    False,
+                    f"{w}x{h} pixels is over the {max_pixels:,} limit (a decompression bomb or an unreasonable photo)",
+                    w,
+                    h,
+                )
             img.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         return None, ImageCheck(name, False, f"decompression bomb refused: {e}")

@@ -34,10 +34,10 @@ def reconcile(counts: pd.DataFrame, on_hand: pd.DataFrame, params: ReconcilePara
     df["on_hand"] = df["on_hand"].fillna(0.0)
     f, e, oh = df["facings"].to_numpy(float), df["expected_facings"].to_numpy(float), df["on_hand"].to_numpy(float)
     finding = np.select(
-        [(f == 0) & (oh > params.backroom_units),
-         (f < params.gap_share * e) & (oh >= e),
-         f > oh],
-        ["suspected_phantom", "shelf_gap", "book_low"], default="")
+        [(f == 0) & (oh > params.backroom_units), (f < params.gap_share * e) & (oh >= e), f > oh],
+        ["suspected_phantom", "shelf_gap", "book_low"],
+        default="",
+    )
     df["finding"] = finding
     out = df[df["finding"] != ""].copy()
     words = {
@@ -45,6 +45,10 @@ def reconcile(counts: pd.DataFrame, on_hand: pd.DataFrame, params: ReconcilePara
         "shelf_gap": "{f:g} of {e:g} planned facings on the shelf with {oh:g} on hand: fill the shelf",
         "book_low": "{f:g} facings on the shelf but the ERP shows only {oh:g} on hand",
     }
-    out["reason"] = [words[k].format(f=a, e=b, oh=c) + f" ({img})" for k, a, b, c, img in
-                     zip(out["finding"], out["facings"], out["expected_facings"], out["on_hand"], out["image"], strict=True)]
+    out["reason"] = [
+        words[k].format(f=a, e=b, oh=c) + f" ({img})"
+        for k, a, b, c, img in zip(
+            out["finding"], out["facings"], out["expected_facings"], out["on_hand"], out["image"], strict=True
+        )
+    ]
     return out[COLUMNS].reset_index(drop=True)

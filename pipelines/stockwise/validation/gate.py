@@ -82,9 +82,16 @@ def contract_failures(name: str, df: pd.DataFrame) -> list[dict[str, Any]]:
             bad, why = pd.Series(np.isinf(s.to_numpy()), index=s.index), "values_are_finite"
         if bad is not None and bool(bad.any()):
             rows = np.flatnonzero(bad.to_numpy())
-            out.append({"expectation": f"stockwise_{why}", "column": col, "unexpected_count": int(len(rows)),
-                        "observed": None, "examples": [repr(v)[:60] for v in s.iloc[rows[:5]]],
-                        "rows": [int(i) for i in rows[:10]]})
+            out.append(
+                {
+                    "expectation": f"stockwise_{why}",
+                    "column": col,
+                    "unexpected_count": int(len(rows)),
+                    "observed": None,
+                    "examples": [repr(v)[:60] for v in s.iloc[rows[:5]]],
+                    "rows": [int(i) for i in rows[:10]],
+                }
+            )
     return out
 
 
@@ -97,8 +104,10 @@ def freshness_message(name: str, failure: dict[str, Any], ds: date, lag: int) ->
     if day is None or pd.isna(day):
         return f"{name} holds no rows up to the run date {ds}: nothing to plan from"
     day = day.date()
-    return (f"{name} end {day}, {(ds - day).days} days before the run date {ds} "
-            f"(at most {lag} day{'s' if lag != 1 else ''} allowed: STOCKWISE_FRESHNESS_LAG_DAYS)")
+    return (
+        f"{name} end {day}, {(ds - day).days} days before the run date {ds} "
+        f"(at most {lag} day{'s' if lag != 1 else ''} allowed: STOCKWISE_FRESHNESS_LAG_DAYS)"
+    )
 
 
 def _failures(result) -> list[dict[str, Any]]:
@@ -118,8 +127,12 @@ def _failures(result) -> list[dict[str, Any]]:
         out.append(
             {
                 "expectation": cfg.type,
-                "column": (kwargs.get("column") or ",".join(kwargs.get("column_list") or [])
-                           or ",".join(c for c in (kwargs.get("column_A"), kwargs.get("column_B")) if c) or None),
+                "column": (
+                    kwargs.get("column")
+                    or ",".join(kwargs.get("column_list") or [])
+                    or ",".join(c for c in (kwargs.get("column_A"), kwargs.get("column_B")) if c)
+                    or None
+                ),
                 "unexpected_count": res.get("unexpected_count"),
                 "observed": res.get("observed_value"),
                 "examples": [str(x) for x in examples[:5]],
@@ -130,7 +143,10 @@ def _failures(result) -> list[dict[str, Any]]:
 
 
 def validate(
-    extracts: dict[str, pd.DataFrame], ds: date, gx_dir: Path, site_name: str = "stockwise",
+    extracts: dict[str, pd.DataFrame],
+    ds: date,
+    gx_dir: Path,
+    site_name: str = "stockwise",
     freshness_lag_days: int = 1,
 ) -> GateRun:
     """Validate every extract with its suite in an ephemeral context; build one Data Docs site."""
@@ -161,8 +177,12 @@ def validate(
                     name=f"{name}_gate",
                     validation_definitions=[vd],
                     actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=[site_name])],
-                    result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10,
-                                   "include_unexpected_rows": False, "unexpected_index_column_names": None},
+                    result_format={
+                        "result_format": "SUMMARY",
+                        "partial_unexpected_count": 10,
+                        "include_unexpected_rows": False,
+                        "unexpected_index_column_names": None,
+                    },
                 )
             )
             log.info("validating %s (%d rows, %d expectations)", name, len(df), len(suite.expectations))
@@ -172,8 +192,9 @@ def validate(
             for f in failures:
                 if f["expectation"] == "expect_column_max_to_be_between":
                     f["message"] = freshness_message(name, f, ds, freshness_lag_days)
-            gate.results[name] = BatchResult(name, bool(vres.success) and not failures, len(df), failures,
-                                             vres.to_json_dict())
+            gate.results[name] = BatchResult(
+                name, bool(vres.success) and not failures, len(df), failures, vres.to_json_dict()
+            )
             if failures:
                 log.warning("%s: %d expectation(s) failed", name, len(failures))
         root = Path(docs_dir)

@@ -12,16 +12,13 @@ import time
 from dataclasses import dataclass
 from datetime import date
 
-from stockwise import lake
+from stockwise import catalog, lake
 from stockwise.erp.schema import EXTRACTS
 from stockwise.errors import ValidationFailed
-from stockwise.extract import raw_dataset
 from stockwise.settings import Settings
 from stockwise.validation.gate import validate
 
 log = logging.getLogger(__name__)
-
-DOCS = "data_docs"
 
 
 @dataclass(frozen=True)
@@ -50,23 +47,31 @@ def run(ds: date, settings: Settings | None = None) -> ValidateResult:
     d = ds.isoformat()
     t0 = time.monotonic()
     # optional extracts the mapping leaves out were not pulled
-    extracts = {name: lake.read_parquet(store, raw_dataset(name), d, "data.parquet") for name, spec in EXTRACTS.items()
-                if not spec.optional or lake.has_partition(store, raw_dataset(name), d)}
+    extracts = {
+        name: catalog.raw(name).read(store, d)
+        for name, spec in EXTRACTS.items()
+        if not spec.optional or catalog.raw(name).exists(store, d)
+    }
     gate = validate(extracts, ds, settings.great_expectations_dir, freshness_lag_days=settings.freshness_lag_days)
-    status = {"passed": sorted(n for n, r in gate.results.items() if r.success),
-              "failed": sorted(n for n, r in gate.results.items() if not r.success)}
-    docs = lake.write_partition(store, DOCS, d, gate.docs_files, meta=status)
+    status = {
+        "passed": sorted(n for n, r in gate.results.items() if r.success),
+        "failed": sorted(n for n, r in gate.results.items() if not r.success),
+    }
+    docs = catalog.DATA_DOCS.write(store, d, gate.docs_files, meta=status)
     docs_uri = store.uri(docs.key("index.html"))
     failures, quarantine = {}, {}
     for name, res in gate.results.items():
         if res.success:
-            lake.write_partition(
-                store, f"validated/{name}", d, {"data.parquet": lake.parquet_bytes(extracts[name])},
+            catalog.validated(name).write(
+                store,
+                d,
+                {"data.parquet": lake.parquet_bytes(extracts[name])},
                 meta={"rows": res.rows, "newest": newest(name, extracts[name])},
             )
             continue
-        q = lake.write_partition(
-            store, f"quarantine/{name}", d,
+        q = catalog.quarantine(name).write(
+            store,
+            d,
             {
                 "data.parquet": lake.parquet_bytes(extracts[name]),
                 "validation_result.json": json.dumps(res.result_json, indent=2, default=str).encode(),
@@ -75,7 +80,7 @@ def run(ds: date, settings: Settings | None = None) -> ValidateResult:
             meta={"rows": res.rows, "failed_expectations": len(res.failures)},
         )
         # a stale validated batch of the same date must not feed anything downstream
-        stale = store.list(lake.partition_prefix(f"validated/{name}", d) + "/")
+        stale = store.list(catalog.validated(name).prefix(d) + "/")
         if stale:
             store.delete(stale)
         failures[name] = res.failures
@@ -85,5 +90,6 @@ def run(ds: date, settings: Settings | None = None) -> ValidateResult:
         log.error("%s\nData Docs: %s", err, docs_uri)
         raise err
     log.info("all %d extracts passed validation; Data Docs: %s", len(gate.results), docs_uri)
-    return ValidateResult(d, sorted(gate.results), {n: r.rows for n, r in gate.results.items()},
-                          docs_uri, round(time.monotonic() - t0, 1))
+    return ValidateResult(
+        d, sorted(gate.results), {n: r.rows for n, r in gate.results.items()}, docs_uri, round(time.monotonic() - t0, 1)
+    )

@@ -36,66 +36,82 @@ KNOWN_SUPPLIERS = "known_suppliers"
 
 
 def build_suite(name: str) -> gx.ExpectationSuite:
+    """The suite of one extract: what its contract says (columns, types, keys, ranges, master
+    data, dates, freshness), what it must refer to (known skus, locations, suppliers), and the
+    rules of that extract alone."""
     spec = EXTRACTS[name]
-    expectations: list = []
-    add = expectations.append
-    add(gxe.ExpectTableColumnsToMatchSet(column_set=list(spec.columns), exact_match=False))
-    for col, kind in spec.columns.items():
-        add(gxe.ExpectColumnValuesToBeInTypeList(column=col, type_list=TYPE_LISTS[kind]))
+    expectations = _contract(spec) + _references(name, spec) + _rules_of(name)
+    # built without a context: adding one by one would try to save each to a store
+    return gx.ExpectationSuite(name=name, expectations=expectations)
+
+
+def _contract(spec) -> list:
+    out: list = [gxe.ExpectTableColumnsToMatchSet(column_set=list(spec.columns), exact_match=False)]
+    out += [gxe.ExpectColumnValuesToBeInTypeList(column=c, type_list=TYPE_LISTS[k]) for c, k in spec.columns.items()]
     if spec.must_not_be_empty:
-        add(gxe.ExpectTableRowCountToBeBetween(min_value=1))
-    for col in spec.key:
-        add(gxe.ExpectColumnValuesToNotBeNull(column=col))
-    if len(spec.key) == 1:
-        add(gxe.ExpectColumnValuesToBeUnique(column=spec.key[0]))
-    else:
-        add(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(spec.key)))
+        out.append(gxe.ExpectTableRowCountToBeBetween(min_value=1))
+    out += [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in spec.key]
+    out.append(
+        gxe.ExpectColumnValuesToBeUnique(column=spec.key[0])
+        if len(spec.key) == 1
+        else gxe.ExpectCompoundColumnsToBeUnique(column_list=list(spec.key))
+    )
     # non-negative quantities, and magnitudes beyond which a value is a keying or unit error
     for col in [c for c in spec.columns if c in spec.non_negative or c in spec.max_abs]:
         limit = spec.max_abs.get(col)
         low = 0 if col in spec.non_negative else -limit
-        add(gxe.ExpectColumnValuesToBeBetween(column=col, min_value=low, max_value=limit))
-    for col in spec.required:
-        add(gxe.ExpectColumnValuesToNotBeNull(column=col, mostly=1 - MASTER_DATA_MISSING_MAX))
+        out.append(gxe.ExpectColumnValuesToBeBetween(column=col, min_value=low, max_value=limit))
+    out += [gxe.ExpectColumnValuesToNotBeNull(column=c, mostly=1 - MASTER_DATA_MISSING_MAX) for c in spec.required]
     if spec.date_column:
-        add(gxe.ExpectColumnValuesToNotBeNull(column=spec.date_column))
-        add(gxe.ExpectColumnValuesToBeBetween(
-            column=spec.date_column, max_value={"$PARAMETER": RUN_END}, strict_max=True))
+        out.append(gxe.ExpectColumnValuesToNotBeNull(column=spec.date_column))
+        out.append(
+            gxe.ExpectColumnValuesToBeBetween(
+                column=spec.date_column, max_value={"$PARAMETER": RUN_END}, strict_max=True
+            )
+        )
     if spec.fresh:
         # freshness: data that stopped days ago must never be planned as if it were today's
-        add(gxe.ExpectColumnMaxToBeBetween(column=spec.date_column, min_value={"$PARAMETER": FRESH_SINCE}))
+        out.append(gxe.ExpectColumnMaxToBeBetween(column=spec.date_column, min_value={"$PARAMETER": FRESH_SINCE}))
+    return out
+
+
+def _references(name: str, spec) -> list:
+    out: list = []
     if "sku" in spec.columns and name != "items":
-        add(gxe.ExpectColumnValuesToBeInSet(column="sku", value_set={"$PARAMETER": KNOWN_SKUS}))
+        out.append(gxe.ExpectColumnValuesToBeInSet(column="sku", value_set={"$PARAMETER": KNOWN_SKUS}))
     if "location_id" in spec.columns and name != "locations":
-        add(gxe.ExpectColumnValuesToBeInSet(
-            column="location_id", value_set={"$PARAMETER": KNOWN_LOCATIONS}))
+        out.append(gxe.ExpectColumnValuesToBeInSet(column="location_id", value_set={"$PARAMETER": KNOWN_LOCATIONS}))
     if name == "items":
-        add(gxe.ExpectColumnValuesToBeBetween(column="pack_size", min_value=1))
-        add(gxe.ExpectColumnValuesToBeInSet(
-            column="supplier_id", value_set={"$PARAMETER": KNOWN_SUPPLIERS}))
-    if name == "locations":
-        add(gxe.ExpectColumnValuesToBeInSet(column="type", value_set=list(LOCATION_TYPES)))
-    if name == "suppliers":
-        add(gxe.ExpectColumnValuesToBeBetween(column="lead_time_days_mean", min_value=0, max_value=365))
-        add(gxe.ExpectColumnValuesToMatchRegex(
-            column="order_weekdays", regex=rf"^(?:{DAY})(?:,(?:{DAY}))*$"))
-    if name == "movements":
-        add(gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=list(MOVEMENT_KINDS)))
-        add(gxe.ExpectColumnValuesToNotBeNull(column="qty"))
-    if name in ("sales", "stock"):
-        qty = "qty" if name == "sales" else "on_hand"
-        add(gxe.ExpectColumnValuesToNotBeNull(column=qty))
-    if name == "receipts":
-        add(gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A="received_date", column_B="order_date", or_equal=True))
-    if name == "reorder_rules":
-        add(gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="max_qty", column_B="min_qty", or_equal=True))
-    if name == "overrides":
-        add(gxe.ExpectColumnValuesToNotBeNull(column="sku"))
-        add(gxe.ExpectColumnValuesToBeBetween(column="service_level", min_value=0.5, max_value=0.999))
-        add(gxe.ExpectColumnValuesToNotBeNull(column="author"))
-    # built without a context: adding one by one would try to save each to a store
-    return gx.ExpectationSuite(name=name, expectations=expectations)
+        out.append(gxe.ExpectColumnValuesToBeInSet(column="supplier_id", value_set={"$PARAMETER": KNOWN_SUPPLIERS}))
+    return out
+
+
+def _rules_of(name: str) -> list:
+    rules: dict[str, list] = {
+        "items": [gxe.ExpectColumnValuesToBeBetween(column="pack_size", min_value=1)],
+        "locations": [gxe.ExpectColumnValuesToBeInSet(column="type", value_set=list(LOCATION_TYPES))],
+        "suppliers": [
+            gxe.ExpectColumnValuesToMatchRegex(column="order_weekdays", regex=rf"^(?:{DAY})(?:,(?:{DAY}))*$")
+        ],
+        "movements": [
+            gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=list(MOVEMENT_KINDS)),
+            gxe.ExpectColumnValuesToNotBeNull(column="qty"),
+        ],
+        "sales": [gxe.ExpectColumnValuesToNotBeNull(column="qty")],
+        "stock": [gxe.ExpectColumnValuesToNotBeNull(column="on_hand")],
+        "receipts": [
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="received_date", column_B="order_date", or_equal=True)
+        ],
+        "reorder_rules": [
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="max_qty", column_B="min_qty", or_equal=True)
+        ],
+        "overrides": [
+            gxe.ExpectColumnValuesToNotBeNull(column="sku"),
+            gxe.ExpectColumnValuesToBeBetween(column="service_level", min_value=0.5, max_value=0.999),
+            gxe.ExpectColumnValuesToNotBeNull(column="author"),
+        ],
+    }
+    return rules.get(name, [])
 
 
 def suite_dict(name: str) -> dict:

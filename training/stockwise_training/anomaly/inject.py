@@ -21,7 +21,7 @@ def inject(daily: pd.DataFrame, per_kind: int = 40, seed: int = 7) -> tuple[pd.D
     d = prepare(daily).copy()
     d["on_promo"] = d.get("on_promo", False)
     labels = []
-    used = set()
+    used: set = set()
 
     def pick(mask: np.ndarray, k: int) -> np.ndarray:
         """Rows on series not injected yet, one per series: an injection edits the features, not
@@ -55,15 +55,24 @@ def inject(daily: pd.DataFrame, per_kind: int = 40, seed: int = 7) -> tuple[pd.D
     series_end = d.groupby(KEYS)["date"].transform("max")
     cand &= d["date"] <= series_end - pd.Timedelta(days=25)
     for i in pick(cand.to_numpy(), per_kind):
-        run = d.index[(d["sku"] == d.at[i, "sku"]) & (d["location_id"] == d.at[i, "location_id"])
-                      & (d["date"] >= d.at[i, "date"]) & (d["date"] < d.at[i, "date"] + pd.Timedelta(days=21))]
+        run = d.index[
+            (d["sku"] == d.at[i, "sku"])
+            & (d["location_id"] == d.at[i, "location_id"])
+            & (d["date"] >= d.at[i, "date"])
+            & (d["date"] < d.at[i, "date"] + pd.Timedelta(days=21))
+        ]
         d.loc[run, "sold"] = 0.0
         d.loc[run, "on_hand"] = d.loc[run, "on_hand"].clip(lower=1) + 0  # the book keeps its stock
         labels.append(("phantom_stock", i))
     for i in pick(quiet_day.to_numpy(), per_kind):
         d.loc[i, ["count_qty", "n_counts"]] = [-float(rng.integers(1, 3)), 1]
         labels.append(("shrinkage", i))
-    lab = pd.DataFrame({"kind": [k for k, _ in labels], "sku": [d.at[i, "sku"] for _, i in labels],
-                        "location_id": [d.at[i, "location_id"] for _, i in labels],
-                        "date": [d.at[i, "date"] for _, i in labels]})
+    lab = pd.DataFrame(
+        {
+            "kind": [k for k, _ in labels],
+            "sku": [d.at[i, "sku"] for _, i in labels],
+            "location_id": [d.at[i, "location_id"] for _, i in labels],
+            "date": [d.at[i, "date"] for _, i in labels],
+        }
+    )
     return d, lab

@@ -8,6 +8,7 @@ day, and each of its alerts names the features furthest from their usual values.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import mlflow
 import numpy as np
@@ -32,19 +33,22 @@ DEFAULT_FOREST = ForestParams()
 @dataclass
 class AnomalyModel(mlflow.pyfunc.PythonModel):
     rules: RuleParams = field(default_factory=RuleParams)
-    forest: object | None = None
+    forest: Any = None  # a fitted sklearn IsolationForest
     center: dict = field(default_factory=dict)
     scale: dict = field(default_factory=dict)
     threshold: float = -np.inf
 
     @classmethod
-    def fit(cls, daily: pd.DataFrame, rules: RuleParams = DEFAULT_RULES, p: ForestParams = DEFAULT_FOREST) -> AnomalyModel:
+    def fit(
+        cls, daily: pd.DataFrame, rules: RuleParams = DEFAULT_RULES, p: ForestParams = DEFAULT_FOREST
+    ) -> AnomalyModel:
         from sklearn.ensemble import IsolationForest
 
         X = engineer(daily, rules)[FEATURES]
         sample = X.sample(min(len(X), p.sample_rows), random_state=p.seed)
-        forest = IsolationForest(n_estimators=p.n_estimators, max_samples=min(p.max_samples, len(sample)),
-                                 random_state=p.seed, n_jobs=1).fit(sample.to_numpy())
+        forest = IsolationForest(
+            n_estimators=p.n_estimators, max_samples=min(p.max_samples, len(sample)), random_state=p.seed, n_jobs=1
+        ).fit(sample.to_numpy())
         s = forest.score_samples(X.to_numpy())
         center = X.median()
         scale = 1.4826 * (X - center).abs().median()
@@ -65,25 +69,47 @@ class AnomalyModel(mlflow.pyfunc.PythonModel):
             a = alerts[KEYS + ["window_start", "window_end"]].copy()
             j = cand.reset_index().merge(a, on=KEYS)
             pad = pd.Timedelta(days=1)
-            covered = j[(j["date"] >= pd.to_datetime(j["window_start"]) - pad)
-                        & (j["date"] <= pd.to_datetime(j["window_end"]) + pad)]["index"].unique()
+            covered = j[
+                (j["date"] >= pd.to_datetime(j["window_start"]) - pad)
+                & (j["date"] <= pd.to_datetime(j["window_end"]) + pad)
+            ]["index"].unique()
             cand = cand.drop(index=covered)
         if not len(cand):
             return alerts
         z = pd.DataFrame({f: (cand[f] - self.center[f]) / self.scale[f] for f in FEATURES}, index=cand.index)
         top = z.abs().to_numpy().argsort(axis=1)[:, ::-1][:, :3]
-        reasons = ["unusual day for this item: " + ", ".join(
-            f"{FEATURES[j].replace('_', ' ')} {cand[FEATURES[j]].iloc[i]:.3g} (usual {self.center[FEATURES[j]]:.3g})"
-            for j in row) for i, row in enumerate(top)]
+        reasons = [
+            "unusual day for this item: "
+            + ", ".join(
+                f"{FEATURES[j].replace('_', ' ')} {cand[FEATURES[j]].iloc[i]:.3g} "
+                f"(usual {self.center[FEATURES[j]]:.3g})"
+                for j in row
+            )
+            for i, row in enumerate(top)
+        ]
         rows = prepare(daily).set_index(KEYS + ["date"]).reindex(pd.MultiIndex.from_frame(cand[KEYS + ["date"]]))
-        units = np.nanmax(np.abs(rows[["sold", "adjustments", "count_qty", "residual", "receipts"]].to_numpy(dtype=float)), axis=1)
-        forest_alerts = pd.DataFrame({
-            "type": "unusual_movement", "sku": cand["sku"].to_numpy(), "location_id": cand["location_id"].to_numpy(),
-            "date": cand["date"].to_numpy(), "window_start": cand["date"].to_numpy(), "window_end": cand["date"].to_numpy(),
-            "magnitude": np.nan_to_num(units),
-            "score": cand["score"].to_numpy(), "reason": reasons, "source": "isolation_forest",
-        })
-        out = pd.concat([alerts, forest_alerts], ignore_index=True)
+        units = np.nanmax(
+            np.abs(rows[["sold", "adjustments", "count_qty", "residual", "receipts"]].to_numpy(dtype=float)), axis=1
+        )
+        forest_alerts = pd.DataFrame(
+            {
+                "type": "unusual_movement",
+                "sku": cand["sku"].to_numpy(),
+                "location_id": cand["location_id"].to_numpy(),
+                "date": cand["date"].to_numpy(),
+                "window_start": cand["date"].to_numpy(),
+                "window_end": cand["date"].to_numpy(),
+                "magnitude": np.nan_to_num(units),
+                "score": cand["score"].to_numpy(),
+                "reason": reasons,
+                "source": "isolation_forest",
+            }
+        )
+        out = (
+            pd.concat([f for f in (alerts, forest_alerts) if len(f)], ignore_index=True)
+            if len(forest_alerts)
+            else alerts.copy()
+        )
         out["date"] = pd.to_datetime(out["date"])
         return out.sort_values(["date", "type", "sku", "location_id"]).reset_index(drop=True)[ALERT_COLUMNS]
 

@@ -30,8 +30,16 @@ class BacktestConfig:
     cutoffs: int = 3
     season: int = 7
     weight_window: int = 28
-    candidates: tuple[str, ...] = ("seasonal_naive", "moving_average", "shaped_average", "tsb", "croston_sba", "cold_start",
-                                   "lightgbm", "ensemble")
+    candidates: tuple[str, ...] = (
+        "seasonal_naive",
+        "moving_average",
+        "shaped_average",
+        "tsb",
+        "croston_sba",
+        "cold_start",
+        "lightgbm",
+        "ensemble",
+    )
     # an ensemble averages its members' means and quantiles (members must be candidates too)
     ensemble: tuple[str, ...] = ("lightgbm", "shaped_average")
     model_params: dict[str, dict] = field(default_factory=dict)
@@ -74,8 +82,9 @@ def _level(y: np.ndarray, window: int) -> np.ndarray:
     return np.maximum(np.nan_to_num(lv, nan=0.0), 0.05)
 
 
-def fit_predict(name: str, m: Matrix, horizon: int, cfg: BacktestConfig, statics=None, exog=None,
-                cache: dict | None = None):
+def fit_predict(
+    name: str, m: Matrix, horizon: int, cfg: BacktestConfig, statics=None, exog=None, cache: dict | None = None
+):
     """Fit candidate `name` on `m` and forecast; `cache` reuses fits within one cutoff."""
     if cache is not None and name in cache:
         return cache[name]
@@ -147,8 +156,7 @@ def fit_widths(pairs: list[tuple[np.ndarray, np.ndarray]], seg_codes: np.ndarray
     out = np.ones((n_seg, len(INTERVALS)))
 
     def best(a, qq, nominal, lo, hi):
-        covs = np.array([np.mean((a >= lo_) & (a <= hi_)) for lo_, hi_ in
-                         (_scaled(qq, lo, hi, c) for c in _FACTORS)])
+        covs = np.array([np.mean((a >= lo_) & (a <= hi_)) for lo_, hi_ in (_scaled(qq, lo, hi, c) for c in _FACTORS)])
         gap = np.abs(covs - nominal) + 1e-6 * np.abs(np.log(_FACTORS))
         return float(_FACTORS[np.argmin(gap)])
 
@@ -169,20 +177,27 @@ def apply_widths(q: np.ndarray, seg_codes: np.ndarray, widths: np.ndarray) -> np
     return np.sort(np.maximum(out, 0), axis=-1)
 
 
-def run_backtest(m: Matrix, cfg: BacktestConfig, statics=None, exog=None, price_raw: np.ndarray | None = None) -> BacktestResult:
+def run_backtest(
+    m: Matrix, cfg: BacktestConfig, statics=None, exog=None, price_raw: np.ndarray | None = None
+) -> BacktestResult:
     cuts = cutoff_dates(m, cfg.horizon, cfg.cutoffs, cfg.season)
     seg = demand_classes(m.upto(cuts[0]).observed, min(2 * cfg.horizon, len(m.upto(cuts[0]).dates) // 2))
     seg_names = sorted(set(seg))
     seg_codes = np.array([seg_names.index(s) for s in seg])
     first = m.upto(cuts[0])
-    abc, xyz = abc_xyz(first.observed[:, -cfg.weight_window * 4 :],
-                       metrics.weights(first.observed, price_raw[:, : len(first.dates)] if price_raw is not None else None,
-                                       cfg.weight_window * 4))
+    abc, xyz = abc_xyz(
+        first.observed[:, -cfg.weight_window * 4 :],
+        metrics.weights(
+            first.observed, price_raw[:, : len(first.dates)] if price_raw is not None else None, cfg.weight_window * 4
+        ),
+    )
     groups = [("all", "all", np.ones(len(seg), bool))]
     groups += [("demand_class", g, seg == g) for g in seg_names]
     groups += [("abc", g, abc == g) for g in ("A", "B", "C") if (abc == g).any()]
     groups += [("xyz", g, xyz == g) for g in ("X", "Y", "Z") if (xyz == g).any()]
-    rows, per_rows, seconds = [], [], {}
+    rows: list = []
+    per_rows: list = []
+    seconds: dict[str, float] = {}
     last: dict = {}
     errors: dict[str, list[tuple[int, np.ndarray]]] = {c: [] for c in cfg.candidates}
     native: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
@@ -208,14 +223,22 @@ def run_backtest(m: Matrix, cfg: BacktestConfig, statics=None, exog=None, price_
             if ci == len(cuts) - 1:
                 last[name] = (mean, q)
             for grouping, segment, sel in groups:
-                res, per = metrics.evaluate(actual[sel], mean[sel], train.observed[sel], w[sel],
-                                            None if q is None else q[sel], QUANTILES)
-                rows.append({"model": name, "cutoff": cut.date().isoformat(), "grouping": grouping,
-                             "segment": segment, **res})
+                res, per = metrics.evaluate(
+                    actual[sel], mean[sel], train.observed[sel], w[sel], None if q is None else q[sel], QUANTILES
+                )
+                rows.append(
+                    {"model": name, "cutoff": cut.date().isoformat(), "grouping": grouping, "segment": segment, **res}
+                )
                 if segment == "all":
-                    per_rows.append(per.assign(model=name, cutoff=cut.date().isoformat(),
-                                               sku=m.keys["sku"].to_numpy(), location_id=m.keys["location_id"].to_numpy(),
-                                               segment=seg))
+                    per_rows.append(
+                        per.assign(
+                            model=name,
+                            cutoff=cut.date().isoformat(),
+                            sku=m.keys["sku"].to_numpy(),
+                            location_id=m.keys["location_id"].to_numpy(),
+                            segment=seg,
+                        )
+                    )
             log.info("backtest %s @ %s: WRMSSE %.3f", name, cut.date(), rows[-len(groups)]["WRMSSE"])
     scores = pd.DataFrame(rows)
     champions = choose(scores, cfg.selection_metric)
@@ -223,9 +246,16 @@ def run_backtest(m: Matrix, cfg: BacktestConfig, statics=None, exog=None, price_
     widths = {name: fit_widths(pairs, seg_codes, len(seg_names)) for name, pairs in native.items()}
     for name, wd in widths.items():
         log.info("interval widths for %s (80%%, 95%%) by segment %s: %s", name, seg_names, np.round(wd, 2).tolist())
-    return BacktestResult(scores, pd.concat(per_rows, ignore_index=True), champions,
-                          pd.Series(seg, index=pd.MultiIndex.from_frame(m.keys)), cal,
-                          {k: round(v, 1) for k, v in seconds.items()}, widths, last)
+    return BacktestResult(
+        scores,
+        pd.concat(per_rows, ignore_index=True),
+        champions,
+        pd.Series(seg, index=pd.MultiIndex.from_frame(m.keys)),
+        cal,
+        {k: round(v, 1) for k, v in seconds.items()},
+        widths,
+        last,
+    )
 
 
 def _calibrate(errs: list[tuple[int, np.ndarray]], seg_codes: np.ndarray, n_seg: int) -> np.ndarray:

@@ -25,8 +25,16 @@ def assign(segments: np.ndarray, champions: dict[str, str]) -> np.ndarray:
     return np.array([champions.get(s, champions["all"]) for s in segments])
 
 
-def forecast_models(m: Matrix, bt: BacktestResult, cfg: BacktestConfig, horizon: int, names,
-                    statics=None, exog=None, cache: dict | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def forecast_models(
+    m: Matrix,
+    bt: BacktestResult,
+    cfg: BacktestConfig,
+    horizon: int,
+    names,
+    statics=None,
+    exog=None,
+    cache: dict | None = None,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """(mean, quantiles) of each named model fitted on all of `m`; calibrated where not native."""
     seg = demand_classes(m.observed, min(2 * cfg.horizon, len(m.dates) // 2))
     seg_names = sorted(set(bt.segments))
@@ -45,8 +53,9 @@ def forecast_models(m: Matrix, bt: BacktestResult, cfg: BacktestConfig, horizon:
     return out
 
 
-def forecast_champions(m: Matrix, bt: BacktestResult, cfg: BacktestConfig, horizon: int,
-                       statics=None, exog=None, cache: dict | None = None) -> tuple[pd.DataFrame, dict]:
+def forecast_champions(
+    m: Matrix, bt: BacktestResult, cfg: BacktestConfig, horizon: int, statics=None, exog=None, cache: dict | None = None
+) -> tuple[pd.DataFrame, dict]:
     seg = demand_classes(m.observed, min(2 * cfg.horizon, len(m.dates) // 2))
     chosen = assign(seg, bt.champions)
     cache = {} if cache is None else cache
@@ -60,7 +69,7 @@ def forecast_champions(m: Matrix, bt: BacktestResult, cfg: BacktestConfig, horiz
     fc = long_forecast(m.keys, future_dates(m.dates[-1], horizon, m.freq), mean, q, "champion")
     fc["model"] = np.repeat(chosen, horizon)
     fc["segment"] = np.repeat(seg, horizon)
-    models = {}
+    models: dict = {}
     for name, (model, _, _) in cache.items():
         models.update(model if name == "ensemble" else {name: model})
     return fc, models

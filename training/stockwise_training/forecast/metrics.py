@@ -22,7 +22,7 @@ def scales(y_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         first = np.flatnonzero(np.nan_to_num(row) != 0)
         if not len(first):
             continue
-        r = row[first[0]:]
+        r = row[first[0] :]
         d = np.diff(r)
         d = d[~np.isnan(d)]  # pairs that are both observed
         if len(d):
@@ -41,8 +41,14 @@ def pinball(actual: np.ndarray, q: np.ndarray, level: float) -> np.ndarray:
     return np.maximum(level * diff, (level - 1) * diff)
 
 
-def evaluate(actual: np.ndarray, mean: np.ndarray, y_train: np.ndarray, w_raw: np.ndarray,
-             quantiles: np.ndarray | None = None, levels: tuple[float, ...] = ()) -> tuple[dict, pd.DataFrame]:
+def evaluate(
+    actual: np.ndarray,
+    mean: np.ndarray,
+    y_train: np.ndarray,
+    w_raw: np.ndarray,
+    quantiles: np.ndarray | None = None,
+    levels: tuple[float, ...] = (),
+) -> tuple[dict, pd.DataFrame]:
     """Aggregate and per-series metrics of a [series, horizon] forecast against actuals."""
     s1, s2 = scales(y_train)
     ok = ~np.isnan(actual)
@@ -78,6 +84,8 @@ def evaluate(actual: np.ndarray, mean: np.ndarray, y_train: np.ndarray, w_raw: n
                 res[name] = float(inside.mean()) if inside.size else float("nan")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            pin = np.mean([np.nanmean(pinball(actual, quantiles[..., j], lvl) / s1[:, None]) for j, lvl in enumerate(lv)])
+            pin = np.mean(
+                [np.nanmean(pinball(actual, quantiles[..., j], lvl) / s1[:, None]) for j, lvl in enumerate(lv)]
+            )
         res["scaled_pinball"] = float(pin)
     return res, per

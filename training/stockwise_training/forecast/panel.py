@@ -80,7 +80,7 @@ def demand_classes(y: np.ndarray, min_periods: int) -> np.ndarray:
         if not len(nz):
             out[i] = "inactive"
             continue
-        obs = obs[nz[0]:]
+        obs = obs[nz[0] :]
         if len(obs) < min_periods:
             out[i] = "new"
             continue
@@ -95,16 +95,19 @@ def future_dates(last: pd.Timestamp, horizon: int, freq: str) -> pd.DatetimeInde
     return pd.date_range(last + offset(freq), periods=horizon, freq=freq)
 
 
-def long_forecast(keys: pd.DataFrame, dates: pd.DatetimeIndex, mean: np.ndarray, q: np.ndarray | None,
-                  model: str) -> pd.DataFrame:
+def long_forecast(
+    keys: pd.DataFrame, dates: pd.DatetimeIndex, mean: np.ndarray, q: np.ndarray | None, model: str
+) -> pd.DataFrame:
     """[series, horizon] arrays -> the long forecast frame (quantiles sorted, non-negative)."""
     h = len(dates)
-    out = pd.DataFrame({
-        "sku": np.repeat(keys["sku"].to_numpy(), h),
-        "location_id": np.repeat(keys["location_id"].to_numpy(), h),
-        "date": np.tile(dates.to_numpy(), len(keys)),
-        "mean": np.maximum(mean, 0).ravel(),
-    })
+    out = pd.DataFrame(
+        {
+            "sku": np.repeat(keys["sku"].to_numpy(), h),
+            "location_id": np.repeat(keys["location_id"].to_numpy(), h),
+            "date": np.tile(dates.to_numpy(), len(keys)),
+            "mean": np.maximum(mean, 0).ravel(),
+        }
+    )
     if q is not None:
         qs = np.sort(np.maximum(q, 0), axis=-1)
         for j, c in enumerate(QCOLS):

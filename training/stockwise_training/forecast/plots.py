@@ -20,7 +20,9 @@ def fan_charts(history: pd.DataFrame, forecast: pd.DataFrame, n: int = 6, seed: 
     plt = _plt()
     vol = history.groupby(["sku", "location_id"])["qty"].sum().sort_values(ascending=False)
     rng = np.random.default_rng(seed)
-    picks = list(vol.index[: n // 2]) + [vol.index[i] for i in rng.choice(len(vol), min(n - n // 2, len(vol)), replace=False)]
+    picks = list(vol.index[: n // 2]) + [
+        vol.index[i] for i in rng.choice(len(vol), min(n - n // 2, len(vol)), replace=False)
+    ]
     fig, axes = plt.subplots(len(picks), 1, figsize=(9, 2.2 * len(picks)), squeeze=False)
     for ax, (sku, loc) in zip(axes[:, 0], picks, strict=False):
         h = history[(history["sku"] == sku) & (history["location_id"] == loc)].tail(120)

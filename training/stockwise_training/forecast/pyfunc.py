@@ -32,9 +32,17 @@ Z90 = 1.2815515655446004  # P90 - P10 spans 2 x 1.2816 sigma under a normal
 
 
 class DemandModel(mlflow.pyfunc.PythonModel):
-    def __init__(self, champions: dict[str, str], cfg: BacktestConfig, calibration: dict[str, np.ndarray],
-                 segment_names: list[str], freq: str, lgbm=None, statics: pd.DataFrame | None = None,
-                 widths: dict[str, np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        champions: dict[str, str],
+        cfg: BacktestConfig,
+        calibration: dict[str, np.ndarray],
+        segment_names: list[str],
+        freq: str,
+        lgbm=None,
+        statics: pd.DataFrame | None = None,
+        widths: dict[str, np.ndarray] | None = None,
+    ) -> None:
         self.champions = champions
         self.cfg = cfg
         self.calibration = calibration

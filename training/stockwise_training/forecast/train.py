@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stockwise import lake
+from stockwise import catalog, lake, registry
+from stockwise.registry import DEMAND
 from stockwise.settings import Settings
 from stockwise.tracking import use_mlflow
 from stockwise_training.forecast import plots
@@ -28,18 +29,10 @@ from stockwise_training.forecast.backtest import BacktestConfig, cutoff_dates, r
 from stockwise_training.forecast.champion import assign, forecast_champions
 from stockwise_training.forecast.panel import QCOLS, future_dates, long_forecast, to_matrix
 from stockwise_training.forecast.pyfunc import DemandModel
-from stockwise_training.forecast.registry import (
-    CHALLENGER,
-    MODEL_NAME,
-    champion_version,
-    promote,
-    rescore,
-)
+from stockwise_training.forecast.rescore import rescore
 
 log = logging.getLogger(__name__)
 
-PANEL = "features/demand_panel"
-EXPERIMENT = "stockwise-demand"
 PIP = ["mlflow", "pandas", "numpy", "scipy", "lightgbm", "stockwise"]
 
 
@@ -66,13 +59,6 @@ class PromoteResult:
     champion_changed: bool = False
 
 
-def read_panel(settings: Settings, ds: date) -> pd.DataFrame:
-    store = lake.open_lake(settings)
-    panel = lake.read_parquet(store, PANEL, ds.isoformat())
-    panel["date"] = pd.to_datetime(panel["date"])
-    return panel.sort_values(["sku", "location_id", "date"]).reset_index(drop=True)
-
-
 def assembled_score(bt, champions: dict[str, str]) -> float:
     """Backtest WRMSSE of the per-segment assembly (each series scored with its segment's model)."""
     per = bt.per_series
@@ -86,32 +72,68 @@ def assembled_score(bt, champions: dict[str, str]) -> float:
     return float(np.nanmean(out))
 
 
-def run(ds: date, settings: Settings | None = None, candidates: tuple[str, ...] | None = None,
-        model_params: dict | None = None) -> TrainResult:
+def run(
+    ds: date,
+    settings: Settings | None = None,
+    candidates: tuple[str, ...] | None = None,
+    model_params: dict | None = None,
+) -> TrainResult:
+    """Backtest the candidates, pick and refit the champions, log every family and the assembled
+    model to MLflow, register it as the challenger."""
     import mlflow
-    from mlflow.models import infer_signature
 
     settings = settings or Settings()
     t0 = time.monotonic()
-    panel = read_panel(settings, ds)
     store = lake.open_lake(settings)
-    items = lake.read_parquet(store, "validated/items", ds.isoformat(), "data.parquet")
-    statics = items[["sku", "category"]]
+    panel = catalog.read_panel(store, ds)
+    statics = catalog.validated("items").read(store, ds)[["sku", "category"]]
     m = to_matrix(panel, "D")
     model_params = dict(model_params or {})
     if settings.lightgbm_partition_by:  # one model per partition, trained through Spark
         model_params["lightgbm"] = {"partition_by": settings.lightgbm_partition_by, **model_params.get("lightgbm", {})}
-    cfg = BacktestConfig(horizon=settings.horizon_days, cutoffs=3, season=7, weight_window=28,
-                         model_params=model_params)
+    cfg = BacktestConfig(
+        horizon=settings.horizon_days, cutoffs=3, season=7, weight_window=28, model_params=model_params
+    )
     if candidates:
         cfg.candidates = tuple(candidates)
     bt = run_backtest(m, cfg, statics, None, m.cols.get("price"))
     score = assembled_score(bt, bt.champions)
-    fc, models = forecast_champions(m, bt, cfg, cfg.horizon, statics)
-    by_model = bt.scores[bt.scores["segment"] == "all"].groupby("model")[["WRMSSE", "RMSSE_mean", "MASE_mean", "bias_pct", "coverage_80", "coverage_95"]].mean()
+    _, models = forecast_champions(m, bt, cfg, cfg.horizon, statics)
+    by_model = (
+        bt.scores[bt.scores["segment"] == "all"]
+        .groupby("model")[["WRMSSE", "RMSSE_mean", "MASE_mean", "bias_pct", "coverage_80", "coverage_95"]]
+        .mean()
+    )
+    _log_families(settings, ds, cfg, bt)
+    model = DemandModel(
+        bt.champions, cfg, bt.calibration, sorted(set(bt.segments)), "D", models.get("lightgbm"), statics, bt.widths
+    )
+    info, run_id = _log_model(settings, store, ds, panel, m, cfg, bt, models, statics, by_model, score, model)
+    version = registry.register(
+        mlflow.MlflowClient(),
+        DEMAND,
+        info.registered_model_version,
+        score,
+        {"stockwise.ds": ds.isoformat(), "horizon": cfg.horizon, "champions": json.dumps(bt.champions)},
+    )
+    log.info("champions by segment: %s", bt.champions)
+    return TrainResult(
+        ds.isoformat(),
+        DEMAND.name,
+        version,
+        bt.champions,
+        round(score, 4),
+        by_model.round(4).to_dict(orient="index"),
+        run_id,
+        round(time.monotonic() - t0, 1),
+    )
 
-    use_mlflow(settings, EXPERIMENT)
-    for name in cfg.candidates:  # one experiment per model family, so reviewers compare like with like
+
+def _log_families(settings: Settings, ds: date, cfg: BacktestConfig, bt) -> None:
+    """One run per model family in its own experiment, so reviewers compare like with like."""
+    import mlflow
+
+    for name in cfg.candidates:
         fam = use_mlflow(settings, f"stockwise-forecast-{name.replace('_', '-')}")
         with mlflow.start_run(experiment_id=fam, run_name=f"backtest-{ds.isoformat()}"):
             mlflow.set_tags({"stockwise.ds": ds.isoformat(), "stockwise.family": name})
@@ -119,13 +141,46 @@ def run(ds: date, settings: Settings | None = None, candidates: tuple[str, ...] 
             sc = bt.scores[bt.scores["model"] == name]
             for _, r in sc.iterrows():
                 prefix = f"{r['grouping']}.{r['segment']}." if r["grouping"] != "all" else ""
-                mlflow.log_metrics({f"{prefix}{k}": float(r[k]) for k in ("WRMSSE", "RMSSE_mean", "MASE_mean", "bias_pct")
-                                    if pd.notna(r[k])}, step=int(pd.Timestamp(r["cutoff"]).strftime("%Y%m%d")))
-    exp = use_mlflow(settings, EXPERIMENT)
+                mlflow.log_metrics(
+                    {
+                        f"{prefix}{k}": float(r[k])
+                        for k in ("WRMSSE", "RMSSE_mean", "MASE_mean", "bias_pct")
+                        if pd.notna(r[k])
+                    },
+                    step=int(pd.Timestamp(r["cutoff"]).strftime("%Y%m%d")),
+                )
+
+
+def _log_model(
+    settings: Settings,
+    store,
+    ds: date,
+    panel: pd.DataFrame,
+    m,
+    cfg: BacktestConfig,
+    bt,
+    models: dict,
+    statics: pd.DataFrame,
+    by_model: pd.DataFrame,
+    score: float,
+    model: DemandModel,
+):
+    """The assembled model's run: champions, scores, plots, the panel as its input, the pyfunc."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    exp = use_mlflow(settings, DEMAND.experiment)
     with mlflow.start_run(experiment_id=exp, run_name=f"train-{ds.isoformat()}") as run_:
         mlflow.set_tags({"stockwise.ds": ds.isoformat(), "stockwise.job": "model_training.train"})
-        mlflow.log_params({"horizon": cfg.horizon, "cutoffs": cfg.cutoffs, "candidates": ",".join(cfg.candidates),
-                           "selection_metric": cfg.selection_metric, "series": len(m.keys)})
+        mlflow.log_params(
+            {
+                "horizon": cfg.horizon,
+                "cutoffs": cfg.cutoffs,
+                "candidates": ",".join(cfg.candidates),
+                "selection_metric": cfg.selection_metric,
+                "series": len(m.keys),
+            }
+        )
         mlflow.log_dict(bt.champions, "champions.json")
         mlflow.log_metric("backtest_WRMSSE", score)
         for name, r in by_model.iterrows():
@@ -140,11 +195,13 @@ def run(ds: date, settings: Settings | None = None, candidates: tuple[str, ...] 
         mlflow.log_figure(plots.fan_charts(hist, bt_fc), "plots/fan_charts_last_cutoff.png")
         if "lightgbm" in models:
             mlflow.log_figure(plots.feature_importance(models["lightgbm"].importance), "plots/feature_importance.png")
-        dataset = mlflow.data.from_pandas(panel, source=store.uri(lake.partition_prefix(PANEL, ds.isoformat())),
-                                          name=f"demand_panel_{ds.isoformat()}", targets="qty")
+        dataset = mlflow.data.from_pandas(
+            panel,
+            source=store.uri(catalog.DEMAND_PANEL.prefix(ds)),
+            name=f"demand_panel_{ds.isoformat()}",
+            targets="qty",
+        )
         mlflow.log_input(dataset, context="training")
-        model = DemandModel(bt.champions, cfg, bt.calibration, sorted(set(bt.segments)), "D",
-                            models.get("lightgbm"), statics, bt.widths)
         # one series' recent history: enough periods for every model to forecast from
         first = panel[["sku", "location_id"]].iloc[0]
         example = panel[(panel["sku"] == first["sku"]) & (panel["location_id"] == first["location_id"])].tail(120)
@@ -152,19 +209,14 @@ def run(ds: date, settings: Settings | None = None, candidates: tuple[str, ...] 
         # `horizon` is a declared param: without it MLflow drops the horizon asked at predict time
         signature = infer_signature(example, model.forecast(example).head(5), params={"horizon": cfg.horizon})
         info = mlflow.pyfunc.log_model(
-            name="model", python_model=model, signature=signature, input_example=example,
-            pip_requirements=PIP, registered_model_name=MODEL_NAME,
+            name="model",
+            python_model=model,
+            signature=signature,
+            input_example=example,
+            pip_requirements=PIP,
+            registered_model_name=DEMAND.name,
         )
-        run_id = run_.info.run_id
-    client = mlflow.MlflowClient()
-    version = str(info.registered_model_version)
-    client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version)
-    for k, v in {"backtest.wrmsse": f"{score:.6f}", "stockwise.ds": ds.isoformat(), "horizon": str(cfg.horizon),
-                 "champions": json.dumps(bt.champions)}.items():
-        client.set_model_version_tag(MODEL_NAME, version, k, v)
-    log.info("registered %s v%s (challenger), backtest WRMSSE %.4f, champions %s", MODEL_NAME, version, score, bt.champions)
-    return TrainResult(ds.isoformat(), MODEL_NAME, version, bt.champions, round(score, 4),
-                       by_model.round(4).to_dict(orient="index"), run_id, round(time.monotonic() - t0, 1))
+        return info, run_.info.run_id
 
 
 def _backtest_forecast(m, bt, cfg, statics, cut, panel):
@@ -186,24 +238,18 @@ def _backtest_forecast(m, bt, cfg, statics, cut, panel):
 
 
 def promote_job(ds: date, settings: Settings | None = None, margin: float = 0.02) -> PromoteResult:
+    """The challenger against the champion re-scored on the same backtest cutoffs."""
     import mlflow
 
     settings = settings or Settings()
-    use_mlflow(settings, EXPERIMENT)
-    client = mlflow.MlflowClient()
-    chal = client.get_model_version_by_alias(MODEL_NAME, CHALLENGER)
-    chal_score = float(chal.tags["backtest.wrmsse"])
-    champ = champion_version(client)
-    champ_score = None
-    if champ is not None and champ.version != chal.version:
-        panel = read_panel(settings, ds)
-        m = to_matrix(panel, "D")
-        cuts = cutoff_dates(m, settings.horizon_days, 3, 7)
-        champ_score = rescore(f"models:/{MODEL_NAME}/{champ.version}", panel, cuts, settings.horizon_days, "D", 28)
-    elif champ is not None:
-        return PromoteResult(ds.isoformat(), chal.version, True, "challenger is already champion", chal_score, chal_score,
-                             False)
-    p = promote(client, chal.version, chal_score, champ_score, champ.version if champ else None, margin)
-    return PromoteResult(ds.isoformat(), p.version, p.promoted, p.reason, p.challenger_score, p.champion_score,
-                         p.promoted)
+    use_mlflow(settings, DEMAND.experiment)
 
+    def on_same_cutoffs(champ) -> float:
+        panel = catalog.read_panel(lake.open_lake(settings), ds)
+        cuts = cutoff_dates(to_matrix(panel, "D"), settings.horizon_days, 3, 7)
+        return rescore(f"models:/{DEMAND.name}/{champ.version}", panel, cuts, settings.horizon_days, "D", 28)
+
+    p = registry.promote(mlflow.MlflowClient(), DEMAND, margin, rescore=on_same_cutoffs)
+    return PromoteResult(
+        ds.isoformat(), p.version, p.promoted, p.reason, p.challenger_score, p.champion_score, p.changed
+    )

@@ -15,15 +15,14 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from stockwise import lake
+from stockwise import catalog, lake
 from stockwise.settings import Settings
 from stockwise_training.shelf.synthetic import ShelfConfig, render
 
-IMAGES = "shelf/images"
 
-
-def photograph(physical: pd.DataFrame, ds: date, bays: int = 40, per_photo: int = 4, seed: int = 0,
-               size: int = 320) -> dict[str, bytes]:
+def photograph(
+    physical: pd.DataFrame, ds: date, bays: int = 40, per_photo: int = 4, seed: int = 0, size: int = 320
+) -> dict[str, bytes]:
     """Files for the `shelf/images` partition: <location>/<photo>.jpg and planogram.json."""
     rng = np.random.default_rng(seed)
     phantom = physical[(physical["book"] > 0) & (physical["on_hand"] <= 0)]
@@ -36,15 +35,27 @@ def photograph(physical: pd.DataFrame, ds: date, bays: int = 40, per_photo: int 
         for k in range(0, len(g), per_photo):
             part = g.iloc[k : k + per_photo]
             stock = dict(zip(part["sku"], part["on_hand"].clip(lower=0).round().astype(int), strict=True))
-            img, _, man = render(rng, ShelfConfig(size=size, rows=(2, 2), bays=(2, 2), occlusion_prob=0.0),
-                                 skus=list(part["sku"]), stock=stock)
+            img, _, man = render(
+                rng,
+                ShelfConfig(size=size, rows=(2, 2), bays=(2, 2), occlusion_prob=0.0),
+                skus=list(part["sku"]),
+                stock=stock,
+            )
             name = f"{loc}/photo_{k // per_photo:03d}.jpg"
             buf = io.BytesIO()
             img.save(buf, format="JPEG", quality=90)
             files[name] = buf.getvalue()
             for b in man["bays"]:
-                planogram.append({"image": name, "location_id": loc, "sku": b["sku"], "region": b["region"],
-                                  "expected_facings": b["expected_facings"], "true_facings": b["facings"]})
+                planogram.append(
+                    {
+                        "image": name,
+                        "location_id": loc,
+                        "sku": b["sku"],
+                        "region": b["region"],
+                        "expected_facings": b["expected_facings"],
+                        "true_facings": b["facings"],
+                    }
+                )
     files["planogram.json"] = json.dumps({"ds": ds.isoformat(), "bays": planogram}, indent=1).encode()
     return files
 
@@ -58,11 +69,17 @@ def run(ds: date, settings: Settings | None = None, bays: int = 40) -> dict:
     settings = settings or Settings()
     engine = sa.create_engine(settings.truth)
     if not sa.inspect(engine).has_table("physical_on_hand"):
-        raise ConfigError(f"{settings.truth} has no physical_on_hand table: the demo ERP predates shelf photos; "
-                          "regenerate it with `make demo`")
+        raise ConfigError(
+            f"{settings.truth} has no physical_on_hand table: the demo ERP predates shelf photos; "
+            "regenerate it with `make demo`"
+        )
     with engine.connect() as c:
         physical = pd.read_sql("SELECT sku, location_id, on_hand, book FROM physical_on_hand", c)
     files = photograph(physical, ds, bays=bays)
     store = lake.open_lake(settings)
-    part = lake.write_partition(store, IMAGES, ds.isoformat(), files, meta={"photos": len(files) - 1})
-    return {"ds": ds.isoformat(), "photos": len(files) - 1, "uri": store.uri(lake.partition_prefix(part.dataset, ds.isoformat()))}
+    part = catalog.SHELF_IMAGES.write(store, ds, files, meta={"photos": len(files) - 1})
+    return {
+        "ds": ds.isoformat(),
+        "photos": len(files) - 1,
+        "uri": store.uri(lake.partition_prefix(part.dataset, ds.isoformat())),
+    }

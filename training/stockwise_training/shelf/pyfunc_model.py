@@ -54,17 +54,28 @@ class ShelfModel(mlflow.pyfunc.PythonModel):
             data = Path(path).read_bytes() if Path(path).exists() else b""
             img, check = open_image(data, path)
             if img is None:
-                rows.append({"image": path, "facings": 0, "rows": "[]", "boxes": "[]",
-                             "error": check.reason or "missing file"})
+                rows.append(
+                    {"image": path, "facings": 0, "rows": "[]", "boxes": "[]", "error": check.reason or "missing file"}
+                )
             else:
                 good.append(img)
                 names.append(path)
         for path, b in zip(names, count(self.weights, good, self.params) if good else [], strict=True):
-            rows.append({"image": path, "facings": int(len(b)), "rows": json.dumps(shelf_rows(b)),
-                         "boxes": json.dumps(np.round(b, 1).tolist()), "error": ""})
+            rows.append(
+                {
+                    "image": path,
+                    "facings": int(len(b)),
+                    "rows": json.dumps(shelf_rows(b)),
+                    "boxes": json.dumps(np.round(b, 1).tolist()),
+                    "error": "",
+                }
+            )
         order = {p: i for i, p in enumerate(model_input["image"].astype(str))}
-        return pd.DataFrame(rows, columns=["image", "facings", "rows", "boxes", "error"]).sort_values(
-            "image", key=lambda s: s.map(order)).reset_index(drop=True)
+        return (
+            pd.DataFrame(rows, columns=["image", "facings", "rows", "boxes", "error"])
+            .sort_values("image", key=lambda s: s.map(order))
+            .reset_index(drop=True)
+        )
 
 
 mlflow.models.set_model(ShelfModel())

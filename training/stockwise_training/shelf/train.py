@@ -19,16 +19,24 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
+from stockwise import registry
 from stockwise.errors import ConfigError
+from stockwise.registry import SHELF
 from stockwise.settings import Settings
 from stockwise.tracking import use_mlflow
 
 log = logging.getLogger(__name__)
 
-MODEL_NAME = "stockwise-shelf"
-EXPERIMENT = "stockwise-shelf"
-CHAMPION, CHALLENGER = "champion", "challenger"
-PIP = ["mlflow", "pandas", "numpy", "pillow", "torch==2.14.1", "torchvision==0.29.1", "ultralytics==8.4.190", "stockwise"]
+PIP = [
+    "mlflow",
+    "pandas",
+    "numpy",
+    "pillow",
+    "torch==2.14.1",
+    "torchvision==0.29.1",
+    "ultralytics==8.4.190",
+    "stockwise",
+]
 
 
 @dataclass(frozen=True)
@@ -66,8 +74,14 @@ def _samples(weights: Path, test_root: Path, split: str, p, out: Path) -> list[P
     return paths
 
 
-def run(ds: date, settings: Settings | None = None, epochs: int | None = None, images: int | None = None,
-        imgsz: int | None = None, device: str | None = None) -> ShelfTrainResult:
+def run(
+    ds: date,
+    settings: Settings | None = None,
+    epochs: int | None = None,
+    images: int | None = None,
+    imgsz: int | None = None,
+    device: str | None = None,
+) -> ShelfTrainResult:
     from dataclasses import replace
 
     import mlflow
@@ -88,28 +102,58 @@ def run(ds: date, settings: Settings | None = None, epochs: int | None = None, i
         # the user's own photos: any YOLO-format folder; measured on its test split (else val)
         data = Path(settings.shelf_dataset).expanduser().resolve() / "data.yaml"
         if not data.is_file():
-            raise ConfigError(f"STOCKWISE_SHELF_DATASET={settings.shelf_dataset}: no data.yaml there (a YOLO-format "
-                              "folder: data.yaml, images/<split>/, labels/<split>/)")
+            raise ConfigError(
+                f"STOCKWISE_SHELF_DATASET={settings.shelf_dataset}: no data.yaml there (a YOLO-format "
+                "folder: data.yaml, images/<split>/, labels/<split>/)"
+            )
         test_root, test_split, test = data.parent, _test_split(data), data
         source = str(data.parent)
     else:
-        data = make_dataset(work / "train_ds", {"train": images, "val": max(4, images // 4)}, seed=0,
-                            cfg=ShelfConfig(size=imgsz), mix=MEDIUM.__class__(**{**MEDIUM.__dict__, "size": imgsz}),
-                            mix_share=0.5)
-        test = make_dataset(work / "test_ds", {"val": max(4, images // 2)}, seed=12345,
-                            cfg=HARD.__class__(**{**HARD.__dict__, "size": imgsz}))
-        test_root, test_split, source = work / "test_ds", "val", "synthetic seed 0 (half medium); test seed 12345 (hard)"
+        data = make_dataset(
+            work / "train_ds",
+            {"train": images, "val": max(4, images // 4)},
+            seed=0,
+            cfg=ShelfConfig(size=imgsz),
+            mix=MEDIUM.__class__(**{**MEDIUM.__dict__, "size": imgsz}),
+            mix_share=0.5,
+        )
+        test = make_dataset(
+            work / "test_ds",
+            {"val": max(4, images // 2)},
+            seed=12345,
+            cfg=HARD.__class__(**{**HARD.__dict__, "size": imgsz}),
+        )
+        test_root, test_split, source = (
+            work / "test_ds",
+            "val",
+            "synthetic seed 0 (half medium); test seed 12345 (hard)",
+        )
     p = TrainParams(imgsz=imgsz, epochs=epochs, device=device, batch=min(16, images))
     best, val_metrics, secs = train(data, work / "runs", p)
     conf, _ = tune_conf(best, data.parent, "val", p)  # the counting threshold, on validation
     p = replace(p, conf=conf)
-    tm = YOLO(str(best)).val(data=str(test), imgsz=imgsz, device=device, plots=False, verbose=False,
-                             project=str(work / "runs"), name="test", exist_ok=True, workers=0, split=test_split)
+    tm = YOLO(str(best)).val(
+        data=str(test),
+        imgsz=imgsz,
+        device=device,
+        plots=False,
+        verbose=False,
+        project=str(work / "runs"),
+        name="test",
+        exist_ok=True,
+        workers=0,
+        split=test_split,
+    )
     mae, per_img = count_mae(best, test_root, test_split, p)
-    metrics = {"mAP50": float(tm.box.map50), "mAP50-95": float(tm.box.map), "count_mae": mae,
-               "val_mAP50": val_metrics["mAP50"], "seconds_per_image": per_img}
+    metrics = {
+        "mAP50": float(tm.box.map50),
+        "mAP50-95": float(tm.box.map),
+        "count_mae": mae,
+        "val_mAP50": val_metrics["mAP50"],
+        "seconds_per_image": per_img,
+    }
     (work / "params.json").write_text(json.dumps(asdict(p)))
-    exp = use_mlflow(settings, EXPERIMENT)
+    exp = use_mlflow(settings, SHELF.experiment)
     with mlflow.start_run(experiment_id=exp, run_name=f"train-{ds.isoformat()}") as run_:
         mlflow.set_tags({"stockwise.ds": ds.isoformat(), "stockwise.job": "shelf_vision.train"})
         mlflow.log_params({**asdict(p), "train_images": images, "dataset": source})
@@ -117,39 +161,41 @@ def run(ds: date, settings: Settings | None = None, epochs: int | None = None, i
         for s in _samples(best, test_root, test_split, p, work):
             mlflow.log_artifact(str(s), "samples")
         code = Path(__file__).with_name("pyfunc_model.py")
-        info = mlflow.pyfunc.log_model(name="model", python_model=str(code),
-                                       artifacts={"weights": str(best), "params": str(work / "params.json")},
-                                       pip_requirements=PIP, registered_model_name=MODEL_NAME)
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(code),
+            artifacts={"weights": str(best), "params": str(work / "params.json")},
+            pip_requirements=PIP,
+            registered_model_name=SHELF.name,
+        )
         run_id = run_.info.run_id
-    client = mlflow.MlflowClient()
-    version = str(info.registered_model_version)
-    client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version)
-    client.set_model_version_tag(MODEL_NAME, version, "test.mAP50", f"{metrics['mAP50']:.6f}")
-    log.info("registered %s v%s (challenger): %s", MODEL_NAME, version, metrics)
-    return ShelfTrainResult(ds.isoformat(), MODEL_NAME, version, {k: round(v, 4) for k, v in metrics.items()},
-                            run_id, round(time.monotonic() - t0, 1))
+    version = registry.register(
+        mlflow.MlflowClient(), SHELF, info.registered_model_version, metrics["mAP50"], {"stockwise.ds": ds.isoformat()}
+    )
+    log.info("shelf model v%s: %s", version, metrics)
+    return ShelfTrainResult(
+        ds.isoformat(),
+        SHELF.name,
+        version,
+        {k: round(v, 4) for k, v in metrics.items()},
+        run_id,
+        round(time.monotonic() - t0, 1),
+    )
 
 
 def promote_job(ds: date, settings: Settings | None = None, margin: float = 0.02) -> dict:
+    """Test mAP50 as recorded (the test set is regenerated from a seed), never below the quality bar."""
     import mlflow
 
-    from stockwise_training.forecast.registry import champion_version, decide
-
     settings = settings or Settings()
-    use_mlflow(settings, EXPERIMENT)
-    client = mlflow.MlflowClient()
-    chal = client.get_model_version_by_alias(MODEL_NAME, CHALLENGER)
-    champ = champion_version(client, MODEL_NAME)
-    c = float(chal.tags["test.mAP50"])
-    k = float(champ.tags["test.mAP50"]) if champ is not None and champ.version != chal.version else None
-    ok, why = decide(1 - c, None if k is None else 1 - k, margin)  # the error is 1 - mAP50
-    if champ is not None and champ.version == chal.version:
-        ok, why = True, "challenger is already champion"
-    elif c < settings.shelf_min_map50:
-        ok, why = False, (f"test mAP50 {c:.3f} is below the quality bar {settings.shelf_min_map50:.2f} "
-                          "(STOCKWISE_SHELF_MIN_MAP50): its counts would not be trusted")
-    client.set_model_version_tag(MODEL_NAME, chal.version, "promotion.decision", "promoted" if ok else "rejected")
-    client.set_model_version_tag(MODEL_NAME, chal.version, "promotion.reason", why)
-    if ok:
-        client.set_registered_model_alias(MODEL_NAME, CHAMPION, chal.version)
-    return {"ds": ds.isoformat(), "version": chal.version, "promoted": ok, "reason": why}
+    use_mlflow(settings, SHELF.experiment)
+    p = registry.promote(
+        mlflow.MlflowClient(), SHELF, margin, floor=settings.shelf_min_map50, floor_setting="STOCKWISE_SHELF_MIN_MAP50"
+    )
+    return {
+        "ds": ds.isoformat(),
+        "version": p.version,
+        "promoted": p.promoted,
+        "reason": p.reason,
+        "champion_changed": p.changed,
+    }

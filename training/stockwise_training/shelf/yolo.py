@@ -20,16 +20,32 @@ from pathlib import Path
 
 import numpy as np
 
-INTEGRATIONS_OFF = {"sync": False, "mlflow": False, "tensorboard": False, "wandb": False, "clearml": False,
-                    "comet": False, "dvc": False, "hub": False, "neptune": False, "raytune": False}
+INTEGRATIONS_OFF = {
+    "sync": False,
+    "mlflow": False,
+    "tensorboard": False,
+    "wandb": False,
+    "clearml": False,
+    "comet": False,
+    "dvc": False,
+    "hub": False,
+    "neptune": False,
+    "raytune": False,
+}
 
 
 def offline(config_dir: str | Path) -> None:
     """Make ultralytics work without a network. Call before anything imports ultralytics."""
     cfg = Path(config_dir)
     (cfg / "Ultralytics").mkdir(parents=True, exist_ok=True)
-    os.environ.update({"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "false", "YOLO_CONFIG_DIR": str(cfg),
-                       "YOLO_VERBOSE": os.environ.get("YOLO_VERBOSE", "false")})
+    os.environ.update(
+        {
+            "YOLO_OFFLINE": "1",
+            "YOLO_AUTOINSTALL": "false",
+            "YOLO_CONFIG_DIR": str(cfg),
+            "YOLO_VERBOSE": os.environ.get("YOLO_VERBOSE", "false"),
+        }
+    )
     import matplotlib
 
     font = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
@@ -63,14 +79,42 @@ def train(data_yaml: str | Path, out_dir: str | Path, p: TrainParams = TrainPara
     torch.set_num_threads(p.threads)
     t0 = time.monotonic()
     model = YOLO(p.model_yaml)
-    model.train(data=str(data_yaml), imgsz=p.imgsz, epochs=p.epochs, batch=p.batch, device=p.device,
-                workers=p.workers, amp=False, pretrained=False, seed=p.seed, deterministic=True, plots=False,
-                project=str(Path(out_dir).resolve()), name="train", exist_ok=True, verbose=False, val=True)
+    model.train(
+        data=str(data_yaml),
+        imgsz=p.imgsz,
+        epochs=p.epochs,
+        batch=p.batch,
+        device=p.device,
+        workers=p.workers,
+        amp=False,
+        pretrained=False,
+        seed=p.seed,
+        deterministic=True,
+        plots=False,
+        project=str(Path(out_dir).resolve()),
+        name="train",
+        exist_ok=True,
+        verbose=False,
+        val=True,
+    )
     best = Path(out_dir).resolve() / "train" / "weights" / "best.pt"
-    m = YOLO(str(best)).val(data=str(data_yaml), imgsz=p.imgsz, device=p.device, plots=False, verbose=False,
-                            project=str(Path(out_dir).resolve()), name="val", exist_ok=True, workers=p.workers)
-    metrics = {"mAP50": float(m.box.map50), "mAP50-95": float(m.box.map), "precision": float(m.box.mp),
-               "recall": float(m.box.mr)}
+    m = YOLO(str(best)).val(
+        data=str(data_yaml),
+        imgsz=p.imgsz,
+        device=p.device,
+        plots=False,
+        verbose=False,
+        project=str(Path(out_dir).resolve()),
+        name="val",
+        exist_ok=True,
+        workers=p.workers,
+    )
+    metrics = {
+        "mAP50": float(m.box.map50),
+        "mAP50-95": float(m.box.map),
+        "precision": float(m.box.mp),
+        "recall": float(m.box.mr),
+    }
     return best, metrics, time.monotonic() - t0
 
 
@@ -82,8 +126,11 @@ def count(weights: str | Path, images: list, p: TrainParams = TrainParams()) -> 
     out = []
     for r in model.predict(images, imgsz=p.imgsz, conf=p.conf, device=p.device, verbose=False, stream=True):
         b = r.boxes
-        out.append(np.concatenate([b.xyxy.cpu().numpy(), b.conf.cpu().numpy()[:, None]], axis=1) if len(b)
-                   else np.zeros((0, 5)))
+        out.append(
+            np.concatenate([b.xyxy.cpu().numpy(), b.conf.cpu().numpy()[:, None]], axis=1)
+            if len(b)
+            else np.zeros((0, 5))
+        )
     return out
 
 
@@ -105,8 +152,13 @@ def count_mae(weights: str | Path, root: str | Path, split: str, p: TrainParams 
     return float(np.mean([abs(len(b) - t) for b, t in zip(pred, truth, strict=True)])), secs
 
 
-def tune_conf(weights: str | Path, root: str | Path, split: str, p: TrainParams = TrainParams(),
-              grid: tuple[float, ...] = tuple(np.round(np.arange(0.1, 0.75, 0.05), 2))) -> tuple[float, float]:
+def tune_conf(
+    weights: str | Path,
+    root: str | Path,
+    split: str,
+    p: TrainParams = TrainParams(),
+    grid: tuple[float, ...] = tuple(np.round(np.arange(0.1, 0.75, 0.05), 2)),
+) -> tuple[float, float]:
     """The counting threshold with the least count MAE on a (validation) split, and that MAE:
     an under-trained model is unsure, an over-confident one double-counts touching facings."""
     from dataclasses import replace

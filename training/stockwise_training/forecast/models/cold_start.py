@@ -31,16 +31,30 @@ class ColdStart:
             own = np.nan_to_num(np.nanmean(y[:, -max(self.window, 1) :], axis=1), nan=np.nan)
             own_all = np.nanmean(y, axis=1)
         own = np.where(np.isnan(own), own_all, own)
-        cat = (m.keys[["sku"]].merge(statics[["sku", "category"]], on="sku", how="left")["category"]
-               if statics is not None and "category" in statics else pd.Series(["all"] * len(m.keys)))
-        keys = pd.DataFrame({"category": cat.fillna("all").to_numpy(), "location_id": m.keys["location_id"].to_numpy(),
-                             "level": own, "established": n_obs >= self.established})
+        cat = (
+            m.keys[["sku"]].merge(statics[["sku", "category"]], on="sku", how="left")["category"]
+            if statics is not None and "category" in statics
+            else pd.Series(["all"] * len(m.keys))
+        )
+        keys = pd.DataFrame(
+            {
+                "category": cat.fillna("all").to_numpy(),
+                "location_id": m.keys["location_id"].to_numpy(),
+                "level": own,
+                "established": n_obs >= self.established,
+            }
+        )
         est = keys[keys["established"] & keys["level"].notna()]
         by_cl = est.groupby(["category", "location_id"])["level"].median()
         by_c = est.groupby("category")["level"].median()
         overall = float(est["level"].median()) if len(est) else 0.0
-        prof = np.array([by_cl.get((c, loc), by_c.get(c, overall)) for c, loc in zip(keys["category"], keys["location_id"], strict=True)],
-                        dtype=float)
+        prof = np.array(
+            [
+                by_cl.get((c, loc), by_c.get(c, overall))
+                for c, loc in zip(keys["category"], keys["location_id"], strict=True)
+            ],
+            dtype=float,
+        )
         w = n_obs / (n_obs + self.prior)
         self.level = np.nan_to_num(w * np.nan_to_num(own, nan=0.0) + (1 - w) * prof, nan=0.0)
         # the weekday (season) shape of established demand, shared by all

@@ -107,8 +107,10 @@ class GlobalLGBM:
         st = m.keys.merge(st, on=[c for c in ("sku", "location_id") if c in st], how="left")
         # category codes from the training vocabulary, so a new history (serving, a partition)
         # gets the same code for the same category; unseen values are missing to the trees
-        values = {"category": st["category"].fillna("?").astype(str) if "category" in st else pd.Series("?", index=st.index),
-                  "location_id": st["location_id"].astype(str)}
+        values = {
+            "category": st["category"].fillna("?").astype(str) if "category" in st else pd.Series("?", index=st.index),
+            "location_id": st["location_id"].astype(str),
+        }
         if not hasattr(self, "vocab"):
             self.vocab = {c: sorted(v.unique()) for c, v in values.items()}
         self.cat_codes = {c: pd.Categorical(v, categories=self.vocab[c]).codes for c, v in values.items()}
@@ -116,6 +118,19 @@ class GlobalLGBM:
         # covariates over history + the future: price, promotion, events (known in advance)
         fut = future_dates(m.dates[-1], self.p.horizon, m.freq)
         self.all_dates = m.dates.append(fut)
+        price, promo = self._covariates(m, exog)
+        self.price = pd.DataFrame(price).ffill(axis=1).to_numpy()
+        self.promo = promo
+        if self.p.recency_features:
+            self.zero_run, self.sell_share = _recency(m.cols["qty"], 4 * self.p.season)
+        if self.p.price_features:
+            win = 4 * self.p.season
+            self.price_ref = pd.DataFrame(self.price).T.rolling(win, min_periods=1).mean().T.to_numpy()
+            codes, uniq = pd.factorize(m.keys["sku"].astype(str))
+            self.price_item = _group_mean(self.price, codes, len(uniq))
+
+    def _covariates(self, m: Matrix, exog: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+        """Price and promotion [series, history + horizon] and the other planned covariates."""
         n_all = len(self.all_dates)
         price = np.full((len(m.keys), n_all), np.nan)
         if "price" in m.cols:
@@ -130,38 +145,31 @@ class GlobalLGBM:
         # would leak the target (and serving never has it); without a plan, the target sees the
         # values as of the origin, exactly as serving does
         self.planned: dict[str, np.ndarray] = {}
-        if exog is not None and len(exog):
-            e = exog.copy()
-            e["date"] = pd.to_datetime(e["date"])
-            s_idx = pd.MultiIndex.from_frame(m.keys).get_indexer(pd.MultiIndex.from_frame(e[["sku", "location_id"]]))
-            t_idx = self.all_dates.get_indexer(e["date"])
-            ok = (s_idx >= 0) & (t_idx >= 0)
-            for c in e.columns:
-                if c in ("sku", "location_id", "date"):
-                    continue
-                mat = np.full((len(m.keys), n_all), np.nan)
-                vals = e[c]
-                if not pd.api.types.is_numeric_dtype(vals):
-                    vals = pd.Series(pd.Categorical(vals.fillna("none")).codes, index=vals.index)
-                mat[s_idx[ok], t_idx[ok]] = vals.to_numpy(dtype=float)[ok]
-                if c == "price":
-                    fill = ~np.isnan(mat)
-                    price[fill] = mat[fill]
-                    self.planned["price"] = mat
-                elif c == "on_promo":
-                    promo[~np.isnan(mat)] = mat[~np.isnan(mat)]
-                    self.planned["on_promo"] = mat
-                else:
-                    self.exog_cols[c] = mat
-        self.price = pd.DataFrame(price).ffill(axis=1).to_numpy()
-        self.promo = promo
-        if self.p.recency_features:
-            self.zero_run, self.sell_share = _recency(m.cols["qty"], 4 * self.p.season)
-        if self.p.price_features:
-            win = 4 * self.p.season
-            self.price_ref = pd.DataFrame(self.price).T.rolling(win, min_periods=1).mean().T.to_numpy()
-            codes, uniq = pd.factorize(m.keys["sku"].astype(str))
-            self.price_item = _group_mean(self.price, codes, len(uniq))
+        if exog is None or not len(exog):
+            return price, promo
+        e = exog.copy()
+        e["date"] = pd.to_datetime(e["date"])
+        s_idx = pd.MultiIndex.from_frame(m.keys).get_indexer(pd.MultiIndex.from_frame(e[["sku", "location_id"]]))
+        t_idx = self.all_dates.get_indexer(e["date"])
+        ok = (s_idx >= 0) & (t_idx >= 0)
+        for c in e.columns:
+            if c in ("sku", "location_id", "date"):
+                continue
+            mat = np.full((len(m.keys), n_all), np.nan)
+            vals = e[c]
+            if not pd.api.types.is_numeric_dtype(vals):
+                vals = pd.Series(pd.Categorical(vals.fillna("none")).codes, index=vals.index)
+            mat[s_idx[ok], t_idx[ok]] = vals.to_numpy(dtype=float)[ok]
+            if c == "price":
+                fill = ~np.isnan(mat)
+                price[fill] = mat[fill]
+                self.planned["price"] = mat
+            elif c == "on_promo":
+                promo[~np.isnan(mat)] = mat[~np.isnan(mat)]
+                self.planned["on_promo"] = mat
+            else:
+                self.exog_cols[c] = mat
+        return price, promo
 
     def _group_means(self, m: Matrix, st: pd.DataFrame) -> dict[str, tuple[np.ndarray, bool]]:
         """[series, period] means of the rolling features over each series' group.
@@ -172,8 +180,12 @@ class GlobalLGBM:
         """
         groups = {"item": m.keys["sku"].astype(str).to_numpy()}
         if "category" in st:
-            groups["loc_cat"] = (st["location_id"].astype(str) + "|" + st["category"].fillna("?").astype(str)).to_numpy()
-        sources = {c: m.cols[c] for c in ("rmean_7", "rmean_28", "rmean_3", "rmean_12", "lag_1") if c in m.cols}
+            groups["loc_cat"] = (
+                st["location_id"].astype(str) + "|" + st["category"].fillna("?").astype(str)
+            ).to_numpy()
+        sources: dict[str, np.ndarray] = {
+            c: m.cols[c] for c in ("rmean_7", "rmean_28", "rmean_3", "rmean_12", "lag_1") if c in m.cols
+        }
         sources["season_mean"] = self.smean
         out: dict[str, tuple[np.ndarray, bool]] = {}
         for gname, labels in groups.items():
@@ -206,7 +218,9 @@ class GlobalLGBM:
         f["season_mean"] = self.smean[s, phase_ref]
         price_t, promo_t = self._known_at(s, o, t)
         f["season_last"] = self.obs[s, phase_ref]
-        base = np.where(np.isnan(f.get("rmean_28", f["season_mean"])), f["season_mean"], f.get("rmean_28", f["season_mean"]))
+        base = np.where(
+            np.isnan(f.get("rmean_28", f["season_mean"])), f["season_mean"], f.get("rmean_28", f["season_mean"])
+        )
         with np.errstate(all="ignore"):
             f["season_ratio"] = f["season_mean"] / base
             f["price_ratio_target"] = price_t / self.price[s, o]
@@ -254,37 +268,52 @@ class GlobalLGBM:
         if last_origin < 1 or not len(origins):
             raise ValueError(f"not enough history ({T} periods) for horizon {p.horizon}")
         S = len(m.keys)
-        s, o, k = np.meshgrid(np.arange(S), origins, np.arange(1, p.horizon + 1), indexing="ij")
-        s, o, t = s.ravel(), o.ravel(), (o + k).ravel()
+        grid = np.meshgrid(np.arange(S), origins, np.arange(1, p.horizon + 1), indexing="ij")
+        s, o, t = grid[0].ravel(), grid[1].ravel(), (grid[1] + grid[2]).ravel()
         y = self.obs[s, t]
         keep = ~np.isnan(y) & ~np.isnan(m.cols["qty"][s, o])  # censored targets and unstarted series out
         s, o, t, y = s[keep], o[keep], t[keep], y[keep]
         X = self._features(s, o, t)
         self.feature_names = list(X.columns)
         cats = [c for c in ("category", "location") if c in X]
-        base = dict(learning_rate=p.learning_rate, num_leaves=p.num_leaves, min_data_in_leaf=p.min_data_in_leaf,
-                    feature_fraction=p.feature_fraction, bagging_fraction=0.8, bagging_freq=1,
-                    num_threads=p.threads, seed=p.seed, verbose=-1, **p.extra)
+        base = dict(
+            learning_rate=p.learning_rate,
+            num_leaves=p.num_leaves,
+            min_data_in_leaf=p.min_data_in_leaf,
+            feature_fraction=p.feature_fraction,
+            bagging_fraction=0.8,
+            bagging_freq=1,
+            num_threads=p.threads,
+            seed=p.seed,
+            verbose=-1,
+            **p.extra,
+        )
         log.info("lightgbm: %d training rows x %d features from %d origins", len(X), X.shape[1], len(origins))
         ds = lgb.Dataset(X, y, categorical_feature=cats, free_raw_data=False)
         mean_ds = ds
         if p.sample_weights:
             sw = self._series_weights(m)[s]
             mean_ds = lgb.Dataset(X, y, weight=sw / sw.mean(), categorical_feature=cats, free_raw_data=False)
-        obj = {"objective": p.objective}
+        obj: dict[str, str | float] = {"objective": p.objective}
         if p.objective == "tweedie":
             obj["tweedie_variance_power"] = p.tweedie_power
         self.mean_model = lgb.train({**base, **obj}, mean_ds, num_boost_round=p.rounds)
         self.blend_models = []
         for i, objective in enumerate(p.blend):
             extra = {"tweedie_variance_power": p.tweedie_power} if objective == "tweedie" else {}
-            self.blend_models.append(lgb.train({**base, "seed": p.seed + 1 + i, "objective": objective, **extra}, mean_ds,
-                                               num_boost_round=p.rounds))
+            self.blend_models.append(
+                lgb.train(
+                    {**base, "seed": p.seed + 1 + i, "objective": objective, **extra}, mean_ds, num_boost_round=p.rounds
+                )
+            )
         self.q_models = {}
         for q in p.quantiles:
-            self.q_models[q] = lgb.train({**base, "objective": "quantile", "alpha": q}, ds,
-                                         num_boost_round=p.quantile_rounds)
-        self.importance = pd.Series(self.mean_model.feature_importance("gain"), index=self.feature_names).sort_values(ascending=False)
+            self.q_models[q] = lgb.train(
+                {**base, "objective": "quantile", "alpha": q}, ds, num_boost_round=p.quantile_rounds
+            )
+        self.importance = pd.Series(self.mean_model.feature_importance("gain"), index=self.feature_names).sort_values(
+            ascending=False
+        )
         self.n_train_rows = len(X)
         return self
 
@@ -307,8 +336,21 @@ class GlobalLGBM:
 
     def slim(self) -> GlobalLGBM:
         """Drop the training matrices (before pickling into a registered model)."""
-        for attr in ("m", "obs", "smean", "price", "promo", "exog_cols", "all_dates", "group_cols", "price_ref",
-                     "price_item", "zero_run", "sell_share", "planned"):
+        for attr in (
+            "m",
+            "obs",
+            "smean",
+            "price",
+            "promo",
+            "exog_cols",
+            "all_dates",
+            "group_cols",
+            "price_ref",
+            "price_item",
+            "zero_run",
+            "sell_share",
+            "planned",
+        ):
             self.__dict__.pop(attr, None)
         return self
 
@@ -326,8 +368,8 @@ class GlobalLGBM:
             raise ValueError(f"model trained for horizon {p.horizon}, asked for {horizon}")
         T = len(self.m.dates)
         S = len(self.m.keys)
-        s, k = np.meshgrid(np.arange(S), np.arange(1, horizon + 1), indexing="ij")
-        s, k = s.ravel(), k.ravel()
+        sg, kg = np.meshgrid(np.arange(S), np.arange(1, horizon + 1), indexing="ij")
+        s, k = sg.ravel(), kg.ravel()
         o = np.full_like(s, T - 1)
         X = self._features(s, o, o + k)
         models = [self.mean_model, *getattr(self, "blend_models", [])]

@@ -34,24 +34,38 @@ def _subset(m: Matrix, idx: np.ndarray) -> Matrix:
 def to_long(m: Matrix) -> pd.DataFrame:
     """The matrix back as panel rows (periods before a series starts left out)."""
     s, t = np.nonzero(~np.isnan(m.cols["qty"]))
-    out = pd.DataFrame({"sku": m.keys["sku"].to_numpy()[s], "location_id": m.keys["location_id"].to_numpy()[s],
-                        "date": m.dates[t]})
+    out = pd.DataFrame(
+        {"sku": m.keys["sku"].to_numpy()[s], "location_id": m.keys["location_id"].to_numpy()[s], "date": m.dates[t]}
+    )
     for c, mat in m.cols.items():
         out[c] = mat[s, t]
     return out
 
 
-def _fit_partition(part: str, pdf: pd.DataFrame, edf: pd.DataFrame | None, freq: str, params: dict,
-                   statics: pd.DataFrame | None, nq: int) -> pd.DataFrame:
+def _fit_partition(
+    part: str,
+    pdf: pd.DataFrame,
+    edf: pd.DataFrame | None,
+    freq: str,
+    params: dict,
+    statics: pd.DataFrame | None,
+    nq: int,
+) -> pd.DataFrame:
     """Fit one partition's model (inside a Spark task or in-process); forecast rows + the model."""
     t0 = time.monotonic()
     sub = to_matrix(pdf.drop(columns=[PART]), freq)
     model = GlobalLGBM(**params).fit(sub, statics=statics, exog=edf.drop(columns=[PART]) if edf is not None else None)
     mean, q = model.predict(model.p.horizon)
     S, h = mean.shape
-    rows = pd.DataFrame({"part": part, "sku": np.repeat(sub.keys["sku"].astype(str).to_numpy(), h),
-                         "location_id": np.repeat(sub.keys["location_id"].astype(str).to_numpy(), h),
-                         "k": np.tile(np.arange(1, h + 1), S), "mean": mean.ravel()})
+    rows = pd.DataFrame(
+        {
+            "part": part,
+            "sku": np.repeat(sub.keys["sku"].astype(str).to_numpy(), h),
+            "location_id": np.repeat(sub.keys["location_id"].astype(str).to_numpy(), h),
+            "k": np.tile(np.arange(1, h + 1), S),
+            "mean": mean.ravel(),
+        }
+    )
     for j in range(nq):
         rows[f"q{j}"] = q[..., j].ravel() if q is not None else np.nan
     rows["seconds"] = time.monotonic() - t0
@@ -87,25 +101,51 @@ class PartitionedLGBM:
         t0 = time.monotonic()
         parts = self._parts(m.keys, statics)
         long = to_long(m)
-        long[PART] = pd.Series(parts).to_numpy()[pd.MultiIndex.from_frame(m.keys).get_indexer(
-            pd.MultiIndex.from_frame(long[KEYS]))]
+        long[PART] = pd.Series(parts).to_numpy()[
+            pd.MultiIndex.from_frame(m.keys).get_indexer(pd.MultiIndex.from_frame(long[KEYS]))
+        ]
         e = None
         if exog is not None and len(exog):
-            e = exog.merge(pd.DataFrame({"sku": m.keys["sku"], "location_id": m.keys["location_id"], PART: parts}),
-                           on=KEYS, how="inner")
+            e = exog.merge(
+                pd.DataFrame({"sku": m.keys["sku"], "location_id": m.keys["location_id"], PART: parts}),
+                on=KEYS,
+                how="inner",
+            )
         nq = len(self.p.quantiles)
         n_parts = len(set(parts))
-        log.info("lightgbm by %s: %d partitions, %d series, %s", self.partition_by, n_parts, len(m.keys),
-                 "through Spark" if self.use_spark else "in-process")
+        log.info(
+            "lightgbm by %s: %d partitions, %d series, %s",
+            self.partition_by,
+            n_parts,
+            len(m.keys),
+            "through Spark" if self.use_spark else "in-process",
+        )
         if self.use_spark:
             out = self._fit_spark(long, e, m.freq, statics, nq)
         else:
-            out = pd.concat([_fit_partition(p, long[long[PART] == p], None if e is None else e[e[PART] == p],
-                                            m.freq, self.params, statics, nq) for p in sorted(set(parts))],
-                            ignore_index=True)
+            out = pd.concat(
+                [
+                    _fit_partition(
+                        p,
+                        long[long[PART] == p],
+                        None if e is None else e[e[PART] == p],
+                        m.freq,
+                        self.params,
+                        statics,
+                        nq,
+                    )
+                    for p in sorted(set(parts))
+                ],
+                ignore_index=True,
+            )
         self._collect(m, out, nq)
-        log.info("lightgbm by %s: %d models in %.0fs (slowest partition %.0fs)", self.partition_by, len(self.models),
-                 time.monotonic() - t0, out.groupby("part")["seconds"].first().max())
+        log.info(
+            "lightgbm by %s: %d models in %.0fs (slowest partition %.0fs)",
+            self.partition_by,
+            len(self.models),
+            time.monotonic() - t0,
+            out.groupby("part")["seconds"].first().max(),
+        )
         return self
 
     def _fit_spark(self, long, e, freq, statics, nq) -> pd.DataFrame:
@@ -113,8 +153,11 @@ class PartitionedLGBM:
         from stockwise.spark import spark_job
 
         params = self.params
-        schema = ("part string, sku string, location_id string, k int, mean double, "
-                  + "".join(f"q{j} double, " for j in range(nq)) + "seconds double, model binary")
+        schema = (
+            "part string, sku string, location_id string, k int, mean double, "
+            + "".join(f"q{j} double, " for j in range(nq))
+            + "seconds double, model binary"
+        )
         # the executors read the rows from Parquet (as from the lake), not from the driver's memory;
         # on a cluster the folder must be one every executor mounts (STOCKWISE_SPARK_SCRATCH)
         settings = Settings()
@@ -124,6 +167,7 @@ class PartitionedLGBM:
             long.astype({"sku": str, "location_id": str}).to_parquet(f"{tmp}/panel.parquet", **_PARQUET)
             sdf = spark.read.parquet(f"{tmp}/panel.parquet").repartition(n_parts, PART)
             if e is None:
+
                 def fn(key, pdf):
                     return _fit_partition(key[0], pdf, None, freq, params, statics, nq)
 
@@ -132,10 +176,10 @@ class PartitionedLGBM:
                 e.astype({"sku": str, "location_id": str}).to_parquet(f"{tmp}/exog.parquet", **_PARQUET)
                 edf = spark.read.parquet(f"{tmp}/exog.parquet")
 
-                def fn(key, pdf, edf_):
+                def fn_with_exog(key, pdf, edf_):
                     return _fit_partition(key[0], pdf, edf_, freq, params, statics, nq)
 
-                res = sdf.groupBy(PART).cogroup(edf.groupBy(PART)).applyInPandas(fn, schema=schema)
+                res = sdf.groupBy(PART).cogroup(edf.groupBy(PART)).applyInPandas(fn_with_exog, schema=schema)
             return res.toPandas()
 
     def _collect(self, m: Matrix, out: pd.DataFrame, nq: int) -> None:
@@ -144,12 +188,15 @@ class PartitionedLGBM:
         s = pd.MultiIndex.from_frame(keys).get_indexer(pd.MultiIndex.from_frame(out[KEYS]))
         h = self.p.horizon
         self._mean = np.zeros((len(keys), h))
-        self._q = np.zeros((len(keys), h, nq)) if nq else None
+        q = np.zeros((len(keys), h, nq))
         self._mean[s, out["k"] - 1] = out["mean"].to_numpy()
         for j in range(nq):
-            self._q[s, out["k"] - 1, j] = out[f"q{j}"].to_numpy()
+            q[s, out["k"] - 1, j] = out[f"q{j}"].to_numpy()
+        self._q = q if nq else None
         imp = [md.importance for md in self.models.values()]
-        self.importance = pd.concat(imp, axis=1).sum(axis=1).sort_values(ascending=False) if imp else pd.Series(dtype=float)
+        self.importance = (
+            pd.concat(imp, axis=1).sum(axis=1).sort_values(ascending=False) if imp else pd.Series(dtype=float)
+        )
         self.n_train_rows = sum(getattr(md, "n_train_rows", 0) for md in self.models.values())
 
     def predict(self, horizon: int, future=None):

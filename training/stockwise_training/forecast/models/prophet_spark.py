@@ -18,8 +18,9 @@ import pandas as pd
 
 log = logging.getLogger(__name__)
 
-SCHEMA = ("sku string, location_id string, date timestamp, mean double, p10 double, p50 double, p90 double, "
-          "status string")
+SCHEMA = (
+    "sku string, location_id string, date timestamp, mean double, p10 double, p50 double, p90 double, status string"
+)
 
 
 class ProphetFailures(RuntimeError):
@@ -44,8 +45,18 @@ def fit_series(pdf: pd.DataFrame, p: ProphetParams, future_cov: pd.DataFrame | N
     dates = pd.date_range(last + pd.Timedelta(days=1), periods=p.horizon, freq="D")
 
     def rows(mean, lo, mid, hi, status):
-        return pd.DataFrame({"sku": sku, "location_id": loc, "date": dates, "mean": mean, "p10": lo, "p50": mid,
-                             "p90": hi, "status": status})
+        return pd.DataFrame(
+            {
+                "sku": sku,
+                "location_id": loc,
+                "date": dates,
+                "mean": mean,
+                "p10": lo,
+                "p50": mid,
+                "p90": hi,
+                "status": status,
+            }
+        )
 
     try:
         import cmdstanpy
@@ -58,13 +69,23 @@ def fit_series(pdf: pd.DataFrame, p: ProphetParams, future_cov: pd.DataFrame | N
         observed = hist[~hist["stockout"].astype(bool)] if "stockout" in hist else hist
         if len(observed) < p.min_history:
             raise ValueError(f"{len(observed)} observed days, fewer than {p.min_history}")
-        df = pd.DataFrame({"ds": pd.to_datetime(observed["date"]).to_numpy(), "y": observed["qty"].astype(float).to_numpy()})
-        regs = [c for c in ("price", "on_promo") if c in observed and observed[c].notna().any()
-                and observed[c].astype(float).nunique() > 1]
+        df = pd.DataFrame(
+            {"ds": pd.to_datetime(observed["date"]).to_numpy(), "y": observed["qty"].astype(float).to_numpy()}
+        )
+        regs = [
+            c
+            for c in ("price", "on_promo")
+            if c in observed and observed[c].notna().any() and observed[c].astype(float).nunique() > 1
+        ]
         for c in regs:
             df[c] = observed[c].astype(float).fillna(observed[c].astype(float).median()).to_numpy()
-        m = Prophet(interval_width=p.interval, uncertainty_samples=p.uncertainty_samples,
-                    yearly_seasonality=len(observed) >= 365, weekly_seasonality=True, daily_seasonality=False)
+        m = Prophet(
+            interval_width=p.interval,
+            uncertainty_samples=p.uncertainty_samples,
+            yearly_seasonality=len(observed) >= 365,
+            weekly_seasonality=True,
+            daily_seasonality=False,
+        )
         if p.country:
             m.add_country_holidays(country_name=p.country)
         for c in regs:
@@ -104,8 +125,12 @@ def forecast(spark, panel, p: ProphetParams = ProphetParams()) -> ProphetResult:
     t0 = time.monotonic()
     sdf = panel if hasattr(panel, "groupBy") else spark.createDataFrame(panel)
     cols = [c for c in ("sku", "location_id", "date", "qty", "stockout", "price", "on_promo") if c in sdf.columns]
-    out = (sdf.select(*cols).groupBy("sku", "location_id")
-           .applyInPandas(lambda pdf: fit_series(pdf, p), schema=SCHEMA).toPandas())
+    out = (
+        sdf.select(*cols)
+        .groupBy("sku", "location_id")
+        .applyInPandas(lambda pdf: fit_series(pdf, p), schema=SCHEMA)
+        .toPandas()
+    )
     status = out.drop_duplicates(["sku", "location_id"])
     bad = status[status["status"] != "ok"]
     n = len(status)
@@ -113,6 +138,8 @@ def forecast(spark, panel, p: ProphetParams = ProphetParams()) -> ProphetResult:
     if len(bad):
         log.warning("prophet: %d of %d series failed, e.g. %s", len(bad), n, failures[:3])
     if n and len(bad) / n > p.max_failed_share:
-        raise ProphetFailures(f"prophet: {len(bad)} of {n} series failed ({len(bad) / n:.1%} > "
-                              f"{p.max_failed_share:.0%}); e.g. {failures[:5]}")
+        raise ProphetFailures(
+            f"prophet: {len(bad)} of {n} series failed ({len(bad) / n:.1%} > "
+            f"{p.max_failed_share:.0%}); e.g. {failures[:5]}"
+        )
     return ProphetResult(out, n, len(bad), failures, round(time.monotonic() - t0, 1))

@@ -1,0 +1,195 @@
+"""The model registry, one way for every model family: names, aliases, promotion, fallback.
+
+Each family is registered in MLflow under its name, with the aliases `challenger` (the newest
+version, not yet trusted) and `champion` (what the DAGs serve). Promotion is the same rule for
+all: the challenger's score (a version tag) against the champion's, re-scored on the same data
+when the family can, with a relative margin; the decision and both scores are recorded as the
+same version tags for every family, among them the champion the new one replaced, which is
+how serving walks back to an earlier champion when the current one is broken.
+
+Training (stage `stockwise_training`) registers and promotes, serving (`stockwise_serving`)
+loads: both name models only through this module.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+@dataclass(frozen=True)
+class Family:
+    """A registered model: its name (also its MLflow experiment) and how versions are compared."""
+
+    name: str
+    metric: str  # the version tag holding a version's score
+    label: str  # the score's name in reasons
+    higher_is_better: bool
+
+    @property
+    def experiment(self) -> str:
+        return self.name
+
+    def error(self, score: float) -> float:
+        """The score as an error (lower is better): the margin is relative to it."""
+        return 1 - score if self.higher_is_better else score
+
+
+DEMAND = Family("stockwise-demand", "backtest.wrmsse", "WRMSSE", higher_is_better=False)
+ANOMALY = Family("stockwise-anomaly", "eval.f1", "F1", higher_is_better=True)
+SHELF = Family("stockwise-shelf", "test.mAP50", "mAP50", higher_is_better=True)
+FAMILIES = {f.name: f for f in (DEMAND, ANOMALY, SHELF)}
+
+
+@dataclass(frozen=True)
+class Promotion:
+    version: str
+    promoted: bool  # the challenger is (now) champion
+    changed: bool  # the champion alias moved: something new to serve
+    reason: str
+    challenger_score: float
+    champion_score: float | None
+    champion_version: str | None
+
+
+def version_by_alias(client, fam: Family, alias: str):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(fam.name, alias)
+    except MlflowException:
+        return None
+
+
+def champion(client, fam: Family):
+    return version_by_alias(client, fam, CHAMPION)
+
+
+def register(client, fam: Family, version: str | int, score: float, tags: dict[str, Any] | None = None) -> str:
+    """Make a freshly logged version the challenger, with its score and lineage tags."""
+    version = str(version)
+    client.set_registered_model_alias(fam.name, CHALLENGER, version)
+    for k, v in {fam.metric: f"{score:.6f}", **(tags or {})}.items():
+        client.set_model_version_tag(fam.name, version, k, str(v))
+    log.info("registered %s v%s (challenger): %s %.4f", fam.name, version, fam.label, score)
+    return version
+
+
+def decide(fam: Family, challenger: float, champion_score: float | None, margin: float) -> tuple[bool, str]:
+    """Promote when there is no champion, or the challenger's error is lower by at least `margin`."""
+    import math
+
+    if champion_score is None or not math.isfinite(champion_score):
+        return True, "no champion yet"
+    c, k = fam.error(challenger), fam.error(champion_score)
+    verb = "beats" if c <= k * (1 - margin) else "does not beat"
+    enough = ">= " if verb == "beats" else ""
+    return verb == "beats", (
+        f"challenger {fam.label} {challenger:.4f} {verb} champion {champion_score:.4f} "
+        f"by {enough}{margin:.0%}" + (" (as an error)" if fam.higher_is_better else "")
+    )
+
+
+def promote(
+    client,
+    fam: Family,
+    margin: float,
+    rescore: Callable[[Any], float] | None = None,
+    floor: float | None = None,
+    floor_setting: str = "",
+) -> Promotion:
+    """Compare the challenger with the champion and move `champion` if it wins; record why.
+
+    `rescore(champion_version)` scores the champion on the challenger's data (else its own tag);
+    `floor`: a challenger scoring below it is never promoted, champion or not.
+    """
+    chal = version_by_alias(client, fam, CHALLENGER)
+    if chal is None:
+        raise LookupError(f"{fam.name} has no challenger to promote: train one first")
+    score = float(chal.tags[fam.metric])
+    champ = champion(client, fam)
+    if champ is not None and champ.version == chal.version:
+        return Promotion(
+            str(chal.version), True, False, "challenger is already champion", score, score, str(champ.version)
+        )
+    champ_score = None
+    if champ is not None:
+        champ_score = rescore(champ) if rescore is not None else float(champ.tags.get(fam.metric, "nan"))
+    ok, why = decide(fam, score, champ_score, margin)
+    if floor is not None and (score < floor if fam.higher_is_better else score > floor):
+        ok, why = (
+            False,
+            (
+                f"{fam.label} {score:.3f} is {'below' if fam.higher_is_better else 'above'} the quality "
+                f"bar {floor:.2f}{f' ({floor_setting})' if floor_setting else ''}: not trusted"
+            ),
+        )
+    tags = {
+        "promotion.decision": "promoted" if ok else "rejected",
+        "promotion.reason": why,
+        "promotion.metric": fam.metric,
+        "promotion.margin": str(margin),
+        "promotion.challenger_score": f"{score:.6f}",
+        "promotion.champion_score": "" if champ_score is None else f"{champ_score:.6f}",
+        "promotion.champion_version": "" if champ is None else str(champ.version),
+    }
+    for k, v in tags.items():
+        client.set_model_version_tag(fam.name, chal.version, k, v)
+    if ok:
+        client.set_registered_model_alias(fam.name, CHAMPION, chal.version)
+    log.info("promotion of %s v%s: %s", fam.name, chal.version, why)
+    return Promotion(str(chal.version), ok, ok, why, score, champ_score, None if champ is None else str(champ.version))
+
+
+def chain(client, fam: Family, limit: int = 5) -> list:
+    """The champion, then the champions before it (each promotion records the one it replaced).
+
+    What serving falls back along when a champion is broken: never a challenger or an unknown model.
+    """
+    from mlflow.exceptions import MlflowException
+
+    out: list = []
+    seen: set[str] = set()
+    mv = champion(client, fam)
+    while mv is not None and mv.version not in seen and len(out) < limit:
+        out.append(mv)
+        seen.add(mv.version)
+        prev = (mv.tags or {}).get("promotion.champion_version")
+        try:
+            mv = client.get_model_version(fam.name, prev) if prev else None
+        except MlflowException:
+            mv = None
+    return out
+
+
+def serve(client, fam: Family, use: Callable[[Any, Any], Any], limit: int = 5) -> tuple[Any, Any, list[str]]:
+    """Apply `use(pyfunc, version)` with the champion, else each champion before it in turn.
+
+    Returns (what `use` returned, the version that served, why each newer one could not): a
+    broken artifact raises anything (a truncated pickle, a missing file, an MLflow error, output
+    `use` refuses), so every failure is caught, logged and reported, never hidden. (None, None,
+    failures) when no champion could serve.
+    """
+    import mlflow
+
+    failures: list[str] = []
+    for i, mv in enumerate(chain(client, fam, limit)):
+        try:
+            return use(mlflow.pyfunc.load_model(f"models:/{fam.name}/{mv.version}"), mv), mv, failures
+        except Exception as e:  # noqa: BLE001 - see above
+            text = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+            failures.append(f"v{mv.version} failed: {type(e).__name__}: {text}")
+            log.error(
+                "%s v%s (%s) cannot serve: %s",
+                fam.name,
+                mv.version,
+                "champion" if i == 0 else "an earlier champion",
+                failures[-1],
+            )
+    return None, None, failures
