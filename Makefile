@@ -32,7 +32,7 @@ SEED ?= 7
 DS ?= 2025-12-31
 PYTEST_ARGS ?=
 
-.PHONY: help install run train demo test test-fast lint lock airflow-ui mlflow-ui where clean bench-deps bench vision-deps shelf-photos shelf
+.PHONY: help install run train demo test test-fast test-tools env lint lock airflow-ui mlflow-ui where clean bench-deps bench vision-deps shelf-photos shelf
 
 help:
 	@echo "make run         create the environment, the demo ERP, and run the inventory_planning DAG for DS=$(DS)"
@@ -46,6 +46,7 @@ help:
 	@echo "make vision-deps the optional shelf-vision extra (torch, ultralytics: AGPL-3.0)"
 	@echo "make shelf       photograph the demo ERP's shelves, train stockwise-shelf, count and reconcile (~25 min on CPU)"
 	@echo "make lint        ruff (lint, format), mypy, import-linter"
+	@echo "make env         a .env with fresh random secrets for docker-compose.yaml"
 	@echo "make lock        re-resolve requirements/lock.txt from requirements/base.in"
 
 $(STAMP): requirements/lock.txt requirements/tools.txt pyproject.toml
@@ -112,8 +113,27 @@ bench: bench-deps
 where:
 	@$(BIN)/stockwise -q where --ds $(DS)
 
-test: $(STAMP) $(VISION_STAMP)
+# Debian tools the tests drive: docker-compose validates the compose file (no Docker engine runs
+# here). Installed when missing (as root, as on CI machines); otherwise said, and the test fails.
+test-tools:
+	@command -v docker-compose >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "[stockwise] installing Debian's docker-compose (to validate docker-compose.yaml)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null; \
+	  else echo "[stockwise] please install docker-compose (Debian package): the compose test needs it"; fi; }
+
+test: $(STAMP) $(VISION_STAMP) test-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# a .env for the compose stack with fresh random secrets (never overwrites an existing one)
+env:
+	@test ! -e .env || { echo ".env exists: not overwritten"; exit 1; }
+	@$(PYTHON) -c 'import base64, os, re, secrets; t = open(".env.example").read(); \
+	  key = base64.urlsafe_b64encode(os.urandom(32)).decode(); \
+	  t = re.sub(r"(?m)^(AIRFLOW_FERNET_KEY)=.*$$", lambda m: m.group(1) + "=" + key, t); \
+	  t = re.sub(r"(?m)^(\w+)=change-me.*$$", lambda m: m.group(1) + "=" + secrets.token_urlsafe(24), t); \
+	  fd = os.open(".env", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600); os.write(fd, t.encode()); os.close(fd)'
+	@echo "[stockwise] wrote .env (mode 600) with fresh secrets for docker-compose"
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,8 @@ def promote(
             ),
         )
     tags = {
+        "promotion.by": who(),
+        "promotion.at": datetime.now(UTC).isoformat(timespec="seconds"),
         "promotion.decision": "promoted" if ok else "rejected",
         "promotion.reason": why,
         "promotion.metric": fam.metric,
@@ -143,8 +146,58 @@ def promote(
         client.set_model_version_tag(fam.name, chal.version, k, v)
     if ok:
         client.set_registered_model_alias(fam.name, CHAMPION, chal.version)
+        # the registered model remembers which champion Stockwise set: a move by hand shows as a mismatch
+        for k, v in {
+            "champion.version": str(chal.version),
+            "champion.by": tags["promotion.by"],
+            "champion.at": tags["promotion.at"],
+            "champion.reason": why,
+        }.items():
+            client.set_registered_model_tag(fam.name, k, v)
     log.info("promotion of %s v%s: %s", fam.name, chal.version, why)
     return Promotion(str(chal.version), ok, ok, why, score, champ_score, None if champ is None else str(champ.version))
+
+
+def who() -> str:
+    """Who acts on the registry: the MLflow user signed in (the auth app), else the OS user."""
+    import getpass
+    import os
+    import socket
+
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    return user or f"{getpass.getuser()}@{socket.gethostname()}"
+
+
+def provenance(client, fam: Family, mv) -> dict[str, str]:
+    """How a version came to serve, for the plan's lineage: promoted by Stockwise (who, when, why,
+    from the tags its promotion wrote), moved by hand in the MLflow UI (the alias no longer names
+    the version Stockwise promoted: who and why only if the reviewer tagged the version
+    `champion.set_by` / `champion.reason`; when: the registry's last update), or a fallback to an
+    earlier champion."""
+    tags, rm = mv.tags or {}, client.get_registered_model(fam.name)
+    rtags = rm.tags or {}
+    current = champion(client, fam)
+    if current is None or str(current.version) != str(mv.version):
+        return {
+            "how": "an earlier champion, served as a fallback",
+            "by": tags.get("promotion.by", "?"),
+            "at": tags.get("promotion.at", "?"),
+            "why": tags.get("promotion.reason", ""),
+        }
+    if rtags.get("champion.version") == str(mv.version):
+        return {
+            "how": "promoted by Stockwise",
+            "by": rtags.get("champion.by", "?"),
+            "at": rtags.get("champion.at", "?"),
+            "why": rtags.get("champion.reason", ""),
+        }
+    at = datetime.fromtimestamp((rm.last_updated_timestamp or 0) / 1000, UTC).isoformat(timespec="seconds")
+    return {
+        "how": "moved by hand in the registry, not by Stockwise's promotion",
+        "by": tags.get("champion.set_by", "not recorded"),
+        "at": at,
+        "why": tags.get("champion.reason", ""),
+    }
 
 
 def chain(client, fam: Family, limit: int = 5) -> list:

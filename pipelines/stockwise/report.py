@@ -241,11 +241,12 @@ def render(
     gate = meta.get("gate") or {}
     kpis = _kpis(orders, positions, meta, forecast_meta, sim)
     imgs = "".join(f"<img alt='{esc(t)}' src='data:image/png;base64,{b}'>" for t, b in charts(orders, positions, sim))
-    docs = f"<a href='{esc(docs_href)}'>Data quality (Great Expectations Data Docs)</a>" if docs_href else ""
+    docs = f"<a href='{esc(docs_href)}'>Data quality (validation results)</a>" if docs_href else ""
     title_note = f" · scenario {esc(scenario)}" if scenario else ""
     method = esc(str(forecast_meta.get("method", "?")))
     plan = esc(str(meta.get("plan_id", "")))
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <title>Stockwise reorder plan {esc(ds)}</title><style>{CSS}</style></head><body>
 <!-- stockwise:superseded -->
 <h1>Reorder plan {esc(ds)}{" (held back)" if gate.get("held") else ""}{title_note}</h1>
@@ -339,10 +340,18 @@ def _banners(gate: dict, forecast_meta: dict, lineage: dict, esc) -> str:
 
 def _lineage(meta: dict, lineage: dict, esc) -> str:
     as_of = lineage.get("data_as_of") or {}
+    prov = lineage.get("model") or {}
+    model = (
+        f" · model {esc(str(lineage.get('method', '')))}: {esc(prov.get('how', ''))} by {esc(prov.get('by', '?'))} "
+        f"at {esc(prov.get('at', '?'))}" + (f" ({esc(prov['why'])})" if prov.get("why") else "")
+        if prov
+        else ""
+    )
     return (
         f"<p class='sub lineage'>Plan <b>{esc(str(meta.get('plan_id', '')))}</b>"
         + (f" version <code>{esc(lineage['version'])}</code>" if lineage.get("version") else " (not published)")
         + (" · data as of " + ", ".join(f"{esc(k)} {esc(v)}" for k, v in as_of.items() if v) if as_of else "")
+        + model
         + "</p>"
     )
 
@@ -397,6 +406,8 @@ def run(ds: date, settings: Settings | None = None) -> ReportResult:
         if catalog.validated(n).exists(store, d)
     }
     fmeta = FORECASTS.manifest(store, d).meta
+    lineage["model"] = fmeta.get("model_provenance") or {}
+    lineage["method"] = fmeta.get("method", "")
     docs_href = None
     if DATA_DOCS.exists(store, d):
         docs_key = DATA_DOCS.manifest(store, d).key("index.html")

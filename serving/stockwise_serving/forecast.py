@@ -172,6 +172,9 @@ def _serve_champion(ds: date, settings: Settings, store, h: int, mv, fc, fallbac
 
     fc["method"] = f"{DEMAND.name} v{mv.version} ({'/'.join(sorted(set(fc['model'])))})"
     method = f"{DEMAND.name} v{mv.version}"
+    # who made this version champion, when and why: the plan's lineage shows it
+    prov = registry.provenance(mlflow.MlflowClient(), DEMAND, mv)
+    log.info("%s serves: %s by %s at %s", method, prov["how"], prov["by"], prov["at"])
     with mlflow.start_run(run_name=f"serve-{ds.isoformat()}") as run_:
         mlflow.set_tags(
             {
@@ -198,6 +201,7 @@ def _serve_champion(ds: date, settings: Settings, store, h: int, mv, fc, fallbac
             "horizon_days": h,
             "fallback": fallback,
             "model_version": mv.version,
+            "model_provenance": prov,
             "backtest": {"wrmsse": float(mv.tags.get("backtest.wrmsse", "nan"))},
         },
     )

@@ -57,7 +57,15 @@ def test_make_airflow_ui_binds_loopback_and_stops_on_ctrl_c(tmp_path):
     }
     log = open(tmp_path / "ui.log", "w")
     p = subprocess.Popen(
-        ["make", "-s", "airflow-ui"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        ["make", "-s", "airflow-ui"],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        # as from a terminal: a test runner started in the background (nohup, `&`) ignores SIGINT,
+        # and a shell that inherits an ignored SIGINT cannot trap it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     seen: dict[int, psutil.Process] = {}
     try:

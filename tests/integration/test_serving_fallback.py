@@ -50,6 +50,17 @@ def test_horizon_param_and_fallback_through_earlier_champions(demo_home, monkeyp
     panel["date"] = pd.to_datetime(panel["date"])
     assert model.predict(panel, params={"horizon": 7}).groupby(["sku", "location_id"]).size().eq(7).all()
     assert model.predict(panel).groupby(["sku", "location_id"]).size().eq(28).all()  # the trained default
+    meta = lake.read_manifest(store, "forecasts", D).meta
+    assert meta["model_provenance"]["how"] == "promoted by Stockwise"
+    assert meta["model_provenance"]["why"].startswith("challenger WRMSSE")
+
+    # a reviewer moves the alias by hand in the MLflow UI: the plan's lineage says so (and who, if tagged)
+    client.set_registered_model_alias("stockwise-demand", "champion", "1")
+    client.set_model_version_tag("stockwise-demand", "1", "champion.set_by", "r.viewer")
+    assert call("forecast", TINY_DS, horizon_days=14)["method"] == "stockwise-demand v1"
+    prov = lake.read_manifest(store, "forecasts", D).meta["model_provenance"]
+    assert prov["how"].startswith("moved by hand") and prov["by"] == "r.viewer"
+    client.set_registered_model_alias("stockwise-demand", "champion", "2")
 
     # 2. the champion's artifact is truncated: the champion before it serves, loudly
     pkl = _artifact(client, "2")
@@ -65,6 +76,7 @@ def test_horizon_param_and_fallback_through_earlier_champions(demo_home, monkeyp
     call("report", TINY_DS)
     page = lake.read_file(store, "reports", D, "index.html").decode()
     assert "Forecast model fallback." in page and "v2 failed" in page
+    assert "an earlier champion, served as a fallback" in page
 
     # 3. every earlier champion broken too (deleted): the baseline, never an unknown model
     _artifact(client, "1").unlink()

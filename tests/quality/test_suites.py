@@ -200,3 +200,54 @@ def test_missing_master_data_passes_in_small_doses_and_fails_in_bulk(extracts):
     f = _fail(extracts, "items", many_missing)
     assert f[("expect_column_values_to_not_be_null", "unit_cost")]["unexpected_count"] == 4
     assert ("expect_column_values_to_not_be_null", "pack_size") in f
+
+
+def test_the_results_page_escapes_hostile_values_and_needs_no_network(extracts):
+    payloads = ["<script>alert(9)</script>", "<img src=x onerror=alert(1)>"]
+
+    def hostile(df):
+        df.loc[[0, 1], "sku"] = payloads
+        return df
+
+    bad = dict(extracts, stock=hostile(extracts["stock"].copy()))
+    gate = validate({n: bad[n] for n in ("items", "locations", "suppliers", "stock")}, DS, GX_DIR)
+    assert not gate.results["stock"].success
+    assert set(gate.docs_files) == {"index.html"}
+    page = gate.docs_files["index.html"].decode()
+    for p in payloads:
+        assert p not in page  # never raw
+    assert "&lt;script&gt;alert(9)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "expect_column_values_to_be_in_set" in page and "stock: <span class='bad'>failed</span>" in page
+    assert "<script" not in page.lower() and "http://" not in page and "https://" not in page  # self-contained
+
+
+def test_the_planner_report_escapes_hostile_item_text():
+    from stockwise.report import render
+
+    payloads = ["<script>alert(9)</script>", "<img src=x onerror=alert(1)>"]
+    orders = pd.DataFrame(
+        {
+            "sku": payloads,
+            "location_id": ["ST00", "ST01"],
+            "name": payloads[::-1],
+            "supplier_id": ["S", "S"],
+            "segment": ["AX", "AX"],
+            "target": [0.95, 0.95],
+            "on_hand": [1.0, 2.0],
+            "on_order": [0.0, 0.0],
+            "reorder_point": [5.0, 5.0],
+            "order_up_to": [10.0, 10.0],
+            "order_qty": [6.0, 6.0],
+            "order_value": [12.0, 12.0],
+            "need_by": ["2026-01-05"] * 2,
+            "reason": payloads,
+            "inventory_position": [1.0, 2.0],
+            "days_of_cover": [1.0, 2.0],
+            "supplier_note": ["", ""],
+        }
+    )
+    page = render("2025-12-31", orders, orders, {"plan_id": "SW-2025-12-31"}, {"method": "baseline"}, None)
+    for p in payloads:
+        assert p not in page
+    assert "&lt;script&gt;alert(9)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "<script" not in page.lower() and "Content-Security-Policy" in page

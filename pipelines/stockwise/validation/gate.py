@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -146,57 +145,49 @@ def validate(
     extracts: dict[str, pd.DataFrame],
     ds: date,
     gx_dir: Path,
-    site_name: str = "stockwise",
     freshness_lag_days: int = 1,
 ) -> GateRun:
-    """Validate every extract with its suite in an ephemeral context; build one Data Docs site."""
+    """Validate every extract with its suite in an ephemeral context; render the results page.
+
+    **Decision: our own results page, not GX's Data Docs site.** GX's site writes unexpected
+    values into its HTML as they are (a sku `<script>...` ran in the planner's browser) and loads
+    its CSS and JavaScript from a CDN (blank offline). `validation.docs` renders the same results
+    escaped, in one self-contained file; the full GX result JSON is kept with every quarantined
+    batch for tools.
+    """
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     import great_expectations as gx
+    from stockwise.validation.docs import render
 
     params = suite_parameters(ds, extracts, freshness_lag_days)
     gate = GateRun()
-    with tempfile.TemporaryDirectory(prefix="gx-docs-") as docs_dir:
-        from great_expectations.data_context.types.base import ProgressBarsConfig
-
-        ctx = gx.get_context(mode="ephemeral")
-        ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
-        ctx.add_data_docs_site(
-            site_name=site_name,
-            site_config={
-                "class_name": "SiteBuilder",
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": docs_dir},
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    source = ctx.data_sources.add_pandas("erp")
+    for name, df in extracts.items():
+        suite = ctx.suites.add(load_suite(gx_dir, name))
+        batch_def = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
+        vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch_def, suite=suite))
+        log.info("validating %s (%d rows, %d expectations)", name, len(df), len(suite.expectations))
+        vres = vd.run(
+            batch_parameters={"dataframe": df},
+            expectation_parameters=params,
+            result_format={
+                "result_format": "SUMMARY",
+                "partial_unexpected_count": 10,
+                "include_unexpected_rows": False,
+                "unexpected_index_column_names": None,
             },
         )
-        source = ctx.data_sources.add_pandas("erp")
-        for name, df in extracts.items():
-            suite = ctx.suites.add(load_suite(gx_dir, name))
-            batch_def = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
-            vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch_def, suite=suite))
-            cp = ctx.checkpoints.add(
-                gx.Checkpoint(
-                    name=f"{name}_gate",
-                    validation_definitions=[vd],
-                    actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=[site_name])],
-                    result_format={
-                        "result_format": "SUMMARY",
-                        "partial_unexpected_count": 10,
-                        "include_unexpected_rows": False,
-                        "unexpected_index_column_names": None,
-                    },
-                )
-            )
-            log.info("validating %s (%d rows, %d expectations)", name, len(df), len(suite.expectations))
-            res = cp.run(batch_parameters={"dataframe": df}, expectation_parameters=params)
-            vres = next(iter(res.run_results.values()))
-            failures = contract_failures(name, df) + _failures(vres)
-            for f in failures:
-                if f["expectation"] == "expect_column_max_to_be_between":
-                    f["message"] = freshness_message(name, f, ds, freshness_lag_days)
-            gate.results[name] = BatchResult(
-                name, bool(vres.success) and not failures, len(df), failures, vres.to_json_dict()
-            )
-            if failures:
-                log.warning("%s: %d expectation(s) failed", name, len(failures))
-        root = Path(docs_dir)
-        gate.docs_files = {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+        failures = contract_failures(name, df) + _failures(vres)
+        for f in failures:
+            if f["expectation"] == "expect_column_max_to_be_between":
+                f["message"] = freshness_message(name, f, ds, freshness_lag_days)
+        gate.results[name] = BatchResult(
+            name, bool(vres.success) and not failures, len(df), failures, vres.to_json_dict()
+        )
+        if failures:
+            log.warning("%s: %d expectation(s) failed", name, len(failures))
+    gate.docs_files = {"index.html": render(gate.results, ds).encode()}
     return gate
