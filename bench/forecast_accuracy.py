@@ -26,8 +26,19 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("STOCKWISE_DATA", REPO.parent / "shared" / "data"))
-HORIZON = {"m5_tiny": 28, "carparts": 12}
-FREQ = {"m5_tiny": ("D", 7), "carparts": ("MS", 12)}
+HORIZON = {"m5_tiny": 28, "carparts": 12, "m5_weekly": 13}
+FREQ = {"m5_tiny": ("D", 7), "carparts": ("MS", 12), "m5_weekly": ("W-FRI", 52)}
+TEMPLATE = {"m5_tiny": "{sku}_{location_id}", "carparts": "{sku}", "m5_weekly": "{sku}_{location_id}"}
+
+
+def folder(name: str) -> Path:
+    """A shared dataset, or one derived from it by a bench script (made on first use)."""
+    if name == "m5_weekly":
+        sys.path.insert(0, str(REPO / "bench"))
+        from m5_weekly import OUT, derive
+
+        return OUT if (OUT / "meta.json").exists() else derive()
+    return DATA / name
 
 
 def load_scorer():
@@ -69,7 +80,7 @@ def stockwise_rows(name, scorer, data, test, log):
 
     h = HORIZON[name]
     res = backtest_folder(
-        DATA / name,
+        folder(name),
         REPO / "bench" / "mappings" / f"{name}.yaml",
         h,
         REPO / ".stockwise" / "bench" / f"{name}_champion.csv",
@@ -78,7 +89,7 @@ def stockwise_rows(name, scorer, data, test, log):
     )
     log.info("%s: champions %s", name, res["champions"])
     m = res["matrix"]
-    tmpl = "{sku}_{location_id}" if name == "m5_tiny" else "{sku}"
+    tmpl = TEMPLATE[name]
     sid = [tmpl.format(sku=s, location_id=lo) for s, lo in zip(m.keys["sku"], m.keys["location_id"], strict=True)]
     dates = future_dates(m.dates[-1], h, m.freq)
     rows = []
@@ -140,8 +151,8 @@ def mlforecast_row(name, scorer, data, df, test, freq, h, log):
     from mlforecast.lag_transforms import RollingMean
     from mlforecast.utils import PredictionIntervals
 
-    lags = [1, 7, 14, 28] if freq == "D" else [1, 2, 3, 12]
-    win = (7, 28) if freq == "D" else (3, 12)
+    lags = {"D": [1, 7, 14, 28], "W-FRI": [1, 2, 4, 13, 52]}.get(freq, [1, 2, 3, 12])
+    win = {"D": (7, 28), "W-FRI": (4, 13)}.get(freq, (3, 12))
     # conformal intervals need 2 windows + 1 periods: very short (non-evaluated) series sit out
     sizes = df.groupby("unique_id")["y"].transform("size")
     df = df[sizes >= 2 * h + 1]
@@ -194,7 +205,7 @@ def table(rows: list[dict]) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--datasets", nargs="+", default=["m5_tiny", "carparts"])
+    ap.add_argument("--datasets", nargs="+", default=["m5_tiny", "m5_weekly", "carparts"])
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--json", default=str(REPO / ".stockwise" / "bench" / "forecast_accuracy.json"))
     a = ap.parse_args()
@@ -209,13 +220,13 @@ def main() -> int:
         "results": {},
     }
     for name in a.datasets:
-        data = scorer.load_dataset(str(DATA / name))
+        data = scorer.load_dataset(str(folder(name)))
         _, train, test, series = data
         test = test[test["series_id"].isin(series.loc[series["eval"].astype(bool), "series_id"].astype(str))]
         rows, champions = stockwise_rows(name, scorer, data, test, log)
         if not a.no_peers:
             rows += peer_rows(name, scorer, data, train, test, log)
-        rows.sort(key=lambda r: r["WRMSSE"] if name == "m5_tiny" else r["RMSSE"])
+        rows.sort(key=lambda r: r["WRMSSE"] if name.startswith("m5") else r["RMSSE"])
         report["results"][name] = {"rows": rows, "champions": champions}
         print(
             f"\n## {name} (holdout, h={HORIZON[name]})\n\n{table(rows)}\n\nchampions by segment: {champions}\n",

@@ -1,4 +1,5 @@
-"""The daily sku x location demand panel, built with Spark.
+"""The sku x location demand panel, built with Spark: daily for planning, any supported
+frequency (stockwise.frequency) for a history folder.
 
 Gaps are filled (a day without a sales row sold nothing), stockout days are flagged (book
 on-hand at zero: that day's sales are censored, so they are not demand), and lags, rolling
@@ -18,7 +19,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stockwise import catalog, lake
+from stockwise import catalog, frequency, lake
+from stockwise.frequency import Frequency
 from stockwise.settings import Settings
 from stockwise_features import movement_daily
 
@@ -26,11 +28,6 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
-
-# lags and rolling windows, in periods, per frequency (daily, monthly)
-LAGS = {"D": (1, 7, 14, 28), "MS": (1, 2, 3, 12)}
-WINDOWS = {"D": (7, 28, 56, 112), "MS": (3, 6, 12)}
-STEP = {"D": "interval 1 day", "MS": "interval 1 month"}
 
 
 def build_panel(
@@ -40,19 +37,30 @@ def build_panel(
     items: DataFrame,
     ds: date,
     freq: str = "D",
+    gaps: str = "zero",
 ) -> DataFrame:
     """Pure transform: canonical sales/stock/items frames -> the feature panel.
 
     A series starts on its first stock record or its first positive sale, whichever is first
     (leading zeros before a launch are not demand). Without a stock extract (an ERP that only
-    exports sales) no day is flagged as a stockout.
+    exports sales) no day is flagged as a stockout. A period without a sales row sold nothing
+    (`gaps="zero"`, an ERP's sales lines) or was not observed (`gaps="missing"`, a history that
+    lists every period it knows: its quantity stays empty, and no model reads it as a zero).
     """
-    p = _observations(_grid(sales, stock, ds, freq), sales, stock, items)
-    return _features(p, freq)
+    if gaps not in ("zero", "missing"):
+        raise ValueError(f"gaps must be 'zero' or 'missing', not {gaps!r}")
+    f = frequency.parse(freq)
+    p = _observations(_grid(spark, sales, stock, ds, f), sales, stock, items, gaps == "zero")
+    return _features(p, f)
 
 
-def _grid(sales: DataFrame, stock: DataFrame | None, ds: date, freq: str) -> DataFrame:
-    """Every period of every series, from its first stock record or positive sale to `ds`."""
+def _grid(spark: SparkSession, sales: DataFrame, stock: DataFrame | None, ds: date, f: Frequency) -> DataFrame:
+    """Every period of every series, from its first stock record or positive sale to `ds`.
+
+    Days come from Spark's `sequence`; other periods from pandas' calendar for the frequency (a
+    Friday every week for W-FRI, the last day of each month for ME), a small table of dates
+    joined to the series, so any supported grid is exact."""
+    import pandas as pd
     from pyspark.sql import functions as F
 
     first_sale = sales.where(F.col("qty") > 0).groupBy("sku", "location_id").agg(F.min("date").alias("first_sale"))
@@ -63,25 +71,39 @@ def _grid(sales: DataFrame, stock: DataFrame | None, ds: date, freq: str) -> Dat
         )
     else:
         series = first_sale.select("sku", "location_id", F.col("first_sale").alias("start"))
-    return series.select(
-        "sku",
-        "location_id",
-        F.explode(F.sequence(F.col("start").cast("date"), F.lit(ds), F.expr(STEP[freq]))).alias("date"),
+    if f.kind == "D":  # every day from the start: Spark's own sequence, no join
+        return series.select(
+            "sku",
+            "location_id",
+            F.explode(F.sequence(F.col("start").cast("date"), F.lit(ds), F.expr("interval 1 day"))).alias("date"),
+        )
+    earliest = series.agg(F.min("start")).first()[0]
+    if earliest is None:  # nothing ever sold: no series
+        return series.select("sku", "location_id", F.col("start").cast("date").alias("date")).limit(0)
+    dates = pd.date_range(pd.Timestamp(earliest), pd.Timestamp(ds), freq=f.alias)
+    grid = spark.createDataFrame(pd.DataFrame({"date": dates.date}), "date date")
+    return series.join(F.broadcast(grid), F.col("date") >= F.col("start").cast("date")).select(
+        "sku", "location_id", "date"
     )
 
 
-def _observations(grid: DataFrame, sales: DataFrame, stock: DataFrame | None, items: DataFrame) -> DataFrame:
-    """Sales (gaps are zero), the book carried forward, stockouts censoring demand, price and promotion."""
+def _observations(
+    grid: DataFrame, sales: DataFrame, stock: DataFrame | None, items: DataFrame, gaps_are_zero: bool = True
+) -> DataFrame:
+    """Sales (gaps zero or missing), the book carried forward, stockouts censoring demand, price and promotion."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
+
+    def optional(c: str):  # prices and promotions are optional covariates of a history
+        return F.col(c) if c in sales.columns else F.lit(None)
 
     s = sales.select(
         "sku",
         "location_id",
         F.col("date").cast("date").alias("date"),
         F.col("qty").cast("double").alias("qty"),
-        F.col("price").cast("double").alias("price"),
-        F.col("on_promo").cast("boolean").alias("on_promo"),
+        optional("price").cast("double").alias("price"),
+        optional("on_promo").cast("boolean").alias("on_promo"),
     )
     it = items.select("sku", "category", F.col("unit_price").cast("double").alias("list_price"))
     p = grid.join(s, ["sku", "location_id", "date"], "left")
@@ -98,7 +120,7 @@ def _observations(grid: DataFrame, sales: DataFrame, stock: DataFrame | None, it
     p = p.join(it, ["sku"], "left")
     ffill = Window.partitionBy("sku", "location_id").orderBy("date").rowsBetween(Window.unboundedPreceding, 0)
     return (
-        p.withColumn("qty", F.coalesce("qty", F.lit(0.0)))
+        p.withColumn("qty", F.coalesce("qty", F.lit(0.0)) if gaps_are_zero else F.col("qty"))
         .withColumn("on_hand", F.last("on_hand", ignorenulls=True).over(ffill))
         # end-of-day book stock at zero: sales were capped by what was there
         .withColumn("stockout", F.coalesce(F.col("on_hand") <= 0, F.lit(False)))
@@ -108,22 +130,22 @@ def _observations(grid: DataFrame, sales: DataFrame, stock: DataFrame | None, it
     )
 
 
-def _features(p: DataFrame, freq: str) -> DataFrame:
+def _features(p: DataFrame, f: Frequency) -> DataFrame:
     """Lags, rolling demand statistics (windows end the period before), calendar, price ratio."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     w = Window.partitionBy("sku", "location_id").orderBy("date")
-    for lag in LAGS[freq]:
+    for lag in f.lags:
         p = p.withColumn(f"lag_{lag}", F.lag("qty", lag).over(w))
-    for n in WINDOWS[freq]:
+    for n in f.windows:
         past = w.rowsBetween(-n, -1)
         p = (
             p.withColumn(f"rmean_{n}", F.avg("demand_obs").over(past))
             .withColumn(f"rstd_{n}", F.stddev("demand_obs").over(past))
             .withColumn(f"stockout_days_{n}", F.sum(F.col("stockout").cast("int")).over(past))
         )
-    top = F.max("price").over(w.rowsBetween(-WINDOWS[freq][1], 0))
+    top = F.max("price").over(w.rowsBetween(-f.windows[1], 0))
     return (
         p.withColumn("dow", F.dayofweek("date"))
         .withColumn("month", F.month("date"))
@@ -201,7 +223,7 @@ def as_dict(result: FeaturesResult) -> dict:
     return asdict(result)
 
 
-def build_panel_pandas(settings: Settings, sales, stock, items, ds: date, freq: str = "D"):
+def build_panel_pandas(settings: Settings, sales, stock, items, ds: date, freq: str = "D", gaps: str = "zero"):
     """Run `build_panel` on pandas inputs and return a pandas panel (benchmarks, the backtest CLI)."""
     import pandas as pd
 
@@ -211,6 +233,6 @@ def build_panel_pandas(settings: Settings, sales, stock, items, ds: date, freq: 
         sdf = spark.createDataFrame(sales)
         kdf = spark.createDataFrame(stock) if stock is not None and len(stock) else None
         idf = spark.createDataFrame(items[["sku", "category", "unit_price"]])
-        panel = build_panel(spark, sdf, kdf, idf, ds, freq).toPandas()
+        panel = build_panel(spark, sdf, kdf, idf, ds, freq, gaps).toPandas()
     panel["date"] = pd.to_datetime(panel["date"])
     return panel.sort_values(["sku", "location_id", "date"]).reset_index(drop=True)

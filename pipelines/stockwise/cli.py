@@ -212,22 +212,25 @@ def cmd_gx_suites(a: argparse.Namespace) -> dict:
     return {"suites": written}
 
 
-def cmd_backtest(a: argparse.Namespace) -> dict:
+def _on_folder(step: str, a: argparse.Namespace) -> dict:
+    """Run a history-folder step (`backtest_folder`, `predict_folder`) with the CLI's arguments."""
     from stockwise import jobs
 
     # declared steps of the stage packages (entry points): the core imports none of them
-    backtest_folder = jobs.load("backtest_folder", jobs.STEPS)
-    builder = jobs.load("build_panel_pandas", jobs.STEPS)
-    res = backtest_folder(
+    return jobs.load(step, jobs.STEPS)(
         a.data,
         a.mapping,
         a.horizon,
         a.out,
-        panel_builder=builder,
+        panel_builder=jobs.load("build_panel_pandas", jobs.STEPS),
         candidates=tuple(a.models.split(",")) if a.models else None,
         cutoffs=a.cutoffs,
         model_params={"lightgbm": {"partition_by": a.partition_by}} if a.partition_by else None,
     )
+
+
+def cmd_backtest(a: argparse.Namespace) -> dict:
+    res = _on_folder("backtest_folder", a)
     bt = res.pop("backtest")
     for k in ("matrix", "forecast", "every_model"):
         res.pop(k, None)
@@ -240,6 +243,31 @@ def cmd_backtest(a: argparse.Namespace) -> dict:
     if a.scores:
         bt.scores.to_csv(a.scores, index=False)
     return res
+
+
+def cmd_predict(a: argparse.Namespace) -> dict:
+    res = _on_folder("predict_folder", a)
+    res.pop("forecast")
+    print(
+        f"\nforecast {res['horizon']} periods ({res['forecast_from']} .. {res['forecast_to']}) for "
+        f"{res['series']} series -> {res['out']}",
+        file=sys.stderr,
+    )
+    print("champions by segment: " + ", ".join(f"{k}={v}" for k, v in res["champions"].items()), file=sys.stderr)
+    return res
+
+
+def _folder_args(b: argparse.ArgumentParser) -> None:
+    b.add_argument("--data", required=True, help="folder of CSV/Parquet files")
+    b.add_argument("--mapping", required=True, help="YAML mapping of the files to the canonical extracts")
+    b.add_argument("--models", default=None, help="comma-separated candidates (default: all)")
+    b.add_argument("--cutoffs", type=int, default=3, help="rolling-origin backtest cutoffs")
+    b.add_argument(
+        "--partition-by",
+        choices=("location_id", "category"),
+        default=None,
+        help="train one LightGBM per location or category through Spark (scale-out)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -274,20 +302,17 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(func=cmd_where)
 
     b = sub.add_parser("backtest", help="train on a history folder except its last H periods, forecast them, score")
-    b.add_argument("--data", required=True, help="folder of CSV/Parquet files")
-    b.add_argument("--mapping", required=True, help="YAML mapping of the files to the canonical extracts")
+    _folder_args(b)
     b.add_argument("--horizon", type=int, required=True, help="periods held out and forecast")
-    b.add_argument("--out", required=True, help="CSV of the forecasts (keys, date, mean, quantiles)")
-    b.add_argument("--models", default=None, help="comma-separated candidates (default: all)")
-    b.add_argument("--cutoffs", type=int, default=3, help="rolling-origin backtest cutoffs")
+    b.add_argument("--out", required=True, help="CSV: series_id, date, forecast, the quantiles, sku, location_id")
     b.add_argument("--scores", default=None, help="CSV of every backtest score (model x cutoff x segment)")
-    b.add_argument(
-        "--partition-by",
-        choices=("location_id", "category"),
-        default=None,
-        help="train one LightGBM per location or category through Spark (scale-out)",
-    )
     b.set_defaults(func=cmd_backtest)
+
+    f = sub.add_parser("predict", help="train on all of a history folder and forecast the next H periods")
+    _folder_args(f)
+    f.add_argument("--horizon", type=int, required=True, help="periods to forecast after the last quantity")
+    f.add_argument("--out", required=True, help="CSV: series_id, date, forecast, the quantiles, sku, location_id")
+    f.set_defaults(func=cmd_predict)
 
     g = sub.add_parser("gx-suites", help="write the expectation suites into great_expectations/")
     g.add_argument("--dir", default=None)

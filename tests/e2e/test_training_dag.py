@@ -1,5 +1,7 @@
 """model_training end to end on the tiny demo with a real MLflow store, then planning follows it."""
 
+from pathlib import Path
+
 import mlflow
 import pandas as pd
 import pytest
@@ -67,6 +69,12 @@ def test_train_register_promote_and_serve(airflow_db, demo_home, monkeypatch):
         arun.data.metrics
     )
     assert "plots/detection_by_type.png" in {a.path for a in client.list_artifacts(a1.run_id, "plots")}
+    # both models are logged from code with their state as plain files: serving unpickles nothing
+    for name, mv, code in (("stockwise-demand", v1, "demand_model.py"), ("stockwise-anomaly", a1, "anomaly_model.py")):
+        loc = mlflow.get_logged_model(mv.source.removeprefix("models:/")).artifact_location.removeprefix("file://")
+        files = {p.relative_to(loc).as_posix() for p in Path(loc).rglob("*") if p.is_file()}
+        assert code in files and "artifacts/state/state.json" in files, (name, files)
+        assert not [f for f in files if f.endswith((".pkl", ".pickle", ".cloudpickle"))], (name, files)
 
     # the registered pyfunc forecasts quantiles for every series from the panel
     store = lake.open_lake(Settings())
@@ -96,7 +104,7 @@ def test_train_register_promote_and_serve(airflow_db, demo_home, monkeypatch):
     served = mlflow.pyfunc.load_model(f"models:/stockwise-demand/{v2.version}")
     out2 = served.predict(panel, params={"horizon": 14})
     assert len(out2) == n * 14 and (out2[["mean", "p10", "p90", "sigma"]] >= 0).all().all()
-    lg = served.unwrap_python_model().lgbm  # the per-store boosters travel in the pyfunc
+    lg = served.unwrap_python_model().model.lgbm  # the per-store boosters travel in the saved state
     assert type(lg).__name__ == "PartitionedLGBM" and len(lg.models) == panel["location_id"].nunique()
     assert set(out2["model"]) == {"lightgbm"}
     monkeypatch.delenv("STOCKWISE_LIGHTGBM_PARTITION_BY")

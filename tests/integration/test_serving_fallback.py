@@ -2,6 +2,7 @@
 champion falls back to the champion before it, then to the baseline, flagged loudly."""
 
 import logging
+import shutil
 from pathlib import Path
 
 import mlflow
@@ -19,9 +20,11 @@ CHEAP = ("moving_average", "seasonal_naive")
 
 
 def _artifact(client, version: str) -> Path:
+    """The registered model's saved state (plain files: models-from-code, no pickle)."""
     mv = client.get_model_version("stockwise-demand", version)  # source: models:/m-<logged model id>
-    loc = mlflow.get_logged_model(mv.source.removeprefix("models:/")).artifact_location
-    return Path(loc.removeprefix("file://")) / "python_model.pkl"
+    loc = Path(mlflow.get_logged_model(mv.source.removeprefix("models:/")).artifact_location.removeprefix("file://"))
+    assert (loc / "demand_model.py").exists() and not list(loc.rglob("*.pkl")), sorted(loc.rglob("*"))
+    return loc / "artifacts" / "state"
 
 
 def test_horizon_param_and_fallback_through_earlier_champions(demo_home, monkeypatch, caplog):
@@ -63,8 +66,8 @@ def test_horizon_param_and_fallback_through_earlier_champions(demo_home, monkeyp
     client.set_registered_model_alias("stockwise-demand", "champion", "2")
 
     # 2. the champion's artifact is truncated: the champion before it serves, loudly
-    pkl = _artifact(client, "2")
-    pkl.write_bytes(pkl.read_bytes()[:100])
+    state = _artifact(client, "2") / "state.json"
+    state.write_bytes(state.read_bytes()[:100])
     caplog.clear()
     with caplog.at_level(logging.ERROR):
         out = call("forecast", TINY_DS, horizon_days=14)
@@ -79,7 +82,7 @@ def test_horizon_param_and_fallback_through_earlier_champions(demo_home, monkeyp
     assert "an earlier champion, served as a fallback" in page
 
     # 3. every earlier champion broken too (deleted): the baseline, never an unknown model
-    _artifact(client, "1").unlink()
+    shutil.rmtree(_artifact(client, "1"))
     out = call("forecast", TINY_DS, horizon_days=14)
     assert out["is_baseline"] and "no registered champion could forecast" in out["fallback"]
     assert "v1 failed" in out["fallback"] and "v2 failed" in out["fallback"]

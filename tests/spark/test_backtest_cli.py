@@ -46,7 +46,35 @@ def test_backtest_writes_complete_forecasts_and_prints_metrics(spark, tmp_path, 
     result = json.loads(captured.out.strip().splitlines()[-1])
     assert "WRMSSE" in captured.err and result["holdout"]["n_series"] == 3
     fc = pd.read_csv(out)
-    assert {"series_id", "sku", "location_id", "date", "mean", "p10", "p50", "p90", "p2_5", "p97_5"} <= set(fc.columns)
+    assert list(fc.columns[:3]) == ["series_id", "date", "forecast"]
+    assert {"sku", "location_id", "p10", "p50", "p90", "p2_5", "p97_5"} <= set(fc.columns)
     assert len(fc) == 3 * 14 and fc["date"].min() == "2024-07-05"
-    assert (fc[["mean", "p10", "p90"]] >= 0).all().all() and (fc["p10"] <= fc["p90"]).all()
+    assert (fc[["forecast", "p10", "p90"]] >= 0).all().all() and (fc["p10"] <= fc["p90"]).all()
     assert set(fc["model"]) <= {"moving_average", "tsb", "shaped_average"}
+
+
+def test_predict_forecasts_the_periods_after_the_data(spark, tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    months = pd.date_range("2020-01-31", periods=40, freq="ME")
+    pd.DataFrame(
+        {
+            "PART": np.repeat(["A", "B"], 40),
+            "MONTH": np.tile(months.strftime("%Y-%m-%d"), 2),
+            "UNITS": rng.poisson(6, 80),
+        }
+    ).to_csv(tmp_path / "history.csv", index=False)
+    (tmp_path / "map.yaml").write_text(
+        "extracts:\n  sales:\n    file: history.csv\n"
+        "    columns: {sku: PART, date: MONTH, qty: UNITS}\n"
+        "    constants: {location_id: ALL, on_promo: false}\n"
+    )
+    out = tmp_path / "next.csv"
+    args = ["predict", "--data", str(tmp_path), "--mapping", str(tmp_path / "map.yaml"), "--horizon", "6"]
+    assert main([*args, "--out", str(out), "--models", "moving_average,seasonal_naive"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["frequency"] == "ME" and result["forecast_from"] == "2023-05-31"
+    fc = pd.read_csv(out)
+    assert list(fc.columns[:3]) == ["series_id", "date", "forecast"] and set(fc["series_id"]) == {"A", "B"}
+    assert fc["date"].tolist()[:6] == [
+        d.strftime("%Y-%m-%d") for d in pd.date_range("2023-05-31", periods=6, freq="ME")
+    ]

@@ -62,21 +62,22 @@ class FilesConnector:
         m = self.mapping.extracts.get(name)
         return m is not None and bool(m.file)
 
-    def covariates(self) -> pd.DataFrame | None:
-        """Known-in-advance covariates (sku, location_id, date, ...), or None without a mapping."""
+    def covariates(self, which: str = "covariates") -> pd.DataFrame | None:
+        """Known-in-advance covariates (sku, location_id, date, ...) of the mapping's `covariates`
+        (history) or `future` (the periods to forecast), or None where the mapping has none."""
         import pandas as pd
 
-        cm = self.mapping.covariates
+        cm = self.mapping.future if which == "future" else self.mapping.covariates
         if cm is None:
             return None
         frames = []
-        for p in self._paths(cm.file, "covariates"):
+        for p in self._paths(cm.file, which):
             df = self._read(p, cm).rename(columns={src: canon for canon, src in cm.columns.items()})
             for col, value in cm.constants.items():
                 df[col] = value
             missing = [c for c in ["sku", "location_id", "date", *cm.keep] if c not in df.columns]
             if missing:
-                raise ExtractError(f"{p}: covariates lack column(s) {missing}")
+                raise ExtractError(f"{p}: {which} lack column(s) {missing}")
             frames.append(df[["sku", "location_id", "date", *cm.keep]])
         out = pd.concat(frames, ignore_index=True)
         out["date"] = pd.to_datetime(out["date"])

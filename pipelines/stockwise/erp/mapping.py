@@ -40,6 +40,7 @@ class Mapping:
     extracts: dict[str, ExtractMapping]
     options: dict[str, Any] = field(default_factory=dict)
     covariates: CovariatesMapping | None = None
+    future: CovariatesMapping | None = None
 
 
 def load_mapping(path: str | Path | None) -> Mapping:
@@ -77,18 +78,38 @@ def load_mapping(path: str | Path | None) -> Mapping:
             constants=dict(spec.get("constants") or {}),
             date_format=spec.get("date_format"),
         )
-    cov = raw.get("covariates")
-    covariates = None
-    if cov:
-        if not cov.get("file"):
-            raise ConfigError(f"{source}: 'covariates' needs a 'file'")
-        covariates = CovariatesMapping(
-            file=cov["file"],
-            columns=dict(cov.get("columns") or {}),
-            keep=list(cov.get("keep") or []),
-            constants=dict(cov.get("constants") or {}),
-        )
-    return Mapping(source=source, extracts=out, options=dict(raw.get("options") or {}), covariates=covariates)
+    covariates = _covariates(raw.get("covariates"), "covariates", source)
+    # `future`: the same covariates for the periods to forecast (planned prices, promotions,
+    # events), for `stockwise predict`; its columns and `keep` default to the covariates'
+    fut = raw.get("future")
+    if fut and covariates is not None:
+        fut = {"columns": covariates.columns, "keep": covariates.keep, **fut}
+    future = _covariates(fut, "future", source)
+    options = dict(raw.get("options") or {})
+    if "freq" in options:  # checked now, not after Spark started
+        from stockwise import frequency
+
+        try:
+            frequency.parse(options["freq"])
+        except ConfigError as e:
+            raise ConfigError(f"{source}: options.{e}") from None
+    return Mapping(source=source, extracts=out, options=options, covariates=covariates, future=future)
+
+
+def _covariates(spec, key: str, source: str) -> CovariatesMapping | None:
+    if not spec:
+        return None
+    bad = sorted(set(spec) - {"file", "columns", "keep", "constants"})
+    if bad:
+        raise ConfigError(f"{source}: '{key}' has unknown key(s) {bad}")
+    if not spec.get("file"):
+        raise ConfigError(f"{source}: '{key}' needs a 'file'")
+    return CovariatesMapping(
+        file=spec["file"],
+        columns=dict(spec.get("columns") or {}),
+        keep=list(spec.get("keep") or []),
+        constants=dict(spec.get("constants") or {}),
+    )
 
 
 def apply_columns(df, m: ExtractMapping):

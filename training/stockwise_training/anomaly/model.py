@@ -2,7 +2,8 @@
 
 The forest, fitted on engineered movement features (stockwise.anomaly.features), catches days
 no rule describes; it only raises an alert where no rule alert already covers the series and
-day, and each of its alerts names the features furthest from their usual values.
+day, and each of its alerts names the features furthest from their usual values. It is
+registered from code (`anomaly_model.py`), its state saved by `stockwise_training.persist`.
 """
 
 from __future__ import annotations
@@ -54,6 +55,18 @@ class AnomalyModel(mlflow.pyfunc.PythonModel):
         scale = 1.4826 * (X - center).abs().median()
         scale = scale.where(scale > 1e-9, X.std().where(X.std() > 1e-9, 1.0))
         return cls(rules, forest, center.to_dict(), scale.to_dict(), float(np.quantile(s, p.alert_rate)))
+
+    def save(self, folder) -> None:
+        """The model's state as plain files (the forest through skops; see stockwise_training.persist)."""
+        from stockwise_training import persist
+
+        persist.dump({k: getattr(self, k) for k in ("rules", "forest", "center", "scale", "threshold")}, folder)
+
+    @classmethod
+    def restore(cls, folder) -> AnomalyModel:
+        from stockwise_training import persist
+
+        return cls(**persist.load(folder))
 
     def detect(self, daily: pd.DataFrame) -> pd.DataFrame:
         """Rule alerts, then forest alerts on days no rule alert covers."""

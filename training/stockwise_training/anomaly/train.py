@@ -10,9 +10,11 @@ when the challenger's F1 is higher by the margin (the error 1 - F1 lower by that
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 
@@ -26,7 +28,7 @@ from stockwise_training.anomaly.model import AnomalyModel, ForestParams
 
 log = logging.getLogger(__name__)
 
-PIP = ["mlflow", "pandas", "numpy", "scipy", "scikit-learn", "stockwise"]
+PIP = ["mlflow", "pandas", "numpy", "scipy", "pyarrow", "scikit-learn", "skops", "stockwise"]
 
 
 @dataclass(frozen=True)
@@ -133,14 +135,17 @@ def run(ds: date, settings: Settings | None = None) -> AnomalyTrainResult:
         example = daily.head(50).astype(
             {c: "float64" for c in daily.columns if pd.api.types.is_integer_dtype(daily[c])}
         )
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=model,
-            signature=infer_signature(example),
-            input_example=example,
-            pip_requirements=PIP,
-            registered_model_name=ANOMALY.name,
-        )
+        with tempfile.TemporaryDirectory() as tmp:
+            model.save(Path(tmp) / "state")  # plain files and skops, not a pickle
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(Path(__file__).with_name("anomaly_model.py")),
+                artifacts={"state": str(Path(tmp) / "state")},
+                signature=infer_signature(example),
+                input_example=example,
+                pip_requirements=PIP,
+                registered_model_name=ANOMALY.name,
+            )
         run_id = run_.info.run_id
     version = registry.register(
         mlflow.MlflowClient(),

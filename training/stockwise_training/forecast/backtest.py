@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from stockwise import frequency
 from stockwise_training.forecast import metrics
 from stockwise_training.forecast.models import make
 from stockwise_training.forecast.panel import QUANTILES, Matrix, abc_xyz, demand_classes
@@ -101,11 +102,11 @@ def fit_predict(
     if name in ("seasonal_naive", "shaped_average"):
         params.setdefault("season", cfg.season)
     if name in ("moving_average", "shaped_average"):
-        params.setdefault("window", 28 if m.freq == "D" else cfg.season)  # 4 weeks, or one season
+        params.setdefault("window", frequency.parse(m.freq).recent)  # 4 weeks of days, or one season
     if name == "lightgbm":
         params.setdefault("horizon", horizon)
         params.setdefault("season", cfg.season)
-        params.setdefault("stride", 7 if m.freq == "D" else 1)
+        params.setdefault("stride", frequency.parse(m.freq).stride)
         model = make(name, **params).fit(m, statics=statics, exog=exog)
     elif name == "cold_start":
         params.setdefault("season", cfg.season)

@@ -4,6 +4,9 @@ Input: the Spark feature panel (one row per sku x location x period up to the fo
 Output: one row per sku x location x future period with `mean`, the quantiles P2.5..P97.5,
 `sigma` and the model that produced it. Statistical champions are refitted on the given history
 at predict time (their parameters are the model); LightGBM uses its trained boosters.
+
+It is registered from code (`demand_model.py`): the state below is saved as plain files by
+`stockwise_training.persist` and rebuilt by `DemandModel.restore`, never pickled.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
+from stockwise_training import persist
 from stockwise_training.forecast.backtest import (
     BacktestConfig,
     _level,
@@ -29,6 +33,7 @@ from stockwise_training.forecast.panel import (
 )
 
 Z90 = 1.2815515655446004  # P90 - P10 spans 2 x 1.2816 sigma under a normal
+STATE = ("champions", "cfg", "calibration", "segment_names", "freq", "lgbm", "statics", "widths")
 
 
 class DemandModel(mlflow.pyfunc.PythonModel):
@@ -51,6 +56,18 @@ class DemandModel(mlflow.pyfunc.PythonModel):
         self.lgbm = lgbm.slim() if lgbm is not None else None
         self.statics = statics
         self.widths = widths or {}  # native-quantile interval factors from the backtest
+
+    def save(self, folder) -> None:
+        """The model's state as plain files (see `stockwise_training.persist`)."""
+        persist.dump({k: getattr(self, k) for k in STATE}, folder)
+
+    @classmethod
+    def restore(cls, folder) -> DemandModel:
+        state = persist.load(folder)
+        model = cls.__new__(cls)
+        for k in STATE:
+            setattr(model, k, state[k])
+        return model
 
     def forecast(self, panel: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
         h = horizon or self.cfg.horizon

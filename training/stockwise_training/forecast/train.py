@@ -33,7 +33,7 @@ from stockwise_training.forecast.rescore import rescore
 
 log = logging.getLogger(__name__)
 
-PIP = ["mlflow", "pandas", "numpy", "scipy", "lightgbm", "stockwise"]
+PIP = ["mlflow", "pandas", "numpy", "scipy", "pyarrow", "lightgbm", "stockwise"]
 
 
 @dataclass(frozen=True)
@@ -208,14 +208,17 @@ def _log_model(
         example = example.astype({c: "float64" for c in example.columns if pd.api.types.is_integer_dtype(example[c])})
         # `horizon` is a declared param: without it MLflow drops the horizon asked at predict time
         signature = infer_signature(example, model.forecast(example).head(5), params={"horizon": cfg.horizon})
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=model,
-            signature=signature,
-            input_example=example,
-            pip_requirements=PIP,
-            registered_model_name=DEMAND.name,
-        )
+        with tempfile.TemporaryDirectory() as tmp:
+            model.save(Path(tmp) / "state")  # plain files, not a pickle (see stockwise_training.persist)
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(Path(__file__).with_name("demand_model.py")),
+                artifacts={"state": str(Path(tmp) / "state")},
+                signature=signature,
+                input_example=example,
+                pip_requirements=PIP,
+                registered_model_name=DEMAND.name,
+            )
         return info, run_.info.run_id
 
 

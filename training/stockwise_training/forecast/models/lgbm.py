@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from stockwise import frequency
 from stockwise_training.forecast.panel import QUANTILES, Matrix, future_dates
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,8 @@ class GlobalLGBM:
         fut = future_dates(m.dates[-1], self.p.horizon, m.freq)
         self.all_dates = m.dates.append(fut)
         price, promo = self._covariates(m, exog)
+        # a zero or negative price is "not on sale" (no price), never a divisor
+        price[~(price > 0)] = np.nan
         self.price = pd.DataFrame(price).ffill(axis=1).to_numpy()
         self.promo = promo
         if self.p.recency_features:
@@ -241,9 +244,11 @@ class GlobalLGBM:
                 f["price_rel_item"] = price_t / self.price_item[s, item_at]
         f["promo_target"] = promo_t
         d = self.all_dates[t]
-        if m.freq == "D":
+        kind = frequency.parse(m.freq).kind
+        if kind == "D":
             f["dow"] = d.dayofweek.to_numpy()
             f["dom"] = d.day.to_numpy()
+        if kind in ("D", "W"):
             f["woy"] = d.isocalendar().week.to_numpy().astype(int)
         f["month"] = d.month.to_numpy()
         for c, mat in self.exog_cols.items():
@@ -322,7 +327,7 @@ class GlobalLGBM:
         from stockwise_training.forecast import metrics
 
         _, s2 = metrics.scales(self.obs)
-        window = 28 if m.freq == "D" else self.p.season
+        window = frequency.parse(m.freq).recent if m.freq == "D" else self.p.season
         dollars = metrics.weights(self.obs, m.cols.get("price"), window)
         share = dollars / max(dollars.sum(), 1e-9)
         if self.p.sample_weights == "mixed":
@@ -335,7 +340,7 @@ class GlobalLGBM:
         return np.clip(w, 0, cap) + 1e-6  # no series entirely out of the mean models
 
     def slim(self) -> GlobalLGBM:
-        """Drop the training matrices (before pickling into a registered model)."""
+        """Drop the training matrices (before saving into a registered model or leaving a Spark task)."""
         for attr in (
             "m",
             "obs",
