@@ -51,6 +51,12 @@ VARIANTS: dict[str, dict] = {
     "weights_wrmsse": {"sample_weights": "wrmsse"},
     "weights_mixed": {"sample_weights": "mixed"},
     "recency": {"recency_features": True},
+    # cost: the same mean models in fewer, larger steps and coarser histograms (issue #14)
+    "l2_price": {"blend": ()},
+    "fast_lr": {"rounds": 300, "learning_rate": 0.08},
+    "fast_bin": {"extra": {"max_bin": 63}},
+    "fast": {"rounds": 300, "learning_rate": 0.08, "extra": {"max_bin": 63}},
+    "fast_origins": {"rounds": 300, "learning_rate": 0.08, "extra": {"max_bin": 63}, "max_origins": 52},
 }
 
 

@@ -71,9 +71,12 @@ def main() -> int:
         fc = pd.DataFrame(
             {"series_id": np.repeat(sid, h), "date": np.tile(dates.to_numpy(), len(sid)), "mean": mean.ravel()}
         )
-        for j, c in enumerate(QCOLS):
-            fc[c] = q[..., j].ravel()
-        row = score_row(scorer, data, label, fc, test, secs, "p10", "p90", "p2_5", "p97_5")
+        bounds: tuple = (None,) * 4  # the default model has no native quantiles (they come from the backtest)
+        if q is not None:
+            for j, c in enumerate(QCOLS):
+                fc[c] = q[..., j].ravel()
+            bounds = ("p10", "p90", "p2_5", "p97_5")
+        row = score_row(scorer, data, label, fc, test, secs, *bounds)
         parts = getattr(model, "models", {"all": model})
         row["models"] = len(parts)
         row["max_rows"] = max(md.n_train_rows for md in parts.values())
@@ -87,7 +90,7 @@ def main() -> int:
     for r in rows:
         print(
             f"| {r['model']} | {r['models']} | {r['max_rows']:,} | {r['WRMSSE']:.3f} | {r['RMSSE']:.3f} | "
-            f"{r['cov80']:.3f} | {r['cov95']:.3f} | {r['seconds']:.1f} |"
+            f"{r['cov80']:.3f} | {r['cov95']:.3f} | {r['seconds']:.1f} |".replace("nan", "–")
         )
     speed = rows[1]["seconds"] / rows[2]["seconds"]
     print(f"\nSpark vs sequential partitions: {speed:.2f}x faster; identical forecasts: {same}")

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from stockwise_training.forecast.models import make
-from stockwise_training.forecast.panel import to_matrix
+from stockwise_training.forecast.panel import QUANTILES, to_matrix
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -42,7 +42,13 @@ def test_partitioned_lightgbm_through_spark_equals_in_process(spark, tmp_path, m
         }
     )
     params = dict(
-        horizon=14, rounds=15, quantile_rounds=8, num_leaves=7, min_data_in_leaf=5, partition_by="location_id"
+        horizon=14,
+        rounds=15,
+        quantile_rounds=8,
+        num_leaves=7,
+        min_data_in_leaf=5,
+        partition_by="location_id",
+        quantiles=QUANTILES,  # native quantile models travel back from the Spark tasks too
     )
     via_spark = make("lightgbm", **params).fit(m, exog=exog)
     local = make("lightgbm", spark=False, **params).fit(m, exog=exog)

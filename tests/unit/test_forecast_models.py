@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from stockwise_training.forecast.models import make
-from stockwise_training.forecast.panel import demand_classes, to_matrix
+from stockwise_training.forecast.panel import QUANTILES, demand_classes, to_matrix
 
 H = 14
 
@@ -78,7 +78,8 @@ def test_lightgbm_quantiles_and_no_look_ahead():
     p = panel(n_days=240)
     m = to_matrix(p, "D")
     params = dict(horizon=H, rounds=30, quantile_rounds=20, num_leaves=7, min_data_in_leaf=5, threads=1)
-    model = make("lightgbm", **params).fit(m)
+    assert make("lightgbm", **params).fit(m).predict(H)[1] is None  # default: calibrated on the backtest
+    model = make("lightgbm", quantiles=QUANTILES, **params).fit(m)
     mean, q = model.predict(H)
     assert mean.shape == (3, H) and (mean >= 0).all()
     assert q.shape == (3, H, 5) and (np.diff(q, axis=-1) >= 0).all()
@@ -112,7 +113,8 @@ def test_lightgbm_group_features_and_blend():
     } <= set(g.feature_names)
     assert len(g.blend_models) == 1
     mean, q = g.predict(H)
-    assert mean.shape == (4, H) and (mean >= 0).all() and (np.diff(q, axis=-1) >= 0).all()
+    assert mean.shape == (4, H) and (mean >= 0).all() and q is None
+    assert make("lightgbm", **params).fit(m, statics=statics).blend_models == []  # default: one mean model
     # the item feature of S0 at L1 is the mean of S0's two locations, at the origin
     item = g.group_cols["item_rmean_28"][0][:, -1]
     s0 = (m.keys["sku"] == "S0").to_numpy()
@@ -171,7 +173,7 @@ def test_partitioned_lightgbm_in_process_matches_one_model_per_partition():
     p = panel(n_days=160, kinds=("smooth", "intermittent", "smooth", "constant"))
     p["location_id"] = np.where(p["sku"].isin(["S0", "S1"]), "L1", "L2")
     m = to_matrix(p, "D")
-    params = dict(horizon=H, rounds=20, quantile_rounds=10, num_leaves=7, min_data_in_leaf=5)
+    params = dict(horizon=H, rounds=20, quantile_rounds=10, num_leaves=7, min_data_in_leaf=5, quantiles=QUANTILES)
     part = make("lightgbm", partition_by="location_id", spark=False, **params).fit(m)
     assert sorted(part.models) == ["L1", "L2"]
     mean, q = part.predict(H)
@@ -219,3 +221,18 @@ def test_cold_start_borrows_its_category_at_its_location_then_its_own_history():
     # three days of its own sales say little: it starts near soda at L1 (A, B and OLD: median ~10),
     # not soda chain-wide (D's 30 at L2), not soap; an established item keeps its own level
     assert 6 < level["NEW"] < 11 and 1 < level["OLD"] < 3
+
+
+def test_long_lightgbm_fits_report_progress(caplog, monkeypatch):
+    """Each booster logs the round it reached (every 30 s by default; here on every round)."""
+    import logging
+
+    from stockwise_training.forecast.models import lgbm
+
+    m = to_matrix(panel(n_days=120), "D")
+    caplog.set_level(logging.INFO, logger=lgbm.__name__)
+    monkeypatch.setattr(lgbm._Progress, "EVERY", 0.0)
+    make("lightgbm", horizon=7, rounds=3, quantile_rounds=2, quantiles=QUANTILES, threads=1, min_data_in_leaf=5).fit(m)
+    lines = [r.getMessage() for r in caplog.records if "round" in r.getMessage()]
+    assert any(line.startswith("lightgbm regression model on data to 2025-04-30: round 3/3,") for line in lines)
+    assert any("lightgbm P97.5 model" in line for line in lines)
