@@ -4,7 +4,9 @@ Cutoffs step back one horizon at a time from the end of the training data; each 
 fitted on the data up to a cutoff only (the matrix is cut there, so nothing after it can leak in)
 and scored on the following `horizon` periods. Models without native quantiles get intervals
 from their own backtest errors: per segment and step, quantiles of the error divided by the
-series' recent level, calibrated on the earlier cutoffs and applied to later ones.
+series' recent level, calibrated on the earlier cutoffs and applied to later ones. Every
+model's intervals, native or calibrated, then get width factors per segment fitted on the
+earlier cutoffs' coverage (`fit_widths`).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class BacktestResult:
     segments: pd.Series  # series index -> segment
     calibration: dict[str, np.ndarray]  # model -> [segment-code, step, quantile] scaled error quantiles
     seconds: dict[str, float]
-    # model -> [segment-code, interval] width factors for native quantiles (see fit_widths)
+    # model -> [segment-code, interval] width factors for its intervals, native or calibrated (see fit_widths)
     widths: dict[str, np.ndarray] = field(default_factory=dict)
     last_cutoff: dict[str, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)  # model -> (mean, q)
 
@@ -201,7 +203,9 @@ def run_backtest(
     seconds: dict[str, float] = {}
     last: dict = {}
     errors: dict[str, list[tuple[int, np.ndarray]]] = {c: [] for c in cfg.candidates}
-    native: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    # model -> (actuals, intervals before widths) per cutoff: native quantiles from the first
+    # cutoff on, calibrated ones from the second (the first has no earlier errors)
+    pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     for ci, cut in enumerate(cuts):
         train = m.upto(cut)
         T = len(train.dates)
@@ -215,12 +219,17 @@ def run_backtest(
             _, mean, q = fit_predict(name, train, cfg.horizon, cfg, statics, exog, cache)
             seconds[name] = seconds.get(name, 0.0) + time.monotonic() - t0
             errors[name].append((ci, (actual - mean) / level[:, None]))
-            if q is None and ci > 0:
+            if q is None and ci > 0:  # intervals from the earlier cutoffs' errors
                 q = apply_calibration(mean, level, seg_codes, _calibrate(errors[name][:-1], seg_codes, len(seg_names)))
+                # then widths fitted on the earlier cutoffs' calibrated intervals, as in serving:
+                # on zero-heavy counts a P10 just above zero drops every zero actual
+                pairs.setdefault(name, []).append((actual, q))
+                if ci > 1:
+                    q = apply_widths(q, seg_codes, fit_widths(pairs[name][:-1], seg_codes, len(seg_names)))
             elif q is not None:  # native quantiles: widths fitted on the earlier cutoffs, as in serving
-                native.setdefault(name, []).append((actual, q))
+                pairs.setdefault(name, []).append((actual, q))
                 if ci > 0:
-                    q = apply_widths(q, seg_codes, fit_widths(native[name][:-1], seg_codes, len(seg_names)))
+                    q = apply_widths(q, seg_codes, fit_widths(pairs[name][:-1], seg_codes, len(seg_names)))
             if ci == len(cuts) - 1:
                 last[name] = (mean, q)
             for grouping, segment, sel in groups:
@@ -244,7 +253,7 @@ def run_backtest(
     scores = pd.DataFrame(rows)
     champions = choose(scores, cfg.selection_metric)
     cal = {name: _calibrate(errs, seg_codes, len(seg_names)) for name, errs in errors.items()}
-    widths = {name: fit_widths(pairs, seg_codes, len(seg_names)) for name, pairs in native.items()}
+    widths = {name: fit_widths(pp, seg_codes, len(seg_names)) for name, pp in pairs.items()}
     for name, wd in widths.items():
         log.info("interval widths for %s (80%%, 95%%) by segment %s: %s", name, seg_names, np.round(wd, 2).tolist())
     return BacktestResult(

@@ -47,7 +47,7 @@ def forecast_models(
         _, mu, q = fit_predict(name, m, horizon, cfg, statics, exog, cache)
         if q is None:
             q = apply_calibration(mu, level, codes, bt.calibration[name])
-        elif name in bt.widths:
+        if name in bt.widths:  # native or calibrated intervals, stretched/shrunk as in the backtest
             q = apply_widths(q, codes, bt.widths[name])
         out[name] = (mu, q)
     return out

@@ -55,7 +55,7 @@ class DemandModel(mlflow.pyfunc.PythonModel):
         self.freq = freq
         self.lgbm = lgbm.slim() if lgbm is not None else None
         self.statics = statics
-        self.widths = widths or {}  # native-quantile interval factors from the backtest
+        self.widths = widths or {}  # interval width factors from the backtest (native or calibrated)
 
     def save(self, folder) -> None:
         """The model's state as plain files (see `stockwise_training.persist`)."""
