@@ -51,3 +51,27 @@ def test_mapping_with_an_unsupported_freq_fails_at_load(tmp_path):
     p.write_text("options: {freq: 15min}\nextracts:\n  sales: {file: s.csv}\n")
     with pytest.raises(ConfigError, match=r"m.yaml: options.freq '15min'.*not supported"):
         load_mapping(p)
+
+
+def test_a_history_that_lists_only_sales_is_flagged_and_gaps_are_checked(tmp_path, caplog):
+    """Files that list only what sold read gaps as 'not observed' by default: say so, and let
+    `options.gaps: zero` read them as no sale; anything else is refused."""
+    import logging
+
+    from stockwise_training.forecast.job import gaps_of
+
+    only_sales = pd.DataFrame({"qty": [3.0, 1.0, 5.0]})
+    p = tmp_path / "m.yaml"
+    p.write_text("extracts:\n  sales: {file: s.csv}\n")
+    with caplog.at_level(logging.WARNING):
+        assert gaps_of(load_mapping(p), only_sales) == "missing"
+    assert "set options.gaps: zero" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert gaps_of(load_mapping(p), pd.DataFrame({"qty": [0.0, 2.0]})) == "missing"
+    assert not caplog.text
+    p.write_text("options: {gaps: zero}\nextracts:\n  sales: {file: s.csv}\n")
+    assert gaps_of(load_mapping(p), only_sales) == "zero"
+    p.write_text("options: {gaps: sometimes}\nextracts:\n  sales: {file: s.csv}\n")
+    with pytest.raises(ConfigError, match="options.gaps must be 'missing' or 'zero'"):
+        gaps_of(load_mapping(p), only_sales)
