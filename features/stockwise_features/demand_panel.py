@@ -119,44 +119,82 @@ def _observations(
         p = p.withColumn("on_hand", F.lit(None).cast("double"))
     p = p.join(it, ["sku"], "left")
     ffill = Window.partitionBy("sku", "location_id").orderBy("date").rowsBetween(Window.unboundedPreceding, 0)
-    return (
-        p.withColumn("qty", F.coalesce("qty", F.lit(0.0)) if gaps_are_zero else F.col("qty"))
-        .withColumn("on_hand", F.last("on_hand", ignorenulls=True).over(ffill))
-        # end-of-day book stock at zero: sales were capped by what was there
-        .withColumn("stockout", F.coalesce(F.col("on_hand") <= 0, F.lit(False)))
-        .withColumn("demand_obs", F.when(F.col("stockout"), F.lit(None)).otherwise(F.col("qty")))
-        .withColumn("price", F.coalesce(F.last("price", ignorenulls=True).over(ffill), F.col("list_price")))
-        .withColumn("on_promo", F.coalesce("on_promo", F.lit(False)))
+    # one select: both carried-forward columns in one window pass
+    p = p.select(
+        "sku",
+        "location_id",
+        "date",
+        (F.coalesce("qty", F.lit(0.0)) if gaps_are_zero else F.col("qty")).alias("qty"),
+        F.coalesce(F.last("price", ignorenulls=True).over(ffill), F.col("list_price")).alias("price"),
+        F.coalesce("on_promo", F.lit(False)).alias("on_promo"),
+        F.last("on_hand", ignorenulls=True).over(ffill).alias("on_hand"),
+        "category",
+    )
+    # end-of-day book stock at zero: sales were capped by what was there
+    stockout = F.coalesce(F.col("on_hand") <= 0, F.lit(False))
+    return p.withColumn("stockout", stockout).withColumn(
+        "demand_obs", F.when(F.col("stockout"), F.lit(None)).otherwise(F.col("qty"))
     )
 
 
 def _features(p: DataFrame, f: Frequency) -> DataFrame:
-    """Lags, rolling demand statistics (windows end the period before), calendar, price ratio."""
+    """Lags, rolling demand statistics (windows end the period before), calendar, price ratio.
+
+    Rolling sums come from running totals: the sum over the `n` periods before `d` is the
+    running total at `d - 1` minus the one at `d - 1 - n`. One pass per series whatever the
+    window lengths, where Spark's sliding frames re-aggregate every window for every row (the
+    panel's cost grew with the sum of the window lengths: 21 s of 31 on M5's 450k rows)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     w = Window.partitionBy("sku", "location_id").orderBy("date")
-    for lag in f.lags:
-        p = p.withColumn(f"lag_{lag}", F.lag("qty", lag).over(w))
-    for n in f.windows:
-        past = w.rowsBetween(-n, -1)
-        p = (
-            p.withColumn(f"rmean_{n}", F.avg("demand_obs").over(past))
-            .withColumn(f"rstd_{n}", F.stddev("demand_obs").over(past))
-            .withColumn(f"stockout_days_{n}", F.sum(F.col("stockout").cast("int")).over(past))
-        )
+    running = w.rowsBetween(Window.unboundedPreceding, 0)
+    seen = F.col("demand_obs").isNotNull()
+    totals = {  # running totals of observed demand (count, sum, sum of squares) and of stockout periods
+        "_n": F.when(seen, 1).otherwise(0),
+        "_s1": F.coalesce(F.col("demand_obs"), F.lit(0.0)),
+        "_s2": F.coalesce(F.col("demand_obs") * F.col("demand_obs"), F.lit(0.0)),
+        "_so": F.col("stockout").cast("int"),
+    }
     top = F.max("price").over(w.rowsBetween(-f.windows[1], 0))
-    return (
-        p.withColumn("dow", F.dayofweek("date"))
-        .withColumn("month", F.month("date"))
-        .withColumn("doy", F.dayofyear("date"))
-        .withColumn(
-            "days_since_start", F.datediff("date", F.min("date").over(Window.partitionBy("sku", "location_id")))
-        )
+    # pass 1: lags, running totals, the series' first period, the recent top price
+    p = p.select(
+        "*",
+        *[F.lag("qty", lag).over(w).alias(f"lag_{lag}") for lag in f.lags],
+        *[F.sum(value).over(running).alias(name) for name, value in totals.items()],
+        F.first("date").over(running).alias("_start"),
         # a zero price is "not on sale", not a division (Spark's ANSI mode would fail the job)
-        .withColumn("price_ratio", F.when(top > 0, F.col("price") / top))
-        .withColumn("on_promo", F.col("on_promo").cast("int"))
-        .drop("list_price")
+        F.when(top > 0, F.col("price") / top).alias("price_ratio"),
+    )
+
+    def past(name: str, n: int):
+        """Sum of the running total's input over the n periods before this one (None on the first)."""
+        return F.lag(name, 1).over(w) - F.coalesce(F.lag(name, n + 1).over(w), F.lit(0))
+
+    # pass 2: window statistics as differences of running totals
+    stats = []
+    for n in f.windows:
+        cnt, s1, s2 = past("_n", n), past("_s1", n), past("_s2", n)
+        var = (s2 - s1 * s1 / cnt) / (cnt - 1)
+        stats += [
+            F.when(cnt > 0, s1 / cnt).alias(f"rmean_{n}"),
+            # clipped at zero: a constant window's variance can come out as -1e-12
+            F.when(cnt > 1, F.sqrt(F.greatest(var, F.lit(0.0)))).alias(f"rstd_{n}"),
+            past("_so", n).alias(f"stockout_days_{n}"),
+        ]
+    keep = [
+        F.col(c).cast("int").alias(c) if c == "on_promo" else F.col(c)
+        for c in p.columns
+        if c not in totals and c not in ("_start", "price_ratio")
+    ]
+    return p.select(
+        *keep,
+        *stats,
+        F.dayofweek("date").alias("dow"),
+        F.month("date").alias("month"),
+        F.dayofyear("date").alias("doy"),
+        F.datediff("date", "_start").alias("days_since_start"),
+        "price_ratio",
     )
 
 

@@ -118,3 +118,53 @@ def test_a_zero_price_is_not_a_division(spark):
     assert len(out) == 4
     assert out.loc[:1, "price_ratio"].isna().all()  # nothing to compare a zero price with
     assert out.loc[2, "price_ratio"] == 1.0
+
+
+@pytest.mark.parametrize("gaps", ["zero", "missing"])
+def test_rolling_statistics_match_a_pandas_reference(spark, gaps):
+    """The windows are differences of running totals (one pass, not one re-aggregation per row
+    and window): every mean, standard deviation and stockout count equals pandas' rolling
+    statistics over the periods before, censored and missing periods left out, series apart."""
+    import numpy as np
+
+    from stockwise import frequency
+
+    rng = np.random.default_rng(3)
+    days = pd.date_range("2024-01-01", periods=150)
+    sales, stock = [], []
+    for sku, level in (("A", 0.4), ("B", 6.0), ("C", 250.0)):  # intermittent, smooth, high volume
+        sold = rng.poisson(level, len(days)).astype(float)
+        keep = rng.random(len(days)) > 0.15  # rows the history lists (gaps: missing)
+        keep[0] = True
+        on_hand = np.where(rng.random(len(days)) < 0.08, 0.0, 50.0)  # ~8% stockout days
+        sales.append(pd.DataFrame({"date": days[keep], "sku": sku, "location_id": "S", "qty": sold[keep]}))
+        stock.append(pd.DataFrame({"date": days, "sku": sku, "location_id": "S", "on_hand": on_hand}))
+    sales_df = pd.concat(sales).assign(qty=lambda d: d["qty"].where(d.index != 0, 1.0))  # a first sale each
+    stock_df = pd.concat(stock)
+    items = pd.DataFrame({"sku": ["A", "B", "C"], "category": "c", "unit_price": 2.0})
+    out = (
+        build_panel(
+            spark,
+            spark.createDataFrame(sales_df),
+            spark.createDataFrame(stock_df),
+            spark.createDataFrame(items),
+            days[-1].date(),
+            gaps=gaps,
+        )
+        .toPandas()
+        .sort_values(["sku", "date"])
+        .reset_index(drop=True)
+    )
+    assert len(out) == 3 * len(days)
+    for sku, g in out.groupby("sku"):
+        obs = g["demand_obs"].astype(float).shift(1)
+        so = g["stockout"].astype(int).shift(1)
+        for n in frequency.parse("D").windows:
+            roll = obs.rolling(n, min_periods=1)
+            np.testing.assert_allclose(g[f"rmean_{n}"], roll.mean(), rtol=1e-9, err_msg=f"{sku} rmean_{n}")
+            np.testing.assert_allclose(
+                g[f"rstd_{n}"], obs.rolling(n, min_periods=2).std(), rtol=1e-6, atol=1e-9, err_msg=f"{sku} rstd_{n}"
+            )
+            np.testing.assert_array_equal(
+                g[f"stockout_days_{n}"].to_numpy(dtype=float), so.rolling(n, min_periods=1).sum().to_numpy()
+            )

@@ -236,3 +236,22 @@ def test_long_lightgbm_fits_report_progress(caplog, monkeypatch):
     lines = [r.getMessage() for r in caplog.records if "round" in r.getMessage()]
     assert any(line.startswith("lightgbm regression model on data to 2025-04-30: round 3/3,") for line in lines)
     assert any("lightgbm P97.5 model" in line for line in lines)
+
+
+def test_a_row_budget_keeps_recent_origins_first():
+    """`max_rows` bounds a fit's cost on a large catalogue: about that many rows, the newest
+    origin kept whole, an origin `sample_half_age` older at about half the newest's rate."""
+    from stockwise_training.forecast.models.lgbm import _recent_first
+
+    o = np.repeat(np.arange(100, 0, -1), 1_000)  # 100 origins (the newest is 100) x 1,000 rows
+    pick = _recent_first(o, 30_000, 26.0, seed=0)
+    assert abs(len(pick) - 30_000) < 600 and np.all(np.diff(pick) > 0)
+    kept = np.bincount(o[pick], minlength=101)[1:] / 1_000  # share kept per origin, oldest first
+    assert kept[-1] > 0.9 * kept[-27:].max() and kept[0] < kept[-1] / 2.5  # recent first, old thinned
+
+    m = to_matrix(panel(n_days=160), "D")
+    full = make("lightgbm", horizon=7, rounds=3, threads=1, min_data_in_leaf=5).fit(m)
+    small = make("lightgbm", horizon=7, rounds=3, threads=1, min_data_in_leaf=5, max_rows=200).fit(m)
+    assert full.n_train_rows == 441 and abs(small.n_train_rows - 200) < 40
+    mean, _ = small.predict(7)
+    assert mean.shape == (3, 7) and np.isfinite(mean).all() and (mean >= 0).all()

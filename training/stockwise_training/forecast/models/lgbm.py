@@ -38,6 +38,13 @@ class LGBMParams:
     season: int = 7
     stride: int = 7  # periods between training origins
     max_origins: int = 104
+    # training rows kept at most (None: every row). A round costs about rows x features (bagging
+    # does not help: LightGBM still passes over every row), so this bounds a fit's cost on a
+    # large catalogue. Beyond it a seeded sample keeps recent origins first: a row's chance
+    # halves at `sample_half_age` origins old. Not the default: on M5, 450k of 800k rows took
+    # 40% off a fit and cost 0.002 WRMSSE on the backtest but 0.016 on the holdout.
+    max_rows: int | None = None
+    sample_half_age: float = 26.0
     rounds: int = 600
     quantile_rounds: int = 250
     learning_rate: float = 0.04
@@ -100,6 +107,18 @@ def _recency(qty: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
     run = np.where(last >= 0, np.arange(qty.shape[1])[None, :] - last, np.nan).astype(float)
     share = pd.DataFrame(pos.astype(float)).T.rolling(window, min_periods=1).mean().T.to_numpy()
     return run, share
+
+
+def _recent_first(o: np.ndarray, n: int, half_age: float, seed: int) -> np.ndarray:
+    """Indices of about `n` rows, each kept with chance min(1, c / (1 + age / half_age)), age in
+    origins before the newest, c solved so that about `n` are kept (the newest kept first)."""
+    age = np.unique(o, return_inverse=True)[1]
+    w = 1.0 / (1.0 + (age.max() - age) / half_age)
+    lo, hi = 0.0, 1.0 / w.min()
+    for _ in range(50):  # bisection on c: expected rows kept = n
+        c = (lo + hi) / 2
+        lo, hi = (c, hi) if np.minimum(1.0, c * w).sum() < n else (lo, c)
+    return np.flatnonzero(np.random.default_rng(seed).random(len(o)) < np.minimum(1.0, hi * w))
 
 
 class _Progress:
@@ -312,6 +331,10 @@ class GlobalLGBM:
         y = self.obs[s, t]
         keep = ~np.isnan(y) & ~np.isnan(m.cols["qty"][s, o])  # censored targets and unstarted series out
         s, o, t, y = s[keep], o[keep], t[keep], y[keep]
+        if p.max_rows and len(y) > p.max_rows:
+            pick = _recent_first(o, p.max_rows, p.sample_half_age, p.seed)
+            log.info("lightgbm: %d of %d training rows kept (recent origins first)", len(pick), len(y))
+            s, o, t, y = s[pick], o[pick], t[pick], y[pick]
         X = self._features(s, o, t)
         self.feature_names = list(X.columns)
         cats = [c for c in ("category", "location") if c in X]
