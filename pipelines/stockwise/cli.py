@@ -270,17 +270,29 @@ def _folder_args(b: argparse.ArgumentParser) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """A subcommand's parser: its help lists its defaults."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from stockwise.version import code_version, package_version
+
     p = argparse.ArgumentParser(prog="stockwise", description="AI inventory planning as batch MLOps.")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the JSON result")
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("--version", action="version", version=f"stockwise {package_version()} (code {code_version()})")
+    # every subcommand's help shows its options' defaults
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     d = sub.add_parser("demo-erp", help="write a realistic demo ERP (SQLite) and its truth store")
-    d.add_argument("--skus", type=int, default=200)
-    d.add_argument("--stores", type=int, default=5)
-    d.add_argument("--days", type=int, default=730)
+    d.add_argument("--skus", type=int, default=200, help="items in the catalogue")
+    d.add_argument("--stores", type=int, default=5, help="stores")
+    d.add_argument("--days", type=int, default=730, help="days of history")
     d.add_argument("--end", type=_date, default=date(2025, 12, 31), help="last day of history")
-    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--seed", type=int, default=7, help="random seed: the same seed writes the same ERP")
     d.set_defaults(func=cmd_demo_erp)
 
     from stockwise.jobs import PLANNING
@@ -292,12 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
         j.set_defaults(func=cmd_job, job=job)
 
     r = sub.add_parser("run", help="run every stage for one date in this process (no Airflow)")
-    r.add_argument("--ds", type=_date, required=True)
+    r.add_argument("--ds", type=_date, required=True, help="the run's logical date")
     _plan_args(r)
     r.set_defaults(func=cmd_run)
 
     w = sub.add_parser("where", help="print where a date's plan, report and data docs are")
-    w.add_argument("--ds", type=_date, required=True)
+    w.add_argument("--ds", type=_date, required=True, help="the run's logical date")
     w.add_argument("--scenario", default=None, help="a scenario's results instead of the official ones")
     w.set_defaults(func=cmd_where)
 
@@ -315,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.set_defaults(func=cmd_predict)
 
     g = sub.add_parser("gx-suites", help="write the expectation suites into great_expectations/")
-    g.add_argument("--dir", default=None)
+    g.add_argument("--dir", default=None, help="the GX project folder (default: great_expectations/ here)")
     g.set_defaults(func=cmd_gx_suites)
     return p
 

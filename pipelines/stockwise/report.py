@@ -352,6 +352,7 @@ def _lineage(meta: dict, lineage: dict, esc) -> str:
         + (f" version <code>{esc(lineage['version'])}</code>" if lineage.get("version") else " (not published)")
         + (" · data as of " + ", ".join(f"{esc(k)} {esc(v)}" for k, v in as_of.items() if v) if as_of else "")
         + model
+        + (f" · code <code>{esc(str(meta['code_version']))}</code>" if meta.get("code_version") else "")
         + "</p>"
     )
 

@@ -79,6 +79,11 @@ class Settings(BaseSettings):
         "(scale-out); empty: one global model in-process.",
     )
     gx_dir: Path | None = Field(default=None, description="The committed GX project folder.")
+    code_version: str | None = Field(
+        default=None,
+        description="The commit this code was built from, set by an image build "
+        "(a checkout asks git; see stockwise.version).",
+    )
     # running unattended
     scenario: str | None = Field(
         default=None,

@@ -11,6 +11,7 @@ import pytest
 
 from stockwise import lake, runlock
 from stockwise.settings import Settings
+from stockwise.version import code_version
 from support.demo import TINY_DS
 
 pytestmark = [pytest.mark.dags, pytest.mark.slow, pytest.mark.spark]
@@ -65,6 +66,7 @@ def test_what_ifs_run_apart_and_stale_data_is_never_planned(airflow_db, demo_hom
     report = store.get(lake.read_manifest(store, "reports", D).key("index.html")).decode()
     version = lake.read_manifest(store, "plans", D).version
     assert f"version <code>{version}</code>" in report and "data as of sales 2025-12-31" in report
+    assert f"code <code>{code_version()}</code>" in report  # the commit that made the plan
     with sqlite3.connect(demo_home / "erp.db") as c:
         assert c.execute("SELECT version FROM stockwise_publications WHERE plan_id = ?", (f"SW-{D}",)).fetchone() == (
             version,

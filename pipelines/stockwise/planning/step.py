@@ -19,6 +19,7 @@ from stockwise.planning.engine import Inputs, PlanConfig, plan_detail
 from stockwise.planning.gate import GateParams, check
 from stockwise.planning.targets import TargetParams
 from stockwise.settings import Settings
+from stockwise.version import code_version
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,7 @@ def run(
             if settings.scenario
             else {},
             "scenario": settings.scenario,
+            "code_version": code_version(settings),  # lineage: the commit that made this plan
             "service_level": target,
             "target_kind": cfg.targets.kind,
             "policy": cfg.policy,

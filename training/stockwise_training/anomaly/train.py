@@ -23,6 +23,7 @@ from stockwise.anomaly.evaluate import scores
 from stockwise.registry import ANOMALY
 from stockwise.settings import Settings
 from stockwise.tracking import use_mlflow
+from stockwise.version import code_version
 from stockwise_training.anomaly.inject import KINDS, inject
 from stockwise_training.anomaly.model import AnomalyModel, ForestParams
 
@@ -110,7 +111,13 @@ def run(ds: date, settings: Settings | None = None) -> AnomalyTrainResult:
     rules_f1 = float(rules_only[rules_only["kind"] == "overall"]["f1"].iloc[0])
     exp = use_mlflow(settings, ANOMALY.experiment)
     with mlflow.start_run(experiment_id=exp, run_name=f"train-{ds.isoformat()}") as run_:
-        mlflow.set_tags({"stockwise.ds": ds.isoformat(), "stockwise.job": "model_training.train_anomaly"})
+        mlflow.set_tags(
+            {
+                "stockwise.ds": ds.isoformat(),
+                "stockwise.job": "model_training.train_anomaly",
+                "stockwise.code_version": code_version(settings),
+            }
+        )
         mlflow.log_params(
             {
                 "n_estimators": fp.n_estimators,

@@ -24,6 +24,7 @@ from stockwise import catalog, lake, registry
 from stockwise.registry import DEMAND
 from stockwise.settings import Settings
 from stockwise.tracking import use_mlflow
+from stockwise.version import code_version
 from stockwise_training.forecast import plots
 from stockwise_training.forecast.backtest import BacktestConfig, cutoff_dates, run_backtest
 from stockwise_training.forecast.champion import assign, forecast_champions
@@ -171,7 +172,13 @@ def _log_model(
 
     exp = use_mlflow(settings, DEMAND.experiment)
     with mlflow.start_run(experiment_id=exp, run_name=f"train-{ds.isoformat()}") as run_:
-        mlflow.set_tags({"stockwise.ds": ds.isoformat(), "stockwise.job": "model_training.train"})
+        mlflow.set_tags(
+            {
+                "stockwise.ds": ds.isoformat(),
+                "stockwise.job": "model_training.train",
+                "stockwise.code_version": code_version(settings),
+            }
+        )
         mlflow.log_params(
             {
                 "horizon": cfg.horizon,
