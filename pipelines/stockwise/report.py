@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from datetime import date
 
-from stockwise import catalog, exports, lake
+from stockwise import catalog, exports, lake, workbook
 from stockwise.catalog import ANOMALIES, DATA_DOCS, FORECASTS, PLANS, REPORTS, STAGED_PLAN
 from stockwise.settings import Settings
 
@@ -422,9 +422,8 @@ def run(ds: date, settings: Settings | None = None) -> ReportResult:
 
     exceptions = exceptions_of(positions)
     page = render(d, orders, positions, meta, fmeta, docs_href, sim, alerts, lineage, comparison, exceptions)
-    export = orders.drop(columns=[c for c in ("row",) if c in orders.columns]).copy()
-    export["need_by"] = export["need_by"].astype(str).str[:10]
-    xlsx = exports.xlsx_bytes({"order lines": export})
+    book, kinds = workbook.sheets(orders, positions, _summary(d, meta, lineage, held), exceptions, alerts)
+    xlsx = exports.xlsx_bytes(book, kinds)
     part = REPORTS.write(
         store,
         d,
@@ -440,6 +439,28 @@ def run(ds: date, settings: Settings | None = None) -> ReportResult:
     uri = store.uri(part.key("index.html"))
     log.info("report: %s", uri)
     return ReportResult(d, uri, store.uri(part.key("reorder_plan.xlsx")), len(orders), round(time.monotonic() - t0, 1))
+
+
+def _summary(d: str, meta: dict, lineage: dict, held: bool) -> list[tuple[str, object]]:
+    """The workbook's first rows: which plan this is, its state and its lineage."""
+    if lineage.get("scenario"):
+        state = f"scenario {lineage['scenario']}, not published"
+    elif held:
+        state = "held back by the simulation gate (not published)"
+    else:
+        state = f"published, version {lineage['version']}" if lineage.get("version") else "not published"
+    prov = lineage.get("model") or {}
+    gate = meta.get("gate") or {}
+    return [
+        ("Plan", meta.get("plan_id", "")),
+        ("Run date", d),
+        ("State", state),
+        ("Data as of", ", ".join(f"{k} {v}" for k, v in (lineage.get("data_as_of") or {}).items() if v)),
+        ("Forecast", " ".join(str(x) for x in (lineage.get("method", ""), prov.get("how", "")) if x)),
+        ("Simulation gate", gate.get("why", "")),
+        ("Policy", f"{meta.get('policy', '')}, {meta.get('target_kind', '')} target {meta.get('service_level', '')}"),
+        ("Code version", meta.get("code_version", "")),
+    ]
 
 
 def compare_with_official(settings: Settings, ds: date, orders, sim: dict | None) -> dict:

@@ -1,0 +1,143 @@
+"""The planner's Excel workbook beside the report: what to order, from whom, what is at risk.
+
+Sheets: a summary of the plan and its lineage, the order lines as a worklist (earliest need-by
+first), purchase orders per supplier against their minimum order value, the positions at or
+below their reorder point that are *not* ordered today and why, the exceptions, the anomalies,
+and every position. Human column titles; `exports.xlsx_bytes` adds the formats, frozen headers,
+filters and widths.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# (title, plan column, format kind)
+LINE = [
+    ("SKU", "sku", ""),
+    ("Location", "location_id", ""),
+    ("Item", "name", ""),
+    ("Supplier", "supplier_id", ""),
+    ("Segment", "segment", ""),
+    ("Target fill", "target", "pct"),
+    ("On hand", "on_hand", "qty"),
+    ("On order", "on_order", "qty"),
+    ("Demand per day", "mu_d", "rate"),
+    ("Days of cover", "cover", "days"),
+    ("Reorder point", "reorder_point", "qty"),
+    ("Order-up-to", "order_up_to", "qty"),
+    ("Safety stock", "safety", "qty"),
+    ("Order qty", "order_qty", "qty"),
+    ("Pack size", "pack_size", "int"),
+    ("Unit cost", "unit_cost", "money"),
+    ("Order value", "order_value", "money"),
+    ("Need by", "need_by", "date"),
+    ("Reason", "reason", ""),
+]
+MAX_COVER_DAYS = 999.0  # shown as is up to here; beyond, "999" (and empty where no demand is expected)
+
+
+def _frame(df: pd.DataFrame, spec) -> tuple[pd.DataFrame, dict[str, str]]:
+    import pandas as pd
+
+    cols = {title: df[c] if c in df else pd.Series([None] * len(df), index=df.index) for title, c, _ in spec}
+    return pd.DataFrame(cols).reset_index(drop=True), {title: kind for title, _, kind in spec if kind}
+
+
+def _numbers_people_read(df: pd.DataFrame) -> pd.DataFrame:
+    """Days of cover capped (empty without demand, never inf or 10,744); safety stock never
+    negative (a low fill-rate target can put the reorder point under the expected demand)."""
+    out = df.copy()
+    mu = out.get("mu_d", 0.0)
+    cover = out["inventory_position"] / np.where(mu > 0, mu, np.nan) if "inventory_position" in out else np.nan
+    out["cover"] = np.minimum(cover, MAX_COVER_DAYS)
+    if "safety_stock" in out:
+        out["safety"] = out["safety_stock"].clip(lower=0)
+    return out
+
+
+def _why_not_ordered(r) -> str:
+    if isinstance(r.needs_master_data, str) and r.needs_master_data:
+        return f"needs master data: {r.needs_master_data}"
+    notes = [n for n in (r.budget_note, r.supplier_note, r.override) if isinstance(n, str) and n]
+    if not r.order_today:
+        when = str(r.next_order_date)[:10] if r.next_order_date == r.next_order_date else "its next order day"
+        notes.insert(0, f"supplier {r.supplier_id} is not ordered today: next on {when}")
+    return "; ".join(notes) or "ordered by an earlier plan"
+
+
+def sheets(
+    orders: pd.DataFrame,
+    positions: pd.DataFrame,
+    summary: list[tuple[str, object]],
+    exceptions: pd.DataFrame | None = None,
+    alerts: pd.DataFrame | None = None,
+) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, str]]]:
+    """The workbook's frames and their column kinds (for `exports.xlsx_bytes`)."""
+    import pandas as pd
+
+    out: dict[str, pd.DataFrame] = {}
+    kinds: dict[str, dict[str, str]] = {}
+    pos = _numbers_people_read(positions)
+    lines = _numbers_people_read(orders).sort_values(["need_by", "order_value"], ascending=[True, False])
+    out["Summary"] = pd.DataFrame()  # first sheet; filled at the end
+    out["Order lines"], kinds["Order lines"] = _frame(lines, LINE)
+
+    if len(orders):
+        g = orders.groupby("supplier_id", sort=True)
+        po = pd.DataFrame(
+            {
+                "Supplier": list(g.groups),
+                "Lines": g.size().to_numpy(),
+                "Units": g["order_qty"].sum().to_numpy(),
+                "Order value": g["order_value"].sum().to_numpy(),
+                "Minimum order value": g["min_order_value"].max().to_numpy() if "min_order_value" in orders else np.nan,
+                "First need by": g["need_by"].min().to_numpy(),
+            }
+        )
+        po["Meets the minimum"] = np.where(po["Order value"] >= po["Minimum order value"].fillna(0), "yes", "no")
+    else:
+        po = pd.DataFrame(columns=["Supplier", "Lines", "Units", "Order value", "Minimum order value", "First need by"])
+    out["Purchase orders"] = po
+    kinds["Purchase orders"] = {
+        "Lines": "int",
+        "Units": "qty",
+        "Order value": "money",
+        "Minimum order value": "money",
+        "First need by": "date",
+    }
+
+    at_risk = pos[(pos["inventory_position"] <= pos["reorder_point"]) & (pos["order_qty"] <= 0)].copy()
+    at_risk["why"] = [_why_not_ordered(r) for r in at_risk.itertuples(index=False)]
+    risk_spec = [s for s in LINE if s[1] not in ("order_qty", "order_value", "need_by", "reason", "pack_size")]
+    risk_spec += [("Next order day", "next_order_date", "date"), ("Why not ordered today", "why", "")]
+    out["At risk, not ordered"], kinds["At risk, not ordered"] = _frame(
+        at_risk.sort_values("cover", na_position="last"), risk_spec
+    )
+
+    exc = exceptions if exceptions is not None else pd.DataFrame(columns=["sku", "location_id", "kind", "detail"])
+    titles = {"sku": "SKU", "location_id": "Location", "kind": "Kind", "detail": "Detail"}
+    out["Exceptions"] = exc.rename(columns=titles)
+    if alerts is not None and len(alerts):
+        a = alerts.copy()
+        a.columns = [str(c).replace("_", " ").capitalize() for c in a.columns]
+        out["Anomalies"] = a
+        kinds["Anomalies"] = {c: "money" for c in a.columns if "value" in c.lower() or "cost" in c.lower()}
+    out["All positions"], kinds["All positions"] = _frame(
+        pos, [s for s in LINE if s[1] not in ("need_by",)] + [("Next order day", "next_order_date", "date")]
+    )
+    summary = [
+        *summary,
+        ("Order lines", len(orders)),
+        ("Units to order", round(float(orders["order_qty"].sum()), 2) if len(orders) else 0),
+        ("Value to order", round(float(orders["order_value"].sum()), 2) if len(orders) else 0),
+        ("Suppliers ordered from today", int(orders["supplier_id"].nunique()) if len(orders) else 0),
+        ("At or below reorder point, not ordered today", len(at_risk)),
+        ("Exceptions", len(exc)),
+    ]
+    out["Summary"] = pd.DataFrame({"What": [k for k, _ in summary], "Value": [v for _, v in summary]})
+    return out, kinds
