@@ -45,7 +45,10 @@ class LGBMParams:
     # 40% off a fit and cost 0.002 WRMSSE on the backtest but 0.016 on the holdout.
     max_rows: int | None = None
     sample_half_age: float = 26.0
-    rounds: int = 600
+    # boosting rounds at `learning_rate`: read at 200/300/400/500/600 rounds on the backtest
+    # cutoffs, 400 is within 0.0007 WRMSSE of 600 on M5 daily and better on car parts (0.572 vs
+    # 0.577) and M5 weekly (0.990 vs 0.994), which over-fit by 600, for a third less time
+    rounds: int = 400
     quantile_rounds: int = 250
     learning_rate: float = 0.04
     num_leaves: int = 63
