@@ -291,3 +291,20 @@ def test_the_gate_refuses_to_vouch_for_a_plan_on_an_empty_replay_window():
     short = full[full["date"] > pd.Timestamp(DS) - pd.Timedelta(days=10)]
     res = check(planned, short, DS, PlanConfig(), GateParams(min_days=28))
     assert not res["checked"] and "sales on 10 of the 56 days" in res["why"]
+
+
+@pytest.mark.parametrize(
+    ("cover", "said"),
+    [
+        (float("inf"), "no demand expected"),
+        (10_744.0, "covers over a year"),
+        (21.3, "covers 21 days"),
+        (4.14, "covers 4.1 days"),
+    ],
+)
+def test_days_of_cover_read_as_a_planner_would(cover, said):
+    from types import SimpleNamespace
+
+    from stockwise.planning.reasons import _cover
+
+    assert _cover(SimpleNamespace(days_of_cover=cover)) == said

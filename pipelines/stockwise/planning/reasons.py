@@ -11,6 +11,8 @@ TARGET_WORDS = {"fill_rate": "fill rate", "cycle_service": "cycle service level"
 def _cover(r) -> str:
     if not np.isfinite(r.days_of_cover):
         return "no demand expected"
+    if r.days_of_cover > 365:  # a trickle of demand: "covers 10744 days" reads as a bug
+        return "covers over a year"
     return f"covers {r.days_of_cover:.0f} days" if r.days_of_cover >= 10 else f"covers {r.days_of_cover:.1f} days"
 
 
