@@ -52,9 +52,8 @@ def _numbers_people_read(df: pd.DataFrame) -> pd.DataFrame:
     """Days of cover capped (empty without demand, never inf or 10,744); safety stock never
     negative (a low fill-rate target can put the reorder point under the expected demand)."""
     out = df.copy()
-    mu = out.get("mu_d", 0.0)
-    cover = out["inventory_position"] / np.where(mu > 0, mu, np.nan) if "inventory_position" in out else np.nan
-    out["cover"] = np.minimum(cover, MAX_COVER_DAYS)
+    # the plan's days of cover (inf where no demand is expected) as a planner reads it
+    out["cover"] = out["days_of_cover"].replace(np.inf, np.nan).clip(upper=MAX_COVER_DAYS)
     if "safety_stock" in out:
         out["safety"] = out["safety_stock"].clip(lower=0)
     return out

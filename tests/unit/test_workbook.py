@@ -93,7 +93,10 @@ def _positions() -> pd.DataFrame:
             needs_master_data="lead time",
         ),
     ]
-    return pd.DataFrame([{**base, **r} for r in rows])
+    df = pd.DataFrame([{**base, **r} for r in rows])
+    # as the engine computes it
+    df["days_of_cover"] = np.where(df["mu_d"] > 0, df["inventory_position"] / df["mu_d"].where(df["mu_d"] > 0), np.inf)
+    return df
 
 
 def test_the_workbook_is_a_planners_worklist():
