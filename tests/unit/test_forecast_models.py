@@ -255,3 +255,51 @@ def test_a_row_budget_keeps_recent_origins_first():
     assert full.n_train_rows == 441 and abs(small.n_train_rows - 200) < 40
     mean, _ = small.predict(7)
     assert mean.shape == (3, 7) and np.isfinite(mean).all() and (mean >= 0).all()
+
+
+def test_lightgbm_fits_made_two_at_a_time_equal_fits_made_one_by_one(monkeypatch):
+    """The backtest fits LightGBM at every cutoff and for the final forecast two at a time (one
+    thread each): the same scores and forecast as one by one, the final fit made once, and a
+    fit that fails fails the backtest."""
+    from stockwise_training.forecast import backtest
+    from stockwise_training.forecast.backtest import BacktestConfig, run_backtest
+    from stockwise_training.forecast.champion import forecast_champions
+
+    m = to_matrix(panel(n_days=200, kinds=("smooth", "intermittent", "smooth", "constant")), "D")
+    lgbm = {"rounds": 15, "num_leaves": 7, "min_data_in_leaf": 5}
+
+    def cfg(concurrent):
+        return BacktestConfig(
+            horizon=H,
+            cutoffs=3,
+            candidates=("shaped_average", "lightgbm", "ensemble"),
+            model_params={"lightgbm": lgbm},
+            concurrent_fits=concurrent,
+        )
+
+    fits = []
+    real = backtest._fit_one
+    monkeypatch.setattr(backtest, "_fit_one", lambda *a, **k: fits.append(len(a[0].dates)) or real(*a, **k))
+    final: dict = {}
+    together = run_backtest(m, cfg(2), final=final)
+    fc_together, models = forecast_champions(m, together, cfg(2), H, cache=final)
+    # three cutoffs a horizon apart (the last a horizon before the end) and the final fit, once
+    assert sorted(fits) == [158, 172, 186, 200] and len(together.fit_spans) == 4
+    assert together.champions["all"] == "shaped_average" and "lightgbm" not in models  # made ahead, not used
+
+    only = BacktestConfig(horizon=H, cutoffs=2, candidates=("lightgbm",), model_params={"lightgbm": lgbm})
+    final = {}
+    _, models = forecast_champions(m, run_backtest(m, only, final=final), only, H, cache=final)
+    assert models["lightgbm"] is final["lightgbm"][0]  # the final fit made ahead is the one used
+
+    alone = run_backtest(m, cfg(1))
+    fc_alone, _ = forecast_champions(m, alone, cfg(1), H)
+    pd.testing.assert_frame_equal(together.scores, alone.scores)
+    pd.testing.assert_frame_equal(fc_together, fc_alone)
+
+    def broken(*a, **k):
+        raise RuntimeError("out of memory in a fit")
+
+    monkeypatch.setattr(backtest, "_fit_one", broken)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        run_backtest(m, cfg(2))

@@ -12,9 +12,11 @@ earlier cutoffs' coverage (`fit_widths`).
 from __future__ import annotations
 
 import logging
+import os
 import time
 import warnings
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -47,6 +49,10 @@ class BacktestConfig:
     ensemble: tuple[str, ...] = ("lightgbm", "shaped_average")
     model_params: dict[str, dict] = field(default_factory=dict)
     selection_metric: str = "WRMSSE"
+    # LightGBM fits of the cutoffs (and the final one) made this many at a time, its `threads`
+    # shared between them: two one-thread fits do 12% more rounds a second than one two-thread
+    # fit on 2 cores (each fit holds its own feature matrix: memory grows in proportion)
+    concurrent_fits: int = 2
 
 
 @dataclass
@@ -60,6 +66,8 @@ class BacktestResult:
     # model -> [segment-code, interval] width factors for its intervals, native or calibrated (see fit_widths)
     widths: dict[str, np.ndarray] = field(default_factory=dict)
     last_cutoff: dict[str, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)  # model -> (mean, q)
+    # (start, end) of the LightGBM fits made ahead, the final one's added when it ends
+    fit_spans: list[tuple[float, float]] = field(default_factory=list)
 
 
 def cutoff_dates(m: Matrix, horizon: int, n: int, season: int = 7) -> list[pd.Timestamp]:
@@ -90,6 +98,8 @@ def fit_predict(
 ):
     """Fit candidate `name` on `m` and forecast; `cache` reuses fits within one cutoff."""
     if cache is not None and name in cache:
+        if isinstance(cache[name], Future):  # fitted ahead, in another thread (see prefit)
+            cache[name] = cache[name].result()
         return cache[name]
     if name == "ensemble":
         parts = [fit_predict(n, m, horizon, cfg, statics, exog, cache) for n in cfg.ensemble]
@@ -119,6 +129,56 @@ def fit_predict(
     if cache is not None:
         cache[name] = (model, mean, q)
     return model, mean, q
+
+
+def prefit(
+    windows: list[Matrix], horizon: int, cfg: BacktestConfig, statics=None, exog=None, spans: list | None = None
+) -> list[dict[str, Future]]:
+    """Start the LightGBM fit of each training window, `cfg.concurrent_fits` at a time, and
+    return one cache per window for `fit_predict` (the fits as futures: asking waits for one).
+
+    The fits are the backtest's cost; the other candidates fit in a second each, meanwhile.
+    The pool's threads are left to finish when the caller no longer waits (a fit nobody asks
+    for, e.g. the final one when LightGBM wins no segment, still ends by itself)."""
+    workers = max(1, min(cfg.concurrent_fits, len(windows), os.cpu_count() or 1))
+    needed = "lightgbm" in cfg.candidates or ("ensemble" in cfg.candidates and "lightgbm" in cfg.ensemble)
+    params = cfg.model_params.get("lightgbm", {})
+    if workers < 2 or not needed or params.get("partition_by"):  # partitioned: Spark tasks are the parallelism
+        return [{} for _ in windows]
+    from stockwise_training.forecast.models.lgbm import LGBMParams
+
+    threads = int(params.get("threads", LGBMParams.threads))
+    # the threads shared within each group of `workers` fits; a last fit without a partner takes them all
+    each = [max(1, threads // workers)] * len(windows)
+    if len(windows) % workers:
+        each[-(len(windows) % workers) :] = [threads] * (len(windows) % workers)
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="lightgbm")
+
+    def config(n: int) -> BacktestConfig:
+        return replace(cfg, model_params={**cfg.model_params, "lightgbm": {**params, "threads": n}})
+
+    caches = [
+        {"lightgbm": pool.submit(_fit_one, w, horizon, config(n), statics, exog, spans)}
+        for w, n in zip(windows, each, strict=True)
+    ]
+    pool.shutdown(wait=False)
+    return caches
+
+
+def _fit_one(m: Matrix, horizon: int, cfg: BacktestConfig, statics, exog, spans: list | None = None):
+    t0 = time.monotonic()
+    out = fit_predict("lightgbm", m, horizon, cfg, statics, exog)
+    if spans is not None:
+        spans.append((t0, time.monotonic()))
+    return out
+
+
+def seconds_per_fit(spans: list[tuple[float, float]]) -> float | None:
+    """Wall-clock seconds per LightGBM fit+predict of concurrent fits: from the first start to
+    the last end, divided by the number of fits (comparable with one fit made alone)."""
+    if not spans:
+        return None
+    return round((max(e for _, e in spans) - min(s for s, _ in spans)) / len(spans), 1)
 
 
 def apply_calibration(mean: np.ndarray, level: np.ndarray, seg_codes: np.ndarray, cal: np.ndarray) -> np.ndarray:
@@ -181,9 +241,22 @@ def apply_widths(q: np.ndarray, seg_codes: np.ndarray, widths: np.ndarray) -> np
 
 
 def run_backtest(
-    m: Matrix, cfg: BacktestConfig, statics=None, exog=None, price_raw: np.ndarray | None = None
+    m: Matrix,
+    cfg: BacktestConfig,
+    statics=None,
+    exog=None,
+    price_raw: np.ndarray | None = None,
+    final: dict | None = None,
 ) -> BacktestResult:
+    """Score every candidate at each cutoff. `final`, a cache the caller will hand to
+    `forecast_champions` on the same matrix, gets the final LightGBM fit started beside the
+    cutoffs' (two at a time make the fits 12% cheaper, and the final one is usually needed)."""
     cuts = cutoff_dates(m, cfg.horizon, cfg.cutoffs, cfg.season)
+    windows = [m.upto(cut) for cut in cuts] + ([m] if final is not None else [])
+    spans: list[tuple[float, float]] = []  # (start, end) of each LightGBM fit made ahead
+    ahead = prefit(windows, cfg.horizon, cfg, statics, exog, spans)
+    if final is not None:
+        final.update(ahead.pop())
     seg = demand_classes(m.upto(cuts[0]).observed, min(2 * cfg.horizon, len(m.upto(cuts[0]).dates) // 2))
     seg_names = sorted(set(seg))
     seg_codes = np.array([seg_names.index(s) for s in seg])
@@ -213,7 +286,7 @@ def run_backtest(
         price = price_raw[:, :T] if price_raw is not None else None
         w = metrics.weights(train.observed, price, cfg.weight_window)
         level = _level(train.observed, cfg.horizon)
-        cache: dict = {}
+        cache: dict = ahead[ci]
         for name in cfg.candidates:
             t0 = time.monotonic()
             _, mean, q = fit_predict(name, train, cfg.horizon, cfg, statics, exog, cache)
@@ -265,6 +338,7 @@ def run_backtest(
         {k: round(v, 1) for k, v in seconds.items()},
         widths,
         last,
+        spans,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future
 
 import numpy as np
 import pandas as pd
@@ -70,6 +71,9 @@ def forecast_champions(
     fc["model"] = np.repeat(chosen, horizon)
     fc["segment"] = np.repeat(seg, horizon)
     models: dict = {}
-    for name, (model, _, _) in cache.items():
+    for name, fit in cache.items():
+        if isinstance(fit, Future):  # fitted ahead for a champion that was not chosen
+            continue
+        model = fit[0]
         models.update(model if name == "ensemble" else {name: model})
     return fc, models

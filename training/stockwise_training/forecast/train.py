@@ -97,9 +97,10 @@ def run(
     )
     if candidates:
         cfg.candidates = tuple(candidates)
-    bt = run_backtest(m, cfg, statics, None, m.cols.get("price"))
+    final: dict = {}
+    bt = run_backtest(m, cfg, statics, None, m.cols.get("price"), final=final)
     score = assembled_score(bt, bt.champions)
-    _, models = forecast_champions(m, bt, cfg, cfg.horizon, statics)
+    _, models = forecast_champions(m, bt, cfg, cfg.horizon, statics, cache=final)
     by_model = (
         bt.scores[bt.scores["segment"] == "all"]
         .groupby("model")[["WRMSSE", "RMSSE_mean", "MASE_mean", "bias_pct", "coverage_80", "coverage_95"]]
