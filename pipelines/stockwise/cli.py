@@ -270,11 +270,26 @@ def _folder_args(b: argparse.ArgumentParser) -> None:
     )
 
 
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Help that ends with the option's default, where it has one and does not say it already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "default" in text
+            or action.default in (None, False, argparse.SUPPRESS)
+            or action.option_strings == []
+            or action.required
+        ):
+            return text
+        return text + " (default: %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
     """A subcommand's parser: its help lists its defaults."""
 
     def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
         super().__init__(*args, **kwargs)
 
 

@@ -35,7 +35,7 @@ def test_an_image_build_names_its_commit_and_a_copy_without_git_falls_back(monke
         ("demo-erp", "(default: 200)"),
         ("backtest", "(default: 3)"),
         ("predict", "(default: 3)"),
-        ("plan", "(default: None)"),
+        ("plan", "the run's logical date"),  # what-ifs default to nothing: no "(default: None)"
     ],
 )
 def test_every_subcommand_lists_its_own_options_with_defaults(capsys, command, shown):
@@ -44,6 +44,7 @@ def test_every_subcommand_lists_its_own_options_with_defaults(capsys, command, s
     text = capsys.readouterr().out
     assert shown in text
     assert "--skus" not in text or command == "demo-erp"  # only its own options
+    assert "(default: None)" not in text and "(default: all) (default" not in text  # no empty or doubled defaults
 
 
 def test_every_option_of_every_subcommand_says_what_it_does():
