@@ -32,7 +32,7 @@ SEED ?= 7
 DS ?= 2025-12-31
 PYTEST_ARGS ?=
 
-.PHONY: help install run train demo test test-fast test-tools env lint lock airflow-ui mlflow-ui where clean bench-deps bench vision-deps shelf-photos shelf
+.PHONY: help install run train demo test test-fast test-tools screenshots env lint lock airflow-ui mlflow-ui where clean bench-deps bench vision-deps shelf-photos shelf
 
 help:
 	@echo "make run         create the environment, the demo ERP, and run the inventory_planning DAG for DS=$(DS)"
@@ -46,6 +46,7 @@ help:
 	@echo "make vision-deps the optional shelf-vision extra (torch, ultralytics: AGPL-3.0)"
 	@echo "make shelf       photograph the demo ERP's shelves, train stockwise-shelf, count and reconcile (~25 min on CPU)"
 	@echo "make lint        ruff (lint, format), mypy, import-linter"
+	@echo "make screenshots the report of DS in headless Chromium, into docs/img (after make run)"
 	@echo "make env         a .env with fresh random secrets for docker-compose.yaml"
 	@echo "make lock        re-resolve requirements/lock.txt from requirements/base.in"
 
@@ -114,15 +115,30 @@ where:
 	@$(BIN)/stockwise -q where --ds $(DS)
 
 # Debian tools the tests drive: docker-compose validates the compose file (no Docker engine runs
-# here). Installed when missing (as root, as on CI machines); otherwise said, and the test fails.
+# here), chromium shows the report to the browser tests. Installed when missing (as root, as on
+# CI machines); otherwise said, and the test fails.
 test-tools:
 	@command -v docker-compose >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "[stockwise] installing Debian's docker-compose (to validate docker-compose.yaml)"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null; \
 	  else echo "[stockwise] please install docker-compose (Debian package): the compose test needs it"; fi; }
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "[stockwise] installing Debian's chromium (the report's browser tests; about a minute)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; \
+	  else echo "[stockwise] please install chromium (Debian package): the browser tests need it"; fi; }
 
-test: $(STAMP) $(VISION_STAMP) test-tools
+BROWSER_STAMP := $(VENV)/.browser-stamp
+$(BROWSER_STAMP): requirements/browser.txt | $(STAMP)
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements/browser.txt
+	touch $(BROWSER_STAMP)
+
+# screenshots of the `make run` report for the README (docs/img/report-*.png)
+screenshots: $(BROWSER_STAMP) test-tools
+	$(BIN)/python -m stockwise.screenshots --ds $(DS) --out docs/img
+
+test: $(STAMP) $(VISION_STAMP) $(BROWSER_STAMP) test-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # a .env for the compose stack with fresh random secrets (never overwrites an existing one)

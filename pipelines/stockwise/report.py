@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from datetime import date
 
-from stockwise import catalog, exports, lake, workbook
+from stockwise import catalog, exports, lake, workbook, worklist
 from stockwise.catalog import ANOMALIES, DATA_DOCS, FORECASTS, PLANS, REPORTS, STAGED_PLAN
 from stockwise.settings import Settings
 
@@ -203,24 +203,6 @@ def plan_kpis(orders, sim: dict | None) -> dict:
     }
 
 
-ORDER_COLUMNS = [
-    ("sku", "sku"),
-    ("location", "location_id"),
-    ("item", "name"),
-    ("supplier", "supplier_id"),
-    ("segment", "segment"),
-    ("target", "target"),
-    ("on hand", "on_hand"),
-    ("on order", "on_order"),
-    ("reorder point", "reorder_point"),
-    ("order-up-to", "order_up_to"),
-    ("order qty", "order_qty"),
-    ("value", "order_value"),
-    ("need by", "need_by"),
-    ("reason", "reason"),
-]
-
-
 def render(
     ds: str,
     orders,
@@ -233,9 +215,15 @@ def render(
     lineage: dict | None = None,
     comparison: dict | None = None,
     exceptions=None,
+    book: dict | None = None,
+    kinds: dict | None = None,
 ) -> str:
-    """The page: header and lineage, banners, KPIs, charts, order lines, exceptions, anomalies."""
+    """The page: header and lineage, banners, KPIs, charts, the worklist (the workbook's order
+    lines, purchase orders and positions at risk: `book`, `kinds`), exceptions, anomalies."""
     esc = html.escape
+    if book is None:  # the order lines alone
+        lines, line_kinds = workbook.order_lines(orders)
+        book, kinds = {"Order lines": lines}, {"Order lines": line_kinds}
     lineage = lineage or {}
     scenario = lineage.get("scenario")
     gate = meta.get("gate") or {}
@@ -246,8 +234,9 @@ def render(
     method = esc(str(forecast_meta.get("method", "?")))
     plan = esc(str(meta.get("plan_id", "")))
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<title>Stockwise reorder plan {esc(ds)}</title><style>{CSS}</style></head><body>
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; \
+script-src {worklist.script_hash()}">
+<title>Stockwise reorder plan {esc(ds)}</title><style>{CSS}{worklist.CSS}</style></head><body>
 <!-- stockwise:superseded -->
 <h1>Reorder plan {esc(ds)}{" (held back)" if gate.get("held") else ""}{title_note}</h1>
 <p class="sub">Plan {plan} · forecasts: {method} · {docs} · <a href="reorder_plan.xlsx">Excel</a></p>
@@ -256,11 +245,10 @@ def render(
 {comparison_section(comparison, esc)}
 <div class="kpis">{"".join(f"<div class='kpi'><b>{esc(v)}</b><span>{esc(k)}</span></div>" for k, v in kpis)}</div>
 <div class="charts">{imgs}</div>
-<h2>Order lines ({len(orders):,})</h2>
-<table><thead><tr>{"".join(f"<th>{esc(h)}</th>" for h, _ in ORDER_COLUMNS)}</tr></thead>
-<tbody>{"".join(_order_rows(orders, esc))}</tbody></table>
+{worklist.sections(ds, book, kinds or {})}
 {exceptions_section(exceptions, esc)}
 {anomaly_section(alerts, esc)}
+<script>{worklist.SCRIPT}</script>
 </body></html>"""
 
 
@@ -357,24 +345,6 @@ def _lineage(meta: dict, lineage: dict, esc) -> str:
     )
 
 
-def _order_rows(orders, esc) -> list[str]:
-    rows = []
-    for r in orders.itertuples(index=False):
-        cells = []
-        for _, c in ORDER_COLUMNS:
-            v = getattr(r, c)
-            if c == "target":
-                cells.append(f"<td class='n'>{v:.1%}</td>")
-            elif c == "need_by":
-                cells.append(f"<td>{esc(str(v)[:10])}</td>")
-            elif isinstance(v, float):
-                cells.append(f"<td class='n'>{v:,.0f}</td>" if c != "order_value" else f"<td class='n'>{v:,.2f}</td>")
-            else:
-                cells.append(f"<td>{esc(str(v))}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return rows
-
-
 def run(ds: date, settings: Settings | None = None) -> ReportResult:
     settings = settings or Settings()
     store = lake.open_lake(settings)
@@ -421,8 +391,10 @@ def run(ds: date, settings: Settings | None = None) -> ReportResult:
     from stockwise.publish import exceptions_of
 
     exceptions = exceptions_of(positions)
-    page = render(d, orders, positions, meta, fmeta, docs_href, sim, alerts, lineage, comparison, exceptions)
     book, kinds = workbook.sheets(orders, positions, _summary(d, meta, lineage, held), exceptions, alerts)
+    page = render(
+        d, orders, positions, meta, fmeta, docs_href, sim, alerts, lineage, comparison, exceptions, book, kinds
+    )
     xlsx = exports.xlsx_bytes(book, kinds)
     part = REPORTS.write(
         store,

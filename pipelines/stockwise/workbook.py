@@ -69,6 +69,12 @@ def _why_not_ordered(r) -> str:
     return "; ".join(notes) or "ordered by an earlier plan"
 
 
+def order_lines(orders: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The order lines as a worklist: earliest need-by first, then the largest value."""
+    lines = _numbers_people_read(orders).sort_values(["need_by", "order_value"], ascending=[True, False])
+    return _frame(lines, LINE)
+
+
 def sheets(
     orders: pd.DataFrame,
     positions: pd.DataFrame,
@@ -82,9 +88,8 @@ def sheets(
     out: dict[str, pd.DataFrame] = {}
     kinds: dict[str, dict[str, str]] = {}
     pos = _numbers_people_read(positions)
-    lines = _numbers_people_read(orders).sort_values(["need_by", "order_value"], ascending=[True, False])
     out["Summary"] = pd.DataFrame()  # first sheet; filled at the end
-    out["Order lines"], kinds["Order lines"] = _frame(lines, LINE)
+    out["Order lines"], kinds["Order lines"] = order_lines(orders)
 
     if len(orders):
         g = orders.groupby("supplier_id", sort=True)

@@ -1,0 +1,91 @@
+"""The planner's report as a planner sees it: opened from the lake in headless Chromium."""
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from stockwise import lake
+from stockwise.catalog import REPORTS
+from stockwise.screenshots import open_report
+from stockwise.settings import Settings
+from support.demo import TINY_DS
+
+pytestmark = [pytest.mark.dags, pytest.mark.slow, pytest.mark.spark, pytest.mark.browser]
+D = TINY_DS.isoformat()
+
+
+def _plan_day():
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(Settings().great_expectations_dir.parent / "dags")).dags["inventory_planning"]
+    dr = dag.test(logical_date=pd.Timestamp(TINY_DS, tz="UTC").to_pydatetime())
+    return {ti.task_id: str(ti.state) for ti in dr.get_task_instances()}
+
+
+def test_the_worklist_filters_searches_and_sorts_in_chromium(airflow_db, demo_home, monkeypatch, tmp_path):
+    monkeypatch.setenv("STOCKWISE_SPARK_MASTER", "local[1]")
+    states = _plan_day()
+    assert set(states.values()) == {"success"}, states
+    store = lake.open_lake(Settings())
+    plan = lake.read_parquet(store, "plans", D, "reorder_plan.parquet")
+    assert len(plan) > 1
+    # screenshots kept where CI collects artifacts (TEST_ARTIFACTS), else with the test's files
+    shots = Path(os.environ.get("TEST_ARTIFACTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+
+    with open_report(store.uri(REPORTS.manifest(store, D).key("index.html"))) as r:
+        page = r.page
+        page.screenshot(path=str(shots / "report-top.png"))
+        titles = page.locator("#worklist thead th").all_text_contents()
+        rows = page.locator("#worklist tbody tr:not([hidden])")
+        bar = page.locator(".tools[data-table='worklist']")
+
+        def column(title):
+            i = titles.index(title) + 1
+            return rows.locator(f"td:nth-child({i})").all_text_contents()
+
+        def values(title):
+            i = titles.index(title) + 1
+            return [float(v) for v in rows.locator(f"td:nth-child({i})").evaluate_all("c => c.map(e => e.dataset.v)")]
+
+        # every order line, most urgent first
+        assert rows.count() == len(plan) and bar.locator(".count").text_content() == f"{len(plan)} of {len(plan)} shown"
+        assert column("Need by") == sorted(column("Need by"))
+        assert set(column("Runs out")) - {""}  # a run-out day where demand is expected
+
+        # search narrows to the lines that mention it
+        sku = str(plan["sku"].iloc[0])
+        bar.locator("input").fill(sku)
+        assert 1 <= rows.count() < len(plan) and all(sku in t for t in rows.all_inner_texts())
+        bar.locator("input").fill("")
+        assert rows.count() == len(plan)
+
+        # a supplier's lines only, counted as the plan counts them
+        supplier = sorted(plan["supplier_id"].astype(str).unique())[0]
+        bar.locator("select[aria-label='Supplier']").select_option(label=supplier)
+        n = int((plan["supplier_id"].astype(str) == supplier).sum())
+        assert rows.count() == n and set(column("Supplier")) == {supplier}
+        assert bar.locator(".count").text_content() == f"{n} of {len(plan)} shown"
+        bar.locator("select[aria-label='Supplier']").select_option(value="")
+
+        # sorting by a column, both ways, on the raw numbers (not the formatted text)
+        header = page.locator("#worklist thead th", has_text="Order value")
+        header.click()
+        assert values("Order value") == sorted(values("Order value"))
+        assert header.get_attribute("aria-sort") == "ascending"
+        header.click()
+        assert values("Order value") == sorted(values("Order value"), reverse=True)
+        page.locator("h2", has_text="Worklist").evaluate("e => e.scrollIntoView()")
+        page.screenshot(path=str(shots / "report-worklist.png"))
+
+        # one purchase order per supplier ordered from today
+        assert page.locator("#purchase-orders tbody tr").count() == plan["supplier_id"].nunique()
+
+        # the charts are images that loaded, and nothing failed (a script the page's policy
+        # refused, or a script error, would be here)
+        widths = page.locator("img").evaluate_all("imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
+        assert widths and all(w > 0 for w in widths)
+        assert r.errors == []
+    assert (shots / "report-worklist.png").stat().st_size > 10_000
