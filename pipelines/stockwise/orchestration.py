@@ -199,7 +199,12 @@ def call_from_airflow(job: str, *, lock: str | None = "job", scenarios: bool = F
     """
     from airflow.sdk import get_current_context
 
+    from stockwise import tracking
+
     ctx = get_current_context()
+    tracking.AIRFLOW_RUN.set(
+        {"dag_id": ctx["dag_run"].dag_id, "run_id": ctx["dag_run"].run_id, "task_id": ctx["ti"].task_id}
+    )
     scenario = scenario_name(ctx["params"]) if scenarios else None
     if scenario:
         log.info("scenario run '%s': results go to scenarios/%s/, nothing is published to the ERP", scenario, scenario)

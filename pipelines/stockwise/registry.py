@@ -144,6 +144,7 @@ def promote(
     }
     for k, v in tags.items():
         client.set_model_version_tag(fam.name, chal.version, k, v)
+    client.update_model_version(fam.name, chal.version, description=decision_text(fam, tags, ok, why))
     if ok:
         client.set_registered_model_alias(fam.name, CHAMPION, chal.version)
         # the registered model remembers which champion Stockwise set: a move by hand shows as a mismatch
@@ -156,6 +157,24 @@ def promote(
             client.set_registered_model_tag(fam.name, k, v)
     log.info("promotion of %s v%s: %s", fam.name, chal.version, why)
     return Promotion(str(chal.version), ok, ok, why, score, champ_score, None if champ is None else str(champ.version))
+
+
+def decision_text(fam: Family, tags: dict[str, str], ok: bool, why: str) -> str:
+    """The promotion decision in plain words, for the version's description in the MLflow UI."""
+    better = "higher" if fam.higher_is_better else "lower"
+    champ = tags.get("promotion.champion_version")
+    head = "**Promoted to champion**" if ok else "**Not promoted**" + (f": champion v{champ} stays" if champ else "")
+    vs = (
+        f"champion v{champ} scored {float(tags['promotion.champion_score']):.4f} on the same data"
+        if champ and tags.get("promotion.champion_score")
+        else "there was no champion"
+    )
+    return (
+        f"{head}. Decided {tags['promotion.at']} by {tags['promotion.by']}.\n\n"
+        f"This version scored {fam.label} {float(tags['promotion.challenger_score']):.4f} ({better} is better); "
+        f"{vs}. Rule: promoted when its error is lower by at least {float(tags['promotion.margin']):.0%}.\n\n"
+        f"Why: {why}."
+    )
 
 
 def who() -> str:

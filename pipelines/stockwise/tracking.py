@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import fcntl
 import os
 from pathlib import Path
@@ -54,3 +55,50 @@ def use_mlflow(settings: Settings, experiment: str) -> str:
             exp_id = exp.experiment_id
     mlflow.set_experiment(experiment_id=exp_id)
     return exp_id
+
+
+# the Airflow task a job runs in (set by `orchestration.call_from_airflow`), for lineage tags
+AIRFLOW_RUN: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("airflow_run", default=None)
+
+
+def lineage_tags(settings: Settings, ds, extracts: dict[str, str] | None = None) -> dict[str, str]:
+    """Where a training run comes from: the data date, the code, the Airflow DAG run and task
+    (when Airflow runs it), and the lake versions of the extracts it read."""
+    from stockwise.version import code_version
+
+    tags = {"stockwise.ds": str(ds), "stockwise.code_version": code_version(settings)}
+    tags.update({f"airflow.{k}": v for k, v in (AIRFLOW_RUN.get() or {}).items()})
+    tags.update({f"lake.{k}": v for k, v in (extracts or {}).items()})
+    return tags
+
+
+def start_run(experiment_id: str, run_name: str, started: float, tags: dict[str, str], card: str = ""):
+    """An MLflow run whose start is when the training started (`started`, a `time.time()`), not
+    when logging began, so the UI's duration covers the training; `card` becomes its
+    description (the run's note)."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    run = client.create_run(experiment_id, start_time=int(started * 1000), tags=tags, run_name=run_name)
+    if card:
+        client.set_tag(run.info.run_id, "mlflow.note.content", card)
+    return mlflow.start_run(run_id=run.info.run_id)
+
+
+def describe(experiment_id: str, model_name: str, card: str) -> None:
+    """The model card as the description of the experiment and of the registered model: what a
+    reviewer reads first in the MLflow UI."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    client.set_experiment_tag(experiment_id, "mlflow.note.content", card)
+    client.update_registered_model(model_name, description=card)
+
+
+def name_version_run(run_id: str, model_name: str, version: str, ds) -> str:
+    """Rename a training run once its version is known: 'stockwise-demand v7 · data to 2025-12-31'."""
+    import mlflow
+
+    name = f"{model_name} v{version} · data to {ds}"
+    mlflow.MlflowClient().set_tag(run_id, "mlflow.runName", name)
+    return name

@@ -56,6 +56,21 @@ def test_train_register_promote_and_serve(airflow_db, demo_home, monkeypatch):
     assert v1.tags["promotion.decision"] == "promoted" and v1.tags["promotion.reason"] == "no champion yet"
     run = client.get_run(v1.run_id)
     assert "backtest_WRMSSE" in run.data.metrics and run.inputs.dataset_inputs
+    # what a model reviewer reads in the MLflow UI: a model card on the registered model, the
+    # experiment and the run; the promotion in plain words on the version; runs named by version
+    card = client.get_registered_model("stockwise-demand").description
+    assert "**Intended use.**" in card and "| segment | series | champion |" in card and "**Limits.**" in card
+    exp = client.get_experiment_by_name("stockwise-demand")
+    assert exp.tags["mlflow.note.content"] == card and run.data.tags["mlflow.note.content"] == card
+    assert v1.description.startswith("**Promoted to champion**") and "there was no champion" in v1.description
+    assert run.info.run_name == f"stockwise-demand v{v1.version} · data to {TINY_DS.isoformat()}"
+    # lineage: the DAG run and task, the extracts' lake versions, the code
+    assert run.data.tags["airflow.dag_id"] == "model_training" and run.data.tags["airflow.task_id"] == "train"
+    assert run.data.tags["airflow.run_id"] == dr.run_id and run.data.tags["lake.sales_version"]
+    assert run.data.tags["stockwise.code_version"]
+    # the run's duration covers the training (the backtest), not only the logging at its end
+    ti = dr.get_task_instance("train")
+    assert run.info.end_time - run.info.start_time >= 0.7 * (ti.end_date - ti.start_date).total_seconds() * 1000
     arts = {a.path for a in client.list_artifacts(v1.run_id, "plots")}
     assert {"plots/error_by_segment.png", "plots/fan_charts_last_cutoff.png"} <= arts
     families = {e.name for e in client.search_experiments()}
@@ -64,6 +79,8 @@ def test_train_register_promote_and_serve(airflow_db, demo_home, monkeypatch):
     # the anomaly model: registered, evaluated per type on injected anomalies, promoted
     a1 = client.get_model_version_by_alias("stockwise-anomaly", "champion")
     assert a1.tags["promotion.decision"] == "promoted" and float(a1.tags["eval.f1"]) > 0.5
+    assert a1.description.startswith("**Promoted to champion**")
+    assert "**Evaluation**" in client.get_registered_model("stockwise-anomaly").description
     arun = client.get_run(a1.run_id)
     assert {"overall.f1", "fat_finger.recall", "duplicate_receipt.precision", "rules_only.overall.f1"} <= set(
         arun.data.metrics
@@ -95,6 +112,7 @@ def test_train_register_promote_and_serve(airflow_db, demo_home, monkeypatch):
     assert client.get_model_version_by_alias("stockwise-demand", "champion").version == v1.version
     v2 = client.get_model_version("stockwise-demand", v2.version)
     assert v2.tags["promotion.decision"] == "rejected" and v2.tags["promotion.champion_score"]
+    assert v2.description.startswith("**Not promoted**") and f"champion v{v1.version} scored" in v2.description
     lgbm_runs = client.search_runs(
         [client.get_experiment_by_name("stockwise-forecast-lightgbm").experiment_id],
         order_by=["attributes.start_time DESC"],

@@ -32,6 +32,8 @@ def test_train_register_and_score_through_the_pyfunc(home, tmp_path, monkeypatch
     client = mlflow.MlflowClient()
     v = client.get_model_version_by_alias("stockwise-shelf", "champion")
     assert {a.path for a in client.list_artifacts(v.run_id, "samples")}
+    assert "**Test.**" in client.get_registered_model("stockwise-shelf").description  # the model card
+    assert v.description.startswith("**Promoted to champion**")  # after a refusal, said in words too
     rng = np.random.default_rng(3)
     paths = []
     for i in range(2):

@@ -18,12 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from stockwise import catalog, lake, registry
+from stockwise import catalog, lake, registry, tracking
 from stockwise.anomaly.evaluate import scores
 from stockwise.registry import ANOMALY
 from stockwise.settings import Settings
 from stockwise.tracking import use_mlflow
-from stockwise.version import code_version
 from stockwise_training.anomaly.inject import KINDS, inject
 from stockwise_training.anomaly.model import AnomalyModel, ForestParams
 
@@ -96,12 +95,44 @@ def _chart(sc: pd.DataFrame):
     return fig
 
 
+def model_card(ds: date, daily: pd.DataFrame, sc: pd.DataFrame, rules_f1: float, fp: ForestParams) -> str:
+    """The model card (Markdown) MLflow shows on the experiment, the registered model and the run."""
+    rows = "\n".join(
+        f"| {r.kind.replace('_', ' ')} | {r.recall:.2f} | "
+        + (f"{r.precision:.2f}" if pd.notna(r.precision) else "–")
+        + f" | {r.f1:.2f} |"
+        for r in sc.itertuples()
+    )
+    return f"""### {ANOMALY.name}: inventory anomalies per sku x location x day
+
+**Intended use.** Flags the stock movements a planner should look at (phantom stock, unrecorded
+shrinkage, fat-finger and duplicate receipts, and the like), ranked by value at risk in the
+report; the actionable ones become cycle-count tasks in the ERP. Not a fraud detector.
+
+**Data.** The daily movement table of {ds.isoformat()}: {len(daily):,} sku x location x days.
+
+**Model.** Rules for the anomalies with a signature (a receipt far above the usual, the same
+receipt twice, stock that never sells) and an isolation forest ({fp.n_estimators} trees, alert
+rate {fp.alert_rate:.1%}) for the rest.
+
+**Evaluation** on anomalies injected into this data (the rules alone: F1 {rules_f1:.2f}):
+
+| kind | recall | precision | F1 |
+|---|---:|---:|---:|
+{rows}
+
+**Limits.** Scored on injected anomalies, whose shapes are assumptions; real ones can look
+different. A new store or item has no history to compare with for its first weeks.
+"""
+
+
 def run(ds: date, settings: Settings | None = None) -> AnomalyTrainResult:
     import mlflow
     from mlflow.models import infer_signature
 
     settings = settings or Settings()
     t0 = time.monotonic()
+    started = time.time()  # the MLflow run's start: its duration covers the training
     daily = _daily(settings, ds)
     fp = ForestParams()
     model = AnomalyModel.fit(daily, p=fp)
@@ -110,14 +141,9 @@ def run(ds: date, settings: Settings | None = None) -> AnomalyTrainResult:
     rules_only = evaluate(AnomalyModel(model.rules), daily)  # what the forest adds, on the same injection
     rules_f1 = float(rules_only[rules_only["kind"] == "overall"]["f1"].iloc[0])
     exp = use_mlflow(settings, ANOMALY.experiment)
-    with mlflow.start_run(experiment_id=exp, run_name=f"train-{ds.isoformat()}") as run_:
-        mlflow.set_tags(
-            {
-                "stockwise.ds": ds.isoformat(),
-                "stockwise.job": "model_training.train_anomaly",
-                "stockwise.code_version": code_version(settings),
-            }
-        )
+    card = model_card(ds, daily, sc, rules_f1, fp)
+    tags = {**tracking.lineage_tags(settings, ds.isoformat()), "stockwise.job": "model_training.train_anomaly"}
+    with tracking.start_run(exp, f"{ANOMALY.name} · data to {ds.isoformat()}", started, tags, card) as run_:
         mlflow.log_params(
             {
                 "n_estimators": fp.n_estimators,
@@ -161,6 +187,8 @@ def run(ds: date, settings: Settings | None = None) -> AnomalyTrainResult:
         float(overall.f1),
         {"stockwise.ds": ds.isoformat()},
     )
+    tracking.describe(exp, ANOMALY.name, card)
+    tracking.name_version_run(run_id, ANOMALY.name, version, ds.isoformat())
     by_type = {r.kind: {"recall": round(r.recall, 3), "precision": round(r.precision, 3)} for r in sc.itertuples()}
     return AnomalyTrainResult(
         ds.isoformat(),

@@ -20,11 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stockwise import catalog, lake, registry
+from stockwise import catalog, lake, registry, tracking
 from stockwise.registry import DEMAND
 from stockwise.settings import Settings
 from stockwise.tracking import use_mlflow
-from stockwise.version import code_version
 from stockwise_training.forecast import plots
 from stockwise_training.forecast.backtest import BacktestConfig, cutoff_dates, run_backtest
 from stockwise_training.forecast.champion import assign, forecast_champions
@@ -85,6 +84,7 @@ def run(
 
     settings = settings or Settings()
     t0 = time.monotonic()
+    started = time.time()  # the MLflow run's start: its duration covers the training
     store = lake.open_lake(settings)
     panel = catalog.read_panel(store, ds)
     statics = catalog.validated("items").read(store, ds)[["sku", "category"]]
@@ -110,7 +110,10 @@ def run(
     model = DemandModel(
         bt.champions, cfg, bt.calibration, sorted(set(bt.segments)), "D", models.get("lightgbm"), statics, bt.widths
     )
-    info, run_id = _log_model(settings, store, ds, panel, m, cfg, bt, models, statics, by_model, score, model)
+    card = model_card(ds, m, cfg, bt, score, models, store.uri(catalog.DEMAND_PANEL.prefix(ds)))
+    info, run_id = _log_model(
+        settings, store, ds, panel, m, cfg, bt, models, statics, by_model, score, model, started, card
+    )
     version = registry.register(
         mlflow.MlflowClient(),
         DEMAND,
@@ -118,6 +121,8 @@ def run(
         score,
         {"stockwise.ds": ds.isoformat(), "horizon": cfg.horizon, "champions": json.dumps(bt.champions)},
     )
+    tracking.describe(use_mlflow(settings, DEMAND.experiment), DEMAND.name, card)
+    tracking.name_version_run(run_id, DEMAND.name, version, ds.isoformat())
     log.info("champions by segment: %s", bt.champions)
     return TrainResult(
         ds.isoformat(),
@@ -166,20 +171,19 @@ def _log_model(
     by_model: pd.DataFrame,
     score: float,
     model: DemandModel,
+    started: float,
+    card: str,
 ):
     """The assembled model's run: champions, scores, plots, the panel as its input, the pyfunc."""
     import mlflow
     from mlflow.models import infer_signature
 
     exp = use_mlflow(settings, DEMAND.experiment)
-    with mlflow.start_run(experiment_id=exp, run_name=f"train-{ds.isoformat()}") as run_:
-        mlflow.set_tags(
-            {
-                "stockwise.ds": ds.isoformat(),
-                "stockwise.job": "model_training.train",
-                "stockwise.code_version": code_version(settings),
-            }
-        )
+    tags = {
+        **tracking.lineage_tags(settings, ds.isoformat(), extract_versions(store, ds)),
+        "stockwise.job": "model_training.train",
+    }
+    with tracking.start_run(exp, f"{DEMAND.name} · data to {ds.isoformat()}", started, tags, card) as run_:
         mlflow.log_params(
             {
                 "horizon": cfg.horizon,
@@ -228,6 +232,61 @@ def _log_model(
                 registered_model_name=DEMAND.name,
             )
         return info, run_.info.run_id
+
+
+def extract_versions(store, ds: date) -> dict[str, str]:
+    """The lake versions of the validated extracts a model was trained on (lineage tags)."""
+    out = {}
+    for name in ("sales", "stock", "items", "movements"):
+        ext = catalog.validated(name)
+        if ext.exists(store, ds):
+            out[f"{name}_version"] = ext.manifest(store, ds).version
+    return out
+
+
+def model_card(ds: date, m, cfg: BacktestConfig, bt, score: float, models: dict, source: str) -> str:
+    """The model card (Markdown) MLflow shows on the experiment, the registered model and the run."""
+    s = bt.scores[bt.scores["grouping"].isin(["all", "demand_class"])]
+    rows = []
+    for seg, champ in sorted(bt.champions.items(), key=lambda kv: (kv[0] != "all", kv[0])):
+        r = s[(s["segment"] == seg) & (s["model"] == champ)][["WRMSSE", "bias_pct", "coverage_80", "coverage_95"]]
+        r = r.mean()
+        n = len(bt.segments) if seg == "all" else int((bt.segments == seg).sum())
+        rows.append(
+            f"| {seg} | {n:,} | {champ} | {r['WRMSSE']:.3f} | {r['bias_pct']:+.1f}% | "
+            f"{r['coverage_80']:.0%} | {r['coverage_95']:.0%} |"
+        )
+    importance = getattr(models.get("lightgbm"), "importance", None)
+    features = ", ".join(map(str, importance.index[:10])) if importance is not None else "(LightGBM not fitted)"
+    first, last = m.dates[0].date().isoformat(), m.dates[-1].date().isoformat()
+    return f"""### {DEMAND.name}: daily demand per sku x location
+
+**Intended use.** The forecasts behind Stockwise's daily reorder plan (the `inventory_planning`
+DAG): for every sku x location, the mean and the quantiles P2.5, P10, P50, P90 and P97.5 of daily
+demand over the next {cfg.horizon} days, which the planning engine turns into sample paths over
+lead time. Not a financial forecast.
+
+**Data.** The demand panel of {ds.isoformat()} (`{source}`): {len(m.keys):,} series, {first} to
+{last} ({len(m.dates):,} days). Stockout days (book stock at zero) are censored: their sales are
+not demand.
+
+**Models.** One champion per demand segment, chosen by the mean {cfg.selection_metric} over
+{cfg.cutoffs} rolling-origin cutoffs inside the training window, among: {", ".join(cfg.candidates)}.
+LightGBM's strongest features (gain): {features}.
+
+**Backtest** (horizon {cfg.horizon} days, mean over the cutoffs; this version's score, the
+assembled {DEMAND.label}, is {score:.4f}):
+
+| segment | series | champion | {DEMAND.label} | bias | 80% coverage | 95% coverage |
+|---|---:|---|---:|---:|---:|---:|
+{chr(10).join(rows)}
+
+**Limits.** Series with less than two horizons of history lean on their category at their
+location (cold start). Prices and promotions after the data date are the ones the ERP plans;
+unplanned promotions are not foreseen. Intervals are calibrated on backtest errors per segment
+and step: a change of regime after the last cutoff is not in them. Demand lost to stockouts is
+estimated from the days in stock.
+"""
 
 
 def _backtest_forecast(m, bt, cfg, statics, cut, panel):

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
-from stockwise import registry
+from stockwise import registry, tracking
 from stockwise.errors import ConfigError
 from stockwise.registry import SHELF
 from stockwise.settings import Settings
@@ -74,6 +74,27 @@ def _samples(weights: Path, test_root: Path, split: str, p, out: Path) -> list[P
     return paths
 
 
+def model_card(ds: date, metrics: dict, p, images: int, source: str) -> str:
+    """The model card (Markdown) MLflow shows on the experiment, the registered model and the run."""
+    return f"""### {SHELF.name}: products counted on shelf photos
+
+**Intended use.** Counts the facings of each product on a store's shelf photo (YOLO detection);
+the counts are reconciled with the book stock to flag phantom stock and missing replenishment.
+Not a planogram-compliance or pricing tool.
+
+**Data.** {images:,} training images ({source}); trained {p.epochs} epochs at {p.imgsz} px, from a
+model YAML (no pretrained weights are downloaded).
+
+**Test.** mAP50 {metrics["mAP50"]:.3f}, mAP50-95 {metrics["mAP50-95"]:.3f}, count error (MAE per
+image) {metrics["count_mae"]:.2f}, {metrics["seconds_per_image"]:.2f} s an image; counting threshold
+{p.conf:.2f}, tuned on validation.
+
+**Limits.** Synthetic shelves unless `STOCKWISE_SHELF_DATASET` names real photos: real lighting,
+occlusion and packaging differ. Promoted only at or above the quality bar
+(`STOCKWISE_SHELF_MIN_MAP50`).
+"""
+
+
 def run(
     ds: date,
     settings: Settings | None = None,
@@ -92,6 +113,7 @@ def run(
     epochs, images = epochs or settings.shelf_epochs, images or settings.shelf_images
     imgsz, device = imgsz or settings.shelf_imgsz, device or settings.shelf_device
     t0 = time.monotonic()
+    started = time.time()  # the MLflow run's start: its duration covers the training
     work = Path(tempfile.mkdtemp(prefix="shelf-", dir=settings.scratch if settings.scratch.exists() else None))
     offline(work / "yolo_cfg")
     from ultralytics import YOLO
@@ -154,8 +176,9 @@ def run(
     }
     (work / "params.json").write_text(json.dumps(asdict(p)))
     exp = use_mlflow(settings, SHELF.experiment)
-    with mlflow.start_run(experiment_id=exp, run_name=f"train-{ds.isoformat()}") as run_:
-        mlflow.set_tags({"stockwise.ds": ds.isoformat(), "stockwise.job": "shelf_vision.train"})
+    card = model_card(ds, metrics, p, images, source)
+    tags = {**tracking.lineage_tags(settings, ds.isoformat()), "stockwise.job": "shelf_vision.train"}
+    with tracking.start_run(exp, f"{SHELF.name} · data to {ds.isoformat()}", started, tags, card) as run_:
         mlflow.log_params({**asdict(p), "train_images": images, "dataset": source})
         mlflow.log_metrics({k.replace("-", "_"): v for k, v in metrics.items()})
         for s in _samples(best, test_root, test_split, p, work):
@@ -172,6 +195,8 @@ def run(
     version = registry.register(
         mlflow.MlflowClient(), SHELF, info.registered_model_version, metrics["mAP50"], {"stockwise.ds": ds.isoformat()}
     )
+    tracking.describe(exp, SHELF.name, card)
+    tracking.name_version_run(run_id, SHELF.name, version, ds.isoformat())
     log.info("shelf model v%s: %s", version, metrics)
     return ShelfTrainResult(
         ds.isoformat(),
