@@ -391,7 +391,9 @@ def run(ds: date, settings: Settings | None = None) -> ReportResult:
     from stockwise.publish import exceptions_of
 
     exceptions = exceptions_of(positions)
-    book, kinds = workbook.sheets(orders, positions, _summary(d, meta, lineage, held), exceptions, alerts)
+    book, kinds = workbook.sheets(
+        orders, positions, _summary(d, meta, lineage, held), exceptions, alerts, _supplier_performance(store, ds)
+    )
     page = render(
         d, orders, positions, meta, fmeta, docs_href, sim, alerts, lineage, comparison, exceptions, book, kinds
     )
@@ -411,6 +413,16 @@ def run(ds: date, settings: Settings | None = None) -> ReportResult:
     uri = store.uri(part.key("index.html"))
     log.info("report: %s", uri)
     return ReportResult(d, uri, store.uri(part.key("reorder_plan.xlsx")), len(orders), round(time.monotonic() - t0, 1))
+
+
+def _supplier_performance(store, ds: date):
+    """Promised against actual lead times per supplier, from the run's validated extracts."""
+    from stockwise.planning import leadtime
+
+    items, suppliers = (catalog.validated(n).read_if_there(store, ds) for n in ("items", "suppliers"))
+    if items is None or suppliers is None:
+        return None
+    return leadtime.performance(catalog.validated("receipts").read_if_there(store, ds), items, suppliers, ds)
 
 
 def _summary(d: str, meta: dict, lineage: dict, held: bool) -> list[tuple[str, object]]:

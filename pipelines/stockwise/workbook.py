@@ -69,6 +69,21 @@ def _why_not_ordered(r) -> str:
     return "; ".join(notes) or "ordered by an earlier plan"
 
 
+SUPPLIER = [
+    ("Supplier", "supplier_id", ""),
+    ("Receipts (365 days)", "receipts", "int"),
+    ("Promised lead time", "promised_days", "rate"),
+    ("Actual lead time", "actual_days", "rate"),
+    ("Spread (std)", "actual_std_days", "rate"),
+    ("On time", "on_time_rate", "pct"),
+    ("Last 90 days", "recent_days", "rate"),
+    ("Trend (days)", "trend_days", "rate"),
+    ("Planned with", "planned_days", "rate"),
+    ("Planned spread", "planned_std_days", "rate"),
+    ("Source", "lead_time_source", ""),
+]
+
+
 def order_lines(orders: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     """The order lines as a worklist: earliest need-by first, then the largest value."""
     lines = _numbers_people_read(orders).sort_values(["need_by", "order_value"], ascending=[True, False])
@@ -81,8 +96,10 @@ def sheets(
     summary: list[tuple[str, object]],
     exceptions: pd.DataFrame | None = None,
     alerts: pd.DataFrame | None = None,
+    suppliers: pd.DataFrame | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, str]]]:
-    """The workbook's frames and their column kinds (for `exports.xlsx_bytes`)."""
+    """The workbook's frames and their column kinds (for `exports.xlsx_bytes`); `suppliers`:
+    the suppliers' delivery performance (`planning.leadtime.performance`)."""
     import pandas as pd
 
     out: dict[str, pd.DataFrame] = {}
@@ -114,6 +131,9 @@ def sheets(
         "Minimum order value": "money",
         "First need by": "date",
     }
+
+    if suppliers is not None and len(suppliers):
+        out["Suppliers"], kinds["Suppliers"] = _frame(suppliers, SUPPLIER)
 
     at_risk = pos[(pos["inventory_position"] <= pos["reorder_point"]) & (pos["order_qty"] <= 0)].copy()
     at_risk["why"] = [_why_not_ordered(r) for r in at_risk.itertuples(index=False)]

@@ -65,7 +65,8 @@ CSS = """
 .tools .count{color:#52606d;font-size:.85rem}
 table.sortable thead th{cursor:pointer;user-select:none}
 th[aria-sort=ascending]::after{content:' \\25B2'} th[aria-sort=descending]::after{content:' \\25BC'}
-tr.late td:nth-child(-n+2){color:#e12d39;font-weight:600} .note{color:#52606d;font-size:.85rem}
+tr.late td:first-child,#worklist tr.late td:nth-child(2){color:#e12d39;font-weight:600}
+.note{color:#52606d;font-size:.85rem}
 """
 
 
@@ -170,6 +171,20 @@ def sections(ds: str, book: dict[str, pd.DataFrame], kinds: dict[str, dict[str, 
             f"<h2>Purchase orders by supplier ({len(po):,})</h2>"
             + (f"<p class='note'>{below} below the supplier's minimum order value.</p>" if below else "")
             + table(po, kinds.get("Purchase orders", {}), "purchase-orders")
+        )
+    sup = book.get("Suppliers")
+    if sup is not None and len(sup):
+        # deliveries much later than promised, or often late: the lead times to question
+        slow = [
+            bool(a > 1.2 * p or (o == o and o < 0.5))
+            for a, p, o in zip(sup["Actual lead time"], sup["Promised lead time"], sup["On time"], strict=True)
+        ]
+        out.append(
+            f"<h2>Supplier performance ({len(sup):,})</h2><p class='note'>Lead times of the last year's "
+            "receipts against the supplier master's promise; <b>Planned with</b> is what planning uses (the "
+            f"receipts, shrunk towards the promise when they are few). In red ({sum(slow):,}): more than 20% "
+            "slower than promised, or under half received by the expected date.</p>"
+            + table(sup, kinds.get("Suppliers", {}), "suppliers", flagged=slow)
         )
     risk = book.get("At risk, not ordered")
     if risk is not None and len(risk):

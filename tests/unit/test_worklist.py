@@ -49,3 +49,46 @@ def test_a_long_table_shows_its_first_rows_and_says_where_the_rest_are(monkeypat
 def test_the_page_policy_allows_exactly_the_worklist_script():
     digest = base64.b64encode(hashlib.sha256(worklist.SCRIPT.encode()).digest()).decode()
     assert worklist.script_hash() == f"'sha256-{digest}'"
+
+
+def test_supplier_performance_promised_against_actual_and_its_trend():
+    """A supplier promising 10 days that took 12 then 16 (slower lately), one on time, one
+    without receipts (the master only); shown in red where a planner should question it."""
+    from datetime import date
+
+    from stockwise import workbook
+    from stockwise.planning import leadtime
+
+    ds = date(2025, 12, 31)
+    suppliers = pd.DataFrame(
+        {"supplier_id": ["A", "B", "C"], "lead_time_days_mean": [10.0, 5.0, 7.0], "lead_time_days_std": [1.0] * 3}
+    )
+    items = pd.DataFrame({"sku": ["a", "b"], "supplier_id": ["A", "B"]})
+    rows = []
+    for i in range(40):  # A: 12 days until October, 16 days since (late against 10 promised)
+        ordered = pd.Timestamp("2025-02-01") + pd.Timedelta(days=7 * i)
+        lt = 16 if ordered > pd.Timestamp("2025-10-01") else 12
+        rows.append(("a", ordered, ordered + pd.Timedelta(days=lt), ordered + pd.Timedelta(days=10)))
+        rows.append(("b", ordered, ordered + pd.Timedelta(days=5), ordered + pd.Timedelta(days=5)))
+    receipts = pd.DataFrame(rows, columns=["sku", "order_date", "received_date", "expected_date"])
+    perf = leadtime.performance(receipts, items, suppliers, ds).set_index("supplier_id")
+    a, b, c = perf.loc["A"], perf.loc["B"], perf.loc["C"]
+    a_rows = receipts[receipts["sku"] == "a"]
+    recent = a_rows["received_date"] > pd.Timestamp(ds) - pd.Timedelta(days=90)
+    took = (a_rows["received_date"] - a_rows["order_date"]).dt.days
+    assert a["promised_days"] == 10 and a["on_time_rate"] == 0 and a["actual_days"] == took.mean()
+    assert a["recent_days"] == took[recent].mean() and a["trend_days"] == took[recent].mean() - took[~recent].mean()
+    assert a["trend_days"] > 2  # slower lately
+    assert b["actual_days"] == 5 and b["on_time_rate"] == 1 and b["trend_days"] == 0
+    assert c["receipts"] == 0 and c["lead_time_source"] == "supplier master" and np.isnan(c["actual_days"])
+
+    book, kinds = workbook.sheets(
+        pd.DataFrame(columns=["need_by", "order_value", "days_of_cover"]),
+        pd.DataFrame(columns=["inventory_position", "reorder_point", "order_qty", "days_of_cover"]),
+        [],
+        suppliers=perf.reset_index(),
+    )
+    page = worklist.sections(ds.isoformat(), book, kinds)
+    section = page.split("Supplier performance")[1]
+    rows_html = re.findall(r"<tr(?: class='late')?>.*?</tr>", section.split("<tbody>")[1].split("</tbody>")[0])
+    assert ["class='late'" in r for r in rows_html] == [True, False, False]  # A late; B on time; C unmeasured

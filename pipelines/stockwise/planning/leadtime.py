@@ -81,3 +81,60 @@ def learn(
             "lead_time_source": source,
         }
     )[COLUMNS]
+
+
+PERFORMANCE = [
+    "supplier_id",
+    "receipts",
+    "promised_days",
+    "actual_days",
+    "actual_std_days",
+    "on_time_rate",
+    "recent_days",
+    "trend_days",
+    "planned_days",
+    "planned_std_days",
+    "lead_time_source",
+]
+
+
+def performance(
+    receipts: pd.DataFrame | None,
+    items: pd.DataFrame,
+    suppliers: pd.DataFrame,
+    ds: date,
+    params: LeadTimeParams = LeadTimeParams(),
+    recent_days: int = 90,
+) -> pd.DataFrame:
+    """Per supplier of the master, what its receipts of the last `window_days` say: the lead time
+    promised (master) against the actual (mean and spread), the share received by the expected
+    date, the mean of the last `recent_days` and its trend against the earlier receipts (days;
+    positive: getting slower), and the lead time planning uses (`learn`)."""
+    planned = learn(receipts, items, suppliers, ds, params)
+    out = planned.rename(
+        columns={
+            "lead_time_master_mean": "promised_days",
+            "lead_time_days_mean": "planned_days",
+            "lead_time_days_std": "planned_std_days",
+            "lead_time_n": "receipts",
+        }
+    )
+    stats = pd.DataFrame(columns=["supplier_id", "actual_days", "actual_std_days", "recent_days", "trend_days"])
+    if receipts is not None and len(receipts):
+        r = receipts.dropna(subset=["received_date", "order_date"]).merge(
+            items[["sku", "supplier_id"]], on="sku", how="inner"
+        )
+        got = pd.to_datetime(r["received_date"])
+        r = r[(got <= pd.Timestamp(ds)) & (got > pd.Timestamp(ds - timedelta(days=params.window_days)))]
+        got = pd.to_datetime(r["received_date"])
+        lt = (got - pd.to_datetime(r["order_date"])).dt.days.astype(float)
+        recent = got > pd.Timestamp(ds - timedelta(days=recent_days))
+        frame = pd.DataFrame({"supplier_id": r["supplier_id"], "lt": lt, "recent": recent})
+        g = frame.groupby("supplier_id")
+        stats = g["lt"].agg(actual_days="mean", actual_std_days="std").reset_index()
+        rec = frame[frame["recent"]].groupby("supplier_id")["lt"].mean().rename("recent_days")
+        old = frame[~frame["recent"]].groupby("supplier_id")["lt"].mean().rename("earlier")
+        stats = stats.merge(rec, on="supplier_id", how="left").merge(old, on="supplier_id", how="left")
+        stats["trend_days"] = stats["recent_days"] - stats["earlier"]
+    out = out.merge(stats, on="supplier_id", how="left")
+    return out[PERFORMANCE].sort_values("supplier_id").reset_index(drop=True)
