@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from datetime import date
 
-from stockwise import catalog, exports, lake, workbook, worklist
+from stockwise import catalog, drilldown, exports, lake, workbook, worklist
 from stockwise.catalog import ANOMALIES, DATA_DOCS, FORECASTS, PLANS, REPORTS, STAGED_PLAN
 from stockwise.settings import Settings
 
@@ -217,6 +217,7 @@ def render(
     exceptions=None,
     book: dict | None = None,
     kinds: dict | None = None,
+    pages: set[str] | None = None,
 ) -> str:
     """The page: header and lineage, banners, KPIs, charts, the worklist (the workbook's order
     lines, purchase orders and positions at risk: `book`, `kinds`), exceptions, anomalies."""
@@ -245,7 +246,7 @@ script-src {worklist.script_hash()}">
 {comparison_section(comparison, esc)}
 <div class="kpis">{"".join(f"<div class='kpi'><b>{esc(v)}</b><span>{esc(k)}</span></div>" for k, v in kpis)}</div>
 <div class="charts">{imgs}</div>
-{worklist.sections(ds, book, kinds or {})}
+{worklist.sections(ds, book, kinds or {}, pages)}
 {exceptions_section(exceptions, esc)}
 {anomaly_section(alerts, esc)}
 <script>{worklist.SCRIPT}</script>
@@ -394,14 +395,38 @@ def run(ds: date, settings: Settings | None = None) -> ReportResult:
     book, kinds = workbook.sheets(
         orders, positions, _summary(d, meta, lineage, held), exceptions, alerts, _supplier_performance(store, ds)
     )
+    urgent = orders.sort_values(["need_by", "order_value"], ascending=[True, False])
+    panel = (
+        catalog.read_panel(
+            store, ds, days=drilldown.HISTORY_DAYS + 1, columns=["sku", "location_id", "date", "qty", "stockout"]
+        )
+        if catalog.DEMAND_PANEL.exists(store, d)
+        else None
+    )
+    positions_pages = drilldown.pages(
+        d, urgent, panel, FORECASTS.read_if_there(store, d), alerts, _lineage(meta, lineage, html.escape)
+    )
     page = render(
-        d, orders, positions, meta, fmeta, docs_href, sim, alerts, lineage, comparison, exceptions, book, kinds
+        d,
+        orders,
+        positions,
+        meta,
+        fmeta,
+        docs_href,
+        sim,
+        alerts,
+        lineage,
+        comparison,
+        exceptions,
+        book,
+        kinds,
+        set(positions_pages),
     )
     xlsx = exports.xlsx_bytes(book, kinds)
     part = REPORTS.write(
         store,
         d,
-        {"index.html": page.encode(), "reorder_plan.xlsx": xlsx},
+        {"index.html": page.encode(), "reorder_plan.xlsx": xlsx, **{k: v.encode() for k, v in positions_pages.items()}},
         meta={
             "plan_id": meta.get("plan_id"),
             "plan_version": lineage.get("version"),

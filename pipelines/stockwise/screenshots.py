@@ -69,8 +69,8 @@ def report_path(ds: date) -> str:
 
 
 def take(path: str, out: Path) -> list[Path]:
-    """Three views for the README: the summary, the worklist filtered to one supplier, the
-    positions at risk."""
+    """Four views for the README: the summary, the worklist filtered to one supplier, the
+    positions at risk, and the page of the largest line."""
     out.mkdir(parents=True, exist_ok=True)
     shots = []
     with open_report(path) as r:
@@ -92,6 +92,11 @@ def take(path: str, out: Path) -> list[Path]:
             risk.evaluate("e => e.scrollIntoView()")
             shots.append(out / "report-at-risk.png")
             page.screenshot(path=str(shots[-1]))
+        # the most valuable line's own page (the worklist is sorted by value, largest first)
+        page.locator("#worklist tbody tr:not([hidden]) a").first.click()
+        page.wait_for_load_state("load")
+        shots.append(out / "report-position.png")
+        page.screenshot(path=str(shots[-1]), full_page=True)
         if r.errors:
             raise RuntimeError(f"the report logged errors in Chromium: {r.errors}")
     return shots

@@ -104,9 +104,10 @@ def table(
     table_id: str,
     columns: list[str] | None = None,
     flagged: list[bool] | None = None,
+    links: list[str | None] | None = None,
 ) -> str:
     """A filterable, sortable table of `frame` (at most MAX_ROWS rows) with its toolbar; rows
-    `flagged` are marked for attention."""
+    `flagged` are marked for attention; `links` (per row) make the SKU cell a link."""
     esc = html.escape
     cols = [c for c in (columns or list(frame.columns)) if c in frame.columns]
     shown = frame.head(MAX_ROWS)
@@ -126,7 +127,14 @@ def table(
     body = []
     for i, r in enumerate(shown[cols].itertuples(index=False)):
         late = " class='late'" if flagged and flagged[i] else ""
-        body.append(f"<tr{late}>" + "".join(_cell(v, kinds.get(c, "")) for c, v in zip(cols, r, strict=True)) + "</tr>")
+        cells = []
+        href = links[i] if links and i < len(links) else None
+        for c, v in zip(cols, r, strict=True):
+            if c == "SKU" and href:
+                cells.append(f"<td><a href='{esc(href)}'>{esc(str(v))}</a></td>")
+            else:
+                cells.append(_cell(v, kinds.get(c, "")))
+        body.append(f"<tr{late}>" + "".join(cells) + "</tr>")
     more = (
         f"<p class='note'>The first {MAX_ROWS:,} of {len(frame):,} rows; the Excel has them all.</p>"
         if len(frame) > MAX_ROWS
@@ -149,9 +157,20 @@ def runs_out(frame: pd.DataFrame, ds: str) -> list[str | None]:
     return out
 
 
-def sections(ds: str, book: dict[str, pd.DataFrame], kinds: dict[str, dict[str, str]]) -> str:
-    """The worklist, the purchase orders and the positions at risk, as HTML."""
+def sections(
+    ds: str, book: dict[str, pd.DataFrame], kinds: dict[str, dict[str, str]], pages: set[str] | None = None
+) -> str:
+    """The worklist, the purchase orders, the suppliers and the positions at risk, as HTML;
+    `pages`: the drill-down pages written beside the report (`drilldown.slug`), linked from the SKU."""
+    from stockwise.drilldown import slug
+
     lines = book["Order lines"].copy()
+    links = None
+    if pages and {"SKU", "Location"} <= set(lines.columns):
+        links = [
+            f"positions/{slug(s, lo)}" if f"positions/{slug(s, lo)}" in pages else None
+            for s, lo in zip(lines["SKU"], lines["Location"], strict=True)
+        ]
     lines["Runs out"] = runs_out(lines, ds)
     line_kinds = {**kinds.get("Order lines", {}), "Runs out": "date"}
     need = [str(v)[:10] for v in lines.get("Need by", [])]
@@ -161,8 +180,8 @@ def sections(ds: str, book: dict[str, pd.DataFrame], kinds: dict[str, dict[str, 
         f"<h2>Worklist: order lines by need-by date ({len(lines):,})</h2>"
         "<p class='note'><b>Runs out</b>: the day the position reaches zero at the forecast demand "
         f"if nothing is ordered. In red ({sum(short):,}): it runs out before the order's need-by "
-        "date, or that date has passed. Click a column to sort.</p>",
-        table(lines, line_kinds, "worklist", WORKLIST, flagged=short),
+        "date, or that date has passed. Click a column to sort, a SKU for its page.</p>",
+        table(lines, line_kinds, "worklist", WORKLIST, flagged=short, links=links),
     ]
     po = book.get("Purchase orders")
     if po is not None and len(po):

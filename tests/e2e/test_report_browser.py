@@ -88,4 +88,21 @@ def test_the_worklist_filters_searches_and_sorts_in_chromium(airflow_db, demo_ho
         widths = page.locator("img").evaluate_all("imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
         assert widths and all(w > 0 for w in widths)
         assert r.errors == []
+
+        # a line's SKU opens its page: sales, forecast and projected stock, the reason, back link
+        first = page.locator("#worklist tbody tr").first
+        sku, location = (
+            first.locator("td").nth(titles.index("SKU")).inner_text(),
+            first.locator("td").nth(titles.index("Location")).inner_text(),
+        )
+        first.locator("a").click()
+        page.wait_for_load_state("load")
+        assert page.locator("h1").inner_text() == f"{sku} at {location}"
+        line = plan[(plan["sku"] == sku) & (plan["location_id"] == location)].iloc[0]
+        assert page.locator("p.reason").inner_text() == line["reason"]
+        assert page.locator("img").evaluate("i => i.complete ? i.naturalWidth : 0") > 400
+        page.screenshot(path=str(shots / "report-position.png"), full_page=True)
+        page.locator("a", has_text="back to the plan").click()
+        page.wait_for_load_state("load")
+        assert page.locator("#worklist tbody tr").count() == len(plan) and r.errors == []
     assert (shots / "report-worklist.png").stat().st_size > 10_000

@@ -92,3 +92,49 @@ def test_supplier_performance_promised_against_actual_and_its_trend():
     section = page.split("Supplier performance")[1]
     rows_html = re.findall(r"<tr(?: class='late')?>.*?</tr>", section.split("<tbody>")[1].split("</tbody>")[0])
     assert ["class='late'" in r for r in rows_html] == [True, False, False]  # A late; B on time; C unmeasured
+
+
+def test_a_page_per_line_safe_names_escaped_text_capped(monkeypatch):
+    """Each line's page: a file name that cannot leave the folder and never collides, hostile
+    item text escaped, a chart even without history or forecast, at most MAX_PAGES pages."""
+    from stockwise import drilldown
+
+    assert drilldown.slug("../../etc/passwd", "ST01").startswith(".._.._etc_passwd_ST01-")
+    assert "/" not in drilldown.slug("a/b", "c") and drilldown.slug("a/b", "c") != drilldown.slug("a_b", "c")
+    line = {
+        "sku": "<script>alert(1)</script>",
+        "location_id": "ST00",
+        "name": "<img src=x onerror=alert(2)>",
+        "supplier_id": "S",
+        "segment": "AX",
+        "target": 0.95,
+        "target_kind": "fill_rate",
+        "on_hand": 3.0,
+        "on_order": 0.0,
+        "inventory_position": 3.0,
+        "mu_d": 2.0,
+        "sigma_d": 1.0,
+        "lead_time_days": 5.0,
+        "lead_time_days_std": 1.0,
+        "lead_time_source": "receipts",
+        "reorder_point": 12.0,
+        "order_up_to": 20.0,
+        "order_qty": 17.0,
+        "order_value": 34.0,
+        "need_by": pd.Timestamp("2026-01-06"),
+        "forecast_method": "baseline",
+        "reason": "on hand 3 <b>",
+    }
+    lines = pd.DataFrame([line, {**line, "sku": "B"}, {**line, "sku": "C"}])
+    days = pd.date_range("2025-12-01", "2025-12-31")
+    panel = pd.DataFrame({"sku": "B", "location_id": "ST00", "date": days, "qty": 2.0, "stockout": days.day == 5})
+    fc = pd.DataFrame(
+        {"sku": "B", "location_id": "ST00", "date": pd.date_range("2026-01-01", periods=14), "mean": 2.0}
+    ).assign(p10=1.0, p50=2.0, p90=3.0)
+    monkeypatch.setattr(drilldown, "MAX_PAGES", 2)
+    pages = drilldown.pages("2025-12-31", lines, panel, fc, None)
+    assert len(pages) == 2 and all(k.startswith("positions/") for k in pages)
+    first = pages[f"positions/{drilldown.slug(line['sku'], 'ST00')}"]
+    assert "<script>" not in first and "onerror=alert(2)>" not in first and "&lt;script&gt;" in first
+    assert "script-src" not in first and "default-src 'none'" in first  # no script at all on these pages
+    assert first.count("data:image/png;base64,") == 1 and "on hand 3 &lt;b&gt;" in first
