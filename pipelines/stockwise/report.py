@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from datetime import date
 
-from stockwise import catalog, drilldown, exports, lake, workbook, worklist
+from stockwise import catalog, drilldown, exports, finance, lake, workbook, worklist
 from stockwise.catalog import ANOMALIES, DATA_DOCS, FORECASTS, PLANS, REPORTS, STAGED_PLAN
 from stockwise.settings import Settings
 
@@ -218,6 +218,7 @@ def render(
     book: dict | None = None,
     kinds: dict | None = None,
     pages: set[str] | None = None,
+    money: str = "",
 ) -> str:
     """The page: header and lineage, banners, KPIs, charts, the worklist (the workbook's order
     lines, purchase orders and positions at risk: `book`, `kinds`), exceptions, anomalies."""
@@ -247,6 +248,7 @@ script-src {worklist.script_hash()}">
 <div class="kpis">{"".join(f"<div class='kpi'><b>{esc(v)}</b><span>{esc(k)}</span></div>" for k, v in kpis)}</div>
 <div class="charts">{imgs}</div>
 {worklist.sections(ds, book, kinds or {}, pages)}
+{money}
 {exceptions_section(exceptions, esc)}
 {anomaly_section(alerts, esc)}
 <script>{worklist.SCRIPT}</script>
@@ -421,6 +423,7 @@ def run(ds: date, settings: Settings | None = None) -> ReportResult:
         book,
         kinds,
         set(positions_pages),
+        _money(store, ds, positions, settings, book, kinds),
     )
     xlsx = exports.xlsx_bytes(book, kinds)
     part = REPORTS.write(
@@ -438,6 +441,44 @@ def run(ds: date, settings: Settings | None = None) -> ReportResult:
     uri = store.uri(part.key("index.html"))
     log.info("report: %s", uri)
     return ReportResult(d, uri, store.uri(part.key("reorder_plan.xlsx")), len(orders), round(time.monotonic() - t0, 1))
+
+
+def _money(store, ds: date, positions, settings: Settings, book: dict, kinds: dict) -> str:
+    """The plan in money against the previous official plan (of the last 14 days); the tables
+    by supplier and category also go into the workbook (`book`)."""
+    from datetime import timedelta
+
+    now = finance.figures(positions, settings.holding_rate)
+    before, before_ds = None, None
+    for back in range(1, 15):
+        prev = (ds - timedelta(days=back)).isoformat()
+        if PLANS.exists(store, prev) and "all_positions.parquet" in PLANS.manifest(store, prev).files:
+            before = finance.figures(PLANS.read(store, prev, "all_positions.parquet"), settings.holding_rate)
+            before_ds = prev
+            break
+    cur = f" ({settings.currency})" if settings.currency else ""
+    money_kinds = {
+        f"Inventory value{cur}": "money",
+        f"To order{cur}": "money",
+        "Lines": "int",
+        "Days of supply": "days",
+    }
+    html_parts = [finance.section(now, before, before_ds, settings.currency)]
+    for key, title in (("supplier_id", "Supplier"), ("category", "Category")):
+        if key not in positions:
+            continue
+        t = finance.by(positions, key).rename(
+            columns={
+                key: title,
+                "inventory_value": f"Inventory value{cur}",
+                "order_value": f"To order{cur}",
+                "lines": "Lines",
+                "days_of_supply": "Days of supply",
+            }
+        )
+        book[f"Value by {title.lower()}"], kinds[f"Value by {title.lower()}"] = t, money_kinds
+        html_parts.append(f"<h3>By {title.lower()}</h3>" + worklist.table(t, money_kinds, f"money-{key}"))
+    return "".join(html_parts)
 
 
 def _supplier_performance(store, ds: date):

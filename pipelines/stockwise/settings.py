@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     plan_method: str = Field(default="paths", pattern="^(paths|normal)$")
     order_cost: float = Field(default=1.0, ge=0, description="Cost of one order line, for EOQ.")
     holding_rate: float = Field(default=0.25, gt=0, description="Yearly holding cost, share of unit cost.")
+    currency: str = Field(default="", max_length=8, description="Currency code the report shows beside money.")
     budget: float | None = Field(default=None, ge=0, description="Cap on the value of one plan's orders.")
     gate_margin: float = Field(
         default=0.02, ge=0, lt=0.5, description="Hold the plan if its simulated fill rate misses the target by more."

@@ -66,7 +66,7 @@ CSS = """
 table.sortable thead th{cursor:pointer;user-select:none}
 th[aria-sort=ascending]::after{content:' \\25B2'} th[aria-sort=descending]::after{content:' \\25BC'}
 tr.late td:first-child,#worklist tr.late td:nth-child(2){color:#e12d39;font-weight:600}
-.note{color:#52606d;font-size:.85rem}
+.note{color:#52606d;font-size:.85rem} table.compare{width:auto;min-width:40%}
 """
 
 

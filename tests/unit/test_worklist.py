@@ -138,3 +138,28 @@ def test_a_page_per_line_safe_names_escaped_text_capped(monkeypatch):
     assert "<script>" not in first and "onerror=alert(2)>" not in first and "&lt;script&gt;" in first
     assert "script-src" not in first and "default-src 'none'" in first  # no script at all on these pages
     assert first.count("data:image/png;base64,") == 1 and "on hand 3 &lt;b&gt;" in first
+
+
+def test_the_plan_in_money_against_the_previous_plan():
+    from stockwise import finance
+
+    pos = pd.DataFrame(
+        {
+            "supplier_id": ["A", "A", "B"],
+            "category": ["x", "y", "x"],
+            "unit_cost": [2.0, 10.0, np.nan],  # a missing cost counts as nothing, never NaN totals
+            "on_hand": [10.0, -3.0, 5.0],  # a negative book is no stock
+            "on_order": [5.0, 0.0, 1.0],
+            "mu_d": [1.0, 0.5, 2.0],
+            "order_qty": [6.0, 0.0, 4.0],
+        }
+    )
+    f = finance.figures(pos, holding_rate=0.25)
+    assert f["inventory_value"] == 20 and f["on_order_value"] == 10 and f["order_value"] == 12
+    assert f["turnover"] == 365 * 7 / 20 and f["days_of_supply"] == 20 / 7 and f["carrying_cost_year"] == 5
+    t = finance.by(pos, "supplier_id").set_index("supplier_id")
+    assert t.loc["A", "inventory_value"] == 20 and t.loc["A", "lines"] == 1 and t.loc["B", "order_value"] == 0
+    assert np.isnan(t.loc["B", "days_of_supply"])  # no demand at cost: no days of supply, not inf
+    page = finance.section(f, {**f, "order_value": 8.0}, "2025-12-30", "EUR")
+    assert "previous plan (2025-12-30)" in page and "12 EUR" in page and "+50%" in page
+    assert "No earlier official plan" in finance.section(f, None, None, "")
