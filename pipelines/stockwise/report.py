@@ -241,7 +241,8 @@ script-src {worklist.script_hash()}">
 <title>Stockwise reorder plan {esc(ds)}</title><style>{CSS}{worklist.CSS}</style></head><body>
 <!-- stockwise:superseded -->
 <h1>Reorder plan {esc(ds)}{" (held back)" if gate.get("held") else ""}{title_note}</h1>
-<p class="sub">Plan {plan} · forecasts: {method} · {docs} · <a href="reorder_plan.xlsx">Excel</a></p>
+<p class="sub">Plan {plan} · forecasts: {method} · {docs} · <a href="reorder_plan.xlsx">Excel</a> · \
+<a href="summary.pdf">PDF summary</a></p>
 {_lineage(meta, lineage, esc)}
 {_banners(gate, forecast_meta, lineage, esc)}
 {comparison_section(comparison, esc)}
@@ -426,10 +427,16 @@ def run(ds: date, settings: Settings | None = None) -> ReportResult:
         _money(store, ds, positions, settings, book, kinds),
     )
     xlsx = exports.xlsx_bytes(book, kinds)
+    pdf = _pdf(d, meta, fmeta, lineage, sim, orders, positions, settings, book)
     part = REPORTS.write(
         store,
         d,
-        {"index.html": page.encode(), "reorder_plan.xlsx": xlsx, **{k: v.encode() for k, v in positions_pages.items()}},
+        {
+            "index.html": page.encode(),
+            "reorder_plan.xlsx": xlsx,
+            "summary.pdf": pdf,
+            **{k: v.encode() for k, v in positions_pages.items()},
+        },
         meta={
             "plan_id": meta.get("plan_id"),
             "plan_version": lineage.get("version"),
@@ -441,6 +448,33 @@ def run(ds: date, settings: Settings | None = None) -> ReportResult:
     uri = store.uri(part.key("index.html"))
     log.info("report: %s", uri)
     return ReportResult(d, uri, store.uri(part.key("reorder_plan.xlsx")), len(orders), round(time.monotonic() - t0, 1))
+
+
+def _pdf(d: str, meta: dict, fmeta: dict, lineage: dict, sim, orders, positions, settings: Settings, book) -> bytes:
+    """The one-page PDF summary for management (`stockwise.summary_pdf`)."""
+    import re
+
+    from stockwise import summary_pdf
+
+    gate = meta.get("gate") or {}
+    note = (
+        " (held back)"
+        if gate.get("held")
+        else (f" · scenario {lineage['scenario']}" if lineage.get("scenario") else "")
+    )
+    text = html.unescape(re.sub(r"<[^>]+>", "", _lineage(meta, lineage, html.escape)))
+    chart = cost_of_service_chart(sim) if sim else None
+    return summary_pdf.pdf_bytes(
+        d,
+        note,
+        text,
+        _kpis(orders, positions, meta, fmeta, sim),
+        finance.figures(positions, settings.holding_rate),
+        settings.currency,
+        chart[1] if chart else None,
+        orders,
+        book.get("Purchase orders"),
+    )
 
 
 def _money(store, ds: date, positions, settings: Settings, book: dict, kinds: dict) -> str:

@@ -38,6 +38,11 @@ def test_the_worklist_filters_searches_and_sorts_in_chromium(airflow_db, demo_ho
     with open_report(store.uri(REPORTS.manifest(store, D).key("index.html"))) as r:
         page = r.page
         page.screenshot(path=str(shots / "report-top.png"))
+        # the one-page PDF for management and the workbook sit beside the page, linked from it
+        part = REPORTS.manifest(store, D)
+        assert store.get(part.key("summary.pdf")).startswith(b"%PDF") and "reorder_plan.xlsx" in part.files
+        assert page.locator("a", has_text="PDF summary").get_attribute("href") == "summary.pdf"
+        assert page.locator("h2", has_text="Money").count() == 1
         titles = page.locator("#worklist thead th").all_text_contents()
         rows = page.locator("#worklist tbody tr:not([hidden])")
         bar = page.locator(".tools[data-table='worklist']")

@@ -163,3 +163,42 @@ def test_the_plan_in_money_against_the_previous_plan():
     page = finance.section(f, {**f, "order_value": 8.0}, "2025-12-30", "EUR")
     assert "previous plan (2025-12-30)" in page and "12 EUR" in page and "+50%" in page
     assert "No earlier official plan" in finance.section(f, None, None, "")
+
+
+def test_a_one_page_pdf_summary_for_management():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from stockwise import summary_pdf
+    from stockwise.report import _png
+
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [3, 4])
+    chart = _png(fig)
+    orders = pd.DataFrame(
+        {
+            "sku": [f"S{i}" for i in range(30)],
+            "location_id": "L",
+            "supplier_id": "A",
+            "order_qty": 5.0,
+            "order_value": np.arange(30, dtype=float),
+            "need_by": pd.Timestamp("2026-01-05"),
+        }
+    )
+    po = pd.DataFrame({"Supplier": ["A"], "Lines": [30], "Order value": [435.0], "Minimum order value": [100.0]})
+    money = {"inventory_value": 1e5, "carrying_cost_year": 2.5e4, "turnover": float("nan"), "days_of_supply": 12.0}
+    pdf = summary_pdf.pdf_bytes(
+        "2025-12-31",
+        "",
+        "Plan SW-2025-12-31",
+        [("order lines", "30")],
+        money,
+        "EUR",
+        chart,
+        orders,
+        po.assign(**{"Meets the minimum": "yes"}),
+    )
+    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") == 1
+    assert b"/Subtype /Image" in pdf  # the cost-of-service chart
