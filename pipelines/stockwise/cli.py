@@ -190,6 +190,43 @@ def where(ds: date, scenario: str | None = None) -> dict:
     return out
 
 
+def cmd_set_champion(a: argparse.Namespace) -> dict:
+    """Move a model's champion by hand (a reviewer's decision), recorded for the plan's lineage;
+    re-plan a date only when asked (`--replan DS`: the planning jobs from the forecast on)."""
+    import mlflow
+
+    from stockwise import registry, runlock
+    from stockwise.errors import ConfigError
+    from stockwise.jobs import PLANNING
+    from stockwise.orchestration import call
+    from stockwise.settings import Settings
+
+    fam = registry.FAMILIES.get(a.model)
+    if fam is None:
+        raise SystemExit(f"unknown model {a.model!r}: one of {sorted(registry.FAMILIES)}")
+    mlflow.set_tracking_uri(Settings().mlflow_uri)
+    try:
+        before = registry.set_champion(mlflow.MlflowClient(), fam, a.version, a.why)
+    except (LookupError, ValueError) as e:
+        raise ConfigError(str(e)) from None
+    out: dict = {"model": fam.name, "champion": str(a.version), "replaced": before, "why": a.why}
+    if a.replan is None:
+        out["replanned"] = None
+        print(
+            "[stockwise] nothing re-planned: the next planning run serves it (or add --replan DS)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return out
+    owner, jobs = runlock.cli_owner(), PLANNING[PLANNING.index("forecast") :]
+    for job in jobs:
+        print(f"[stockwise] {job} ...", file=sys.stderr, flush=True)
+        call(job, a.replan, owner=owner, lock="last" if job == jobs[-1] else "run")
+    out["replanned"] = a.replan.isoformat()
+    out.update({k: v for k, v in where(a.replan).items() if k in ("plan_version", "report")})
+    return out
+
+
 def cmd_where(a: argparse.Namespace) -> dict:
     from stockwise.orchestration import scenario_name
 
@@ -327,6 +364,13 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--ds", type=_date, required=True, help="the run's logical date")
     w.add_argument("--scenario", default=None, help="a scenario's results instead of the official ones")
     w.set_defaults(func=cmd_where)
+
+    c = sub.add_parser("set-champion", help="move a registered model's champion by hand, saying why")
+    c.add_argument("--model", default="stockwise-demand", help="the registered model")
+    c.add_argument("--version", required=True, help="the version that becomes champion")
+    c.add_argument("--why", required=True, help="the reason, shown in the next plan's lineage")
+    c.add_argument("--replan", type=_date, default=None, help="re-plan this date now with it (else: at the next run)")
+    c.set_defaults(func=cmd_set_champion)
 
     b = sub.add_parser("backtest", help="train on a history folder except its last H periods, forecast them, score")
     _folder_args(b)

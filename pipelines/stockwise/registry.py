@@ -177,6 +177,31 @@ def decision_text(fam: Family, tags: dict[str, str], ok: bool, why: str) -> str:
     )
 
 
+def set_champion(client, fam: Family, version: str | int, why: str, by: str | None = None) -> str | None:
+    """Move `champion` to `version` by hand, recording who, when and why on the version (what the
+    next plan's lineage shows as "moved by hand"). Returns the champion it replaced. Nothing is
+    re-planned here: the caller decides (`stockwise set-champion --replan DS`)."""
+    from mlflow.exceptions import MlflowException
+
+    if not why.strip():
+        raise ValueError("say why the champion moves (--why): the next plan shows it to the planners")
+    try:
+        mv = client.get_model_version(fam.name, str(version))
+    except MlflowException:
+        known = sorted(int(v.version) for v in client.search_model_versions(f"name='{fam.name}'"))
+        raise LookupError(f"{fam.name} has no version {version}; it has {known}") from None
+    before = champion(client, fam)
+    client.set_registered_model_alias(fam.name, CHAMPION, str(mv.version))
+    for k, v in {
+        "champion.set_by": by or who(),
+        "champion.set_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "champion.reason": why,
+    }.items():
+        client.set_model_version_tag(fam.name, str(mv.version), k, v)
+    log.info("champion of %s moved by hand to v%s: %s", fam.name, mv.version, why)
+    return None if before is None else str(before.version)
+
+
 def who() -> str:
     """Who acts on the registry: the MLflow user signed in (the auth app), else the OS user."""
     import getpass
@@ -214,7 +239,7 @@ def provenance(client, fam: Family, mv) -> dict[str, str]:
     return {
         "how": "moved by hand in the registry, not by Stockwise's promotion",
         "by": tags.get("champion.set_by", "not recorded"),
-        "at": at,
+        "at": tags.get("champion.set_at", at),
         "why": tags.get("champion.reason", ""),
     }
 

@@ -138,3 +138,23 @@ def test_train_register_promote_and_serve(airflow_db, demo_home, monkeypatch):
     assert (
         lake.read_manifest(store, "anomalies", TINY_DS.isoformat()).meta["model"] == f"stockwise-anomaly v{a1.version}"
     )
+
+    # a reviewer moves the champion by hand, saying why: recorded, and nothing re-planned ...
+    from stockwise.cli import main
+
+    plans_before = {k: store.get(k) for k in store.list("plans/")}
+    assert main(["-q", "set-champion", "--version", str(v2.version), "--why", "per-store model for the new DC"]) == 0
+    assert client.get_model_version_by_alias("stockwise-demand", "champion").version == v2.version
+    assert {k: store.get(k) for k in store.list("plans/")} == plans_before
+    # ... until asked: the date is re-planned with it, and the plan's lineage says who moved it and why
+    assert (
+        main(["-q", "set-champion", "--version", str(v2.version), "--why", "per-store model", "--replan", str(TINY_DS)])
+        == 0
+    )
+    meta = lake.read_manifest(store, "forecasts", TINY_DS.isoformat()).meta
+    assert meta["model_version"] == v2.version and meta["model_provenance"]["how"].startswith("moved by hand")
+    assert meta["model_provenance"]["why"] == "per-store model" and meta["model_provenance"]["by"] != "not recorded"
+    html = store.get(lake.read_manifest(store, "reports", TINY_DS.isoformat()).key("index.html")).decode()
+    assert "moved by hand in the registry" in html and "per-store model" in html
+    assert main(["-q", "set-champion", "--version", "99", "--why", "x"]) == 2  # "has no version 99; it has [1, 2]"
+    assert client.get_model_version_by_alias("stockwise-demand", "champion").version == v2.version
