@@ -261,6 +261,8 @@ def test_lightgbm_fits_made_two_at_a_time_equal_fits_made_one_by_one(monkeypatch
     """The backtest fits LightGBM at every cutoff and for the final forecast two at a time (one
     thread each): the same scores and forecast as one by one, the final fit made once, and a
     fit that fails fails the backtest."""
+    from dataclasses import replace
+
     from stockwise_training.forecast import backtest
     from stockwise_training.forecast.backtest import BacktestConfig, run_backtest
     from stockwise_training.forecast.champion import forecast_champions
@@ -284,6 +286,7 @@ def test_lightgbm_fits_made_two_at_a_time_equal_fits_made_one_by_one(monkeypatch
     together = run_backtest(m, cfg(2), final=final)
     fc_together, models = forecast_champions(m, together, cfg(2), H, cache=final)
     # three cutoffs a horizon apart (the last a horizon before the end) and the final fit, once
+    final["lightgbm"].result()  # not chosen (below), so nobody waited for it yet
     assert sorted(fits) == [158, 172, 186, 200] and len(together.fit_spans) == 4
     assert together.champions["all"] == "shaped_average" and "lightgbm" not in models  # made ahead, not used
 
@@ -296,6 +299,11 @@ def test_lightgbm_fits_made_two_at_a_time_equal_fits_made_one_by_one(monkeypatch
     fc_alone, _ = forecast_champions(m, alone, cfg(1), H)
     pd.testing.assert_frame_equal(together.scores, alone.scores)
     pd.testing.assert_frame_equal(fc_together, fc_alone)
+
+    # a catalogue whose fits would hold too many rows at once is fitted one at a time
+    fits.clear()
+    run_backtest(m, replace(cfg(2), concurrent_rows=100))
+    assert fits == []  # no fit made ahead: each made in turn by the backtest itself
 
     def broken(*a, **k):
         raise RuntimeError("out of memory in a fit")

@@ -53,6 +53,10 @@ class BacktestConfig:
     # shared between them: two one-thread fits do 12% more rounds a second than one two-thread
     # fit on 2 cores (each fit holds its own feature matrix: memory grows in proportion)
     concurrent_fits: int = 2
+    # ... but only fits of at most this many training rows (series x horizon x origins): each
+    # concurrent fit holds its own feature matrix, and on the 1,000-series demo (2.4M rows a
+    # fit) two at once took the training task's peak from 3.6 to 5.5 GB
+    concurrent_rows: int = 1_500_000
 
 
 @dataclass
@@ -143,10 +147,15 @@ def prefit(
     workers = max(1, min(cfg.concurrent_fits, len(windows), os.cpu_count() or 1))
     needed = "lightgbm" in cfg.candidates or ("ensemble" in cfg.candidates and "lightgbm" in cfg.ensemble)
     params = cfg.model_params.get("lightgbm", {})
-    if workers < 2 or not needed or params.get("partition_by"):  # partitioned: Spark tasks are the parallelism
-        return [{} for _ in windows]
     from stockwise_training.forecast.models.lgbm import LGBMParams
 
+    origins = int(params.get("max_origins", LGBMParams.max_origins))
+    rows = len(windows[-1].keys) * horizon * min(origins, len(windows[-1].dates)) if windows else 0
+    if rows > cfg.concurrent_rows:
+        log.info("lightgbm: fits of about %s rows, one at a time (memory)", f"{rows:,}")
+        workers = 1
+    if workers < 2 or not needed or params.get("partition_by"):  # partitioned: Spark tasks are the parallelism
+        return [{} for _ in windows]
     threads = int(params.get("threads", LGBMParams.threads))
     # the threads shared within each group of `workers` fits; a last fit without a partner takes them all
     each = [max(1, threads // workers)] * len(windows)
