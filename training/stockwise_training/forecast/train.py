@@ -315,9 +315,18 @@ def promote_job(ds: date, settings: Settings | None = None, margin: float = 0.02
     use_mlflow(settings, DEMAND.experiment)
 
     def on_same_cutoffs(champ) -> float:
+        """The champion on the challenger's cutoffs it has not seen: a champion trained on data up
+        to its `stockwise.ds` knows the actuals of every earlier cutoff (its score there would be
+        in-sample, and no challenger could beat it). Without such a cutoff (trained on the same
+        data or later), its own backtest score: the same cutoffs refitted, when the data is the same."""
         panel = catalog.read_panel(lake.open_lake(settings), ds)
         cuts = cutoff_dates(to_matrix(panel, "D"), settings.horizon_days, 3, 7)
-        return rescore(f"models:/{DEMAND.name}/{champ.version}", panel, cuts, settings.horizon_days, "D", 28)
+        seen_to = pd.Timestamp(champ.tags.get("stockwise.ds", "1900-01-01"))
+        unseen = [c for c in cuts if c >= seen_to]
+        if not unseen:
+            log.info("champion v%s was trained on data to %s: its own backtest score", champ.version, seen_to.date())
+            return float(champ.tags[DEMAND.metric])
+        return rescore(f"models:/{DEMAND.name}/{champ.version}", panel, unseen, settings.horizon_days, "D", 28)
 
     p = registry.promote(mlflow.MlflowClient(), DEMAND, margin, rescore=on_same_cutoffs)
     return PromoteResult(
