@@ -409,6 +409,7 @@ def run(ds: date, settings: Settings | None = None) -> ReportResult:
     positions_pages = drilldown.pages(
         d, urgent, panel, FORECASTS.read_if_there(store, d), alerts, _lineage(meta, lineage, html.escape)
     )
+    money = _money(store, ds, positions, settings, book, kinds)  # adds its tables to the workbook too
     page = render(
         d,
         orders,
@@ -424,7 +425,7 @@ def run(ds: date, settings: Settings | None = None) -> ReportResult:
         book,
         kinds,
         set(positions_pages),
-        _money(store, ds, positions, settings, book, kinds),
+        money,
     )
     xlsx = exports.xlsx_bytes(book, kinds)
     pdf = _pdf(d, meta, fmeta, lineage, sim, orders, positions, settings, book)

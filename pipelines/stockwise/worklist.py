@@ -167,10 +167,8 @@ def sections(
     lines = book["Order lines"].copy()
     links = None
     if pages and {"SKU", "Location"} <= set(lines.columns):
-        links = [
-            f"positions/{slug(s, lo)}" if f"positions/{slug(s, lo)}" in pages else None
-            for s, lo in zip(lines["SKU"], lines["Location"], strict=True)
-        ]
+        paths = [f"positions/{slug(s, lo)}" for s, lo in zip(lines["SKU"], lines["Location"], strict=True)]
+        links = [p if p in pages else None for p in paths]
     lines["Runs out"] = runs_out(lines, ds)
     line_kinds = {**kinds.get("Order lines", {}), "Runs out": "date"}
     need = [str(v)[:10] for v in lines.get("Need by", [])]

@@ -31,6 +31,22 @@ class LeadTimeParams:
     min_std_days: float = 0.0
 
 
+def _window(receipts: pd.DataFrame | None, items: pd.DataFrame, ds: date, params: LeadTimeParams) -> pd.DataFrame:
+    """Receipts of the last `window_days` with their supplier and lead time (`lt`, days)."""
+    cols = ["supplier_id", "received_date", "expected_date", "lt"]
+    if receipts is None or not len(receipts):
+        return pd.DataFrame(columns=cols)
+    r = receipts.dropna(subset=["received_date", "order_date"]).merge(
+        items[["sku", "supplier_id"]], on="sku", how="inner"
+    )
+    r = r.assign(received_date=pd.to_datetime(r["received_date"]))
+    r = r[
+        (r["received_date"] <= pd.Timestamp(ds))
+        & (r["received_date"] > pd.Timestamp(ds - timedelta(days=params.window_days)))
+    ]
+    return r.assign(lt=(r["received_date"] - pd.to_datetime(r["order_date"])).dt.days.astype(float))
+
+
 def learn(
     receipts: pd.DataFrame | None,
     items: pd.DataFrame,
@@ -43,16 +59,10 @@ def learn(
         columns={"lead_time_days_mean": "m0", "lead_time_days_std": "s0"}
     )
     stats = pd.DataFrame(columns=["supplier_id", "n", "mean", "var", "on_time"])
-    if receipts is not None and len(receipts):
-        r = receipts.dropna(subset=["received_date", "order_date"])
-        r = r[
-            (r["received_date"] <= pd.Timestamp(ds))
-            & (r["received_date"] > pd.Timestamp(ds - timedelta(days=params.window_days)))
-        ]
-        r = r.merge(items[["sku", "supplier_id"]], on="sku", how="inner")
-        lt = (pd.to_datetime(r["received_date"]) - pd.to_datetime(r["order_date"])).dt.days.astype(float)
-        on_time = (pd.to_datetime(r["received_date"]) <= pd.to_datetime(r["expected_date"])).astype(float)
-        g = pd.DataFrame({"supplier_id": r["supplier_id"], "lt": lt, "on_time": on_time}).groupby("supplier_id")
+    r = _window(receipts, items, ds, params)
+    if len(r):
+        on_time = (r["received_date"] <= pd.to_datetime(r["expected_date"])).astype(float)
+        g = pd.DataFrame({"supplier_id": r["supplier_id"], "lt": r["lt"], "on_time": on_time}).groupby("supplier_id")
         stats = g.agg(
             n=("lt", "size"), mean=("lt", "mean"), var=("lt", "var"), on_time=("on_time", "mean")
         ).reset_index()
@@ -120,16 +130,10 @@ def performance(
         }
     )
     stats = pd.DataFrame(columns=["supplier_id", "actual_days", "actual_std_days", "recent_days", "trend_days"])
-    if receipts is not None and len(receipts):
-        r = receipts.dropna(subset=["received_date", "order_date"]).merge(
-            items[["sku", "supplier_id"]], on="sku", how="inner"
-        )
-        got = pd.to_datetime(r["received_date"])
-        r = r[(got <= pd.Timestamp(ds)) & (got > pd.Timestamp(ds - timedelta(days=params.window_days)))]
-        got = pd.to_datetime(r["received_date"])
-        lt = (got - pd.to_datetime(r["order_date"])).dt.days.astype(float)
-        recent = got > pd.Timestamp(ds - timedelta(days=recent_days))
-        frame = pd.DataFrame({"supplier_id": r["supplier_id"], "lt": lt, "recent": recent})
+    r = _window(receipts, items, ds, params)
+    if len(r):
+        recent = r["received_date"] > pd.Timestamp(ds - timedelta(days=recent_days))
+        frame = pd.DataFrame({"supplier_id": r["supplier_id"], "lt": r["lt"], "recent": recent})
         g = frame.groupby("supplier_id")
         stats = g["lt"].agg(actual_days="mean", actual_std_days="std").reset_index()
         rec = frame[frame["recent"]].groupby("supplier_id")["lt"].mean().rename("recent_days")
