@@ -202,3 +202,29 @@ def test_a_one_page_pdf_summary_for_management():
     )
     assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") == 1
     assert b"/Subtype /Image" in pdf  # the cost-of-service chart
+
+
+def test_the_report_parts_without_their_inputs():
+    """An ERP without receipts, a plan without a simulation, a move of the champion without a
+    reason: each part says what it can, or refuses clearly, and nothing breaks the report."""
+    from datetime import date
+
+    import pytest
+
+    from stockwise import registry, summary_pdf
+    from stockwise.planning import leadtime
+
+    suppliers = pd.DataFrame({"supplier_id": ["A"], "lead_time_days_mean": [7.0], "lead_time_days_std": [1.0]})
+    perf = leadtime.performance(None, pd.DataFrame({"sku": ["a"], "supplier_id": ["A"]}), suppliers, date(2025, 12, 31))
+    assert perf.loc[0, "receipts"] == 0 and perf.loc[0, "planned_days"] == 7 and np.isnan(perf.loc[0, "actual_days"])
+    money = {
+        "inventory_value": 0.0,
+        "carrying_cost_year": 0.0,
+        "turnover": float("nan"),
+        "days_of_supply": float("nan"),
+    }
+    empty = pd.DataFrame(columns=["sku", "location_id", "supplier_id", "order_qty", "order_value", "need_by"])
+    pdf = summary_pdf.pdf_bytes("2025-12-31", "", "Plan x", [], money, "", None, empty, None)
+    assert pdf.startswith(b"%PDF") and b"/Subtype /Image" not in pdf  # no chart without a simulation
+    with pytest.raises(ValueError, match="say why"):
+        registry.set_champion(None, registry.DEMAND, 3, "  ")
