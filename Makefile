@@ -78,7 +78,7 @@ define dag_test
 	@echo "[stockwise] running DAG $(1) for $(DS) (full log: $(STOCKWISE_HOME)/logs/$(1)-$(DS).log)"
 	$(BIN)/airflow dags test $(1) $(DS) $(if $(2),-c '$(2)') 2>&1 \
 	  | tee $(STOCKWISE_HOME)/logs/$(1)-$(DS).log \
-	  | $(BIN)/python -u -m stockwise.progress
+	  | $(BIN)/python -u -m stockwise.progress --record
 endef
 
 run: $(STAMP) $(STOCKWISE_HOME)/erp.db $(AIRFLOW_HOME)/airflow.db

@@ -106,41 +106,49 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_run(a: argparse.Namespace) -> dict:
     """All stages in one process, without Airflow (the DAG runs the same jobs, under one lock)."""
-    from stockwise import alerts, runlock
+    from stockwise import bars, runlock
+    from stockwise.jobs import PLANNING
+
+    owner, scenario = runlock.cli_owner(), _scenario(a)
+    with bars.bar(f"plan {a.ds}", total=len(PLANNING)) as stages:
+        for job in PLANNING:
+            _run_one(a, job, owner, scenario)
+            stages.advance(note=f"{job} done")
+    return where(a.ds, scenario)
+
+
+def _run_one(a: argparse.Namespace, job: str, owner: str, scenario: str | None) -> None:
+    from stockwise import alerts, bars
     from stockwise.jobs import PLANNING
     from stockwise.orchestration import call
 
-    owner, scenario = runlock.cli_owner(), _scenario(a)
-    for job in PLANNING:
-        kwargs = {}
-        if job == "plan":
-            kwargs = _plan_kwargs(a)
-        elif job == "forecast":
-            kwargs = {"horizon_days": a.horizon_days}
+    kwargs = {}
+    if job == "plan":
+        kwargs = _plan_kwargs(a)
+    elif job == "forecast":
+        kwargs = {"horizon_days": a.horizon_days}
+    if not bars.active():  # the bar says it otherwise
         print(f"[stockwise] {job} ...", file=sys.stderr, flush=True)
+    try:
+        out = call(job, a.ds, owner=owner, scenario=scenario, lock="last" if job == PLANNING[-1] else "run", **kwargs)
+    except Exception as e:
         try:
-            out = call(
-                job, a.ds, owner=owner, scenario=scenario, lock="last" if job == PLANNING[-1] else "run", **kwargs
+            alerts.task_failed(
+                ds=a.ds,
+                dag_id="cli",
+                task_id=job,
+                run_id=owner,
+                try_number=1,
+                error=e,
+                owner=owner,
+                scenario=scenario,
+                official_plan=scenario is None,
             )
-        except Exception as e:
-            try:
-                alerts.task_failed(
-                    ds=a.ds,
-                    dag_id="cli",
-                    task_id=job,
-                    run_id=owner,
-                    try_number=1,
-                    error=e,
-                    owner=owner,
-                    scenario=scenario,
-                    official_plan=scenario is None,
-                )
-            except Exception:  # noqa: BLE001 - the failure record is best effort; the real error follows
-                logging.getLogger(__name__).exception("could not record the failure")
-            raise
-        if job == "publish" and out.get("held"):
-            print(f"[stockwise] plan held back, not published: {out.get('why')}", file=sys.stderr, flush=True)
-    return where(a.ds, scenario)
+        except Exception:  # noqa: BLE001 - the failure record is best effort; the real error follows
+            logging.getLogger(__name__).exception("could not record the failure")
+        raise
+    if job == "publish" and out.get("held"):
+        print(f"[stockwise] plan held back, not published: {out.get('why')}", file=sys.stderr, flush=True)
 
 
 def where(ds: date, scenario: str | None = None) -> dict:
@@ -218,10 +226,15 @@ def cmd_set_champion(a: argparse.Namespace) -> dict:
             flush=True,
         )
         return out
+    from stockwise import bars
+
     owner, jobs = runlock.cli_owner(), PLANNING[PLANNING.index("forecast") :]
-    for job in jobs:
-        print(f"[stockwise] {job} ...", file=sys.stderr, flush=True)
-        call(job, a.replan, owner=owner, lock="last" if job == jobs[-1] else "run")
+    with bars.bar(f"re-plan {a.replan}", total=len(jobs)) as stages:
+        for job in jobs:
+            if not bars.active():
+                print(f"[stockwise] {job} ...", file=sys.stderr, flush=True)
+            call(job, a.replan, owner=owner, lock="last" if job == jobs[-1] else "run")
+            stages.advance(note=f"{job} done")
     out["replanned"] = a.replan.isoformat()
     out.update({k: v for k, v in where(a.replan).items() if k in ("plan_version", "report")})
     return out
@@ -335,6 +348,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="stockwise", description="AI inventory planning as batch MLOps.")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the JSON result")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bars on standard error (default: when it is a terminal and not --quiet)",
+    )
     p.add_argument("--version", action="version", version=f"stockwise {package_version()} (code {code_version()})")
     # every subcommand's help shows its options' defaults
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -393,25 +412,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
-    for noisy in ("py4j", "great_expectations", "alembic", "botocore", "urllib3", "matplotlib"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    from stockwise import masking
+    level = logging.WARNING if args.quiet else logging.INFO
+    show = args.progress if args.progress is not None else (sys.stderr.isatty() and not args.quiet)
+    if not show:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    from stockwise import logs, masking
     from stockwise.settings import Settings
 
+    logs.quiet_libraries()
     masking.install(Settings())  # no credential in any log line, error or result below
     secrets = masking.secret_values(Settings())
     try:
-        result = args.func(args)
+        result = _with_bars(args, level) if show else args.func(args)
     except StockwiseError as e:
         print(masking.scrub(f"stockwise: error: {e}", secrets), file=sys.stderr)
         return 2
-    print(masking.scrub(json.dumps(result, default=str), secrets))
+    print(masking.scrub(json.dumps(result, default=str), secrets))  # after the bars: the last line
     return 0
+
+
+def _with_bars(args: argparse.Namespace, level: int) -> dict:
+    """Run the command with progress bars; its log lines print above them, through one console."""
+    from stockwise import bars
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    with bars.shown() as handler:
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        root.handlers, root.level = [handler], level
+        try:
+            return args.func(args)
+        finally:
+            root.handlers, root.level = saved
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
@@ -105,10 +106,14 @@ def call(
     multi-job run owned by `owner` (renewed, kept for the next job); "last" is the run's last
     step (released after); None takes no lock. Jobs outside LOCKED_JOBS never lock.
     """
+    from stockwise import logs
+
     logging.getLogger("stockwise").setLevel(logging.INFO)
     for name in ("stockwise_features", "stockwise_serving", "stockwise_training"):
         logging.getLogger(name).setLevel(logging.INFO)
+    logs.quiet_libraries()
     day = parse_run_date(ds)
+    started = time.monotonic()
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     try:
         settings = _settings(scenario)
@@ -143,6 +148,7 @@ def call(
     if scenario:
         out.setdefault("scenario", scenario)
     log.info("%s %s -> %s", job, day, json.dumps(out)[:2000])
+    log.info("%s", logs.done_line(job, day.isoformat(), out, time.monotonic() - started))  # the task log's last line
     return out
 
 
@@ -277,3 +283,62 @@ def describe_error(error: BaseException | str | None) -> str:
     if isinstance(error, StockwiseError):
         return str(error)
     return f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
+
+
+CONSOLE = re.compile(r"^(\d{4}-\d\d-\d\dT[\d:.]+Z) \[(\w+)\s*\] (.*)$")
+SOURCE = re.compile(r"^(.*?)\s+\[([\w.]+)\]\s*(.*)$")  # message [logger] key=value ... loc=file:line
+
+
+def _log_records(lines: list[str]) -> list[str]:
+    """`airflow dags test` console lines as the JSON lines of an Airflow 3 task log file; a line
+    without a time stamp (a traceback's) carries the one before it, so the UI keeps the order."""
+    out, stamp = [], None
+    for line in lines:
+        m = CONSOLE.match(line.rstrip("\n"))
+        if m:
+            stamp = m.group(1)
+            rec = {"timestamp": stamp, "level": m.group(2), "event": m.group(3)}
+            if src := SOURCE.match(m.group(3)):
+                extras = re.sub(r"\s*\bloc=\S+", "", src.group(3)).strip()
+                rec.update(event=src.group(1) + (f"  {extras}" if extras else ""), logger=src.group(2))
+        else:
+            rec = {"timestamp": stamp, "level": "info", "event": line.rstrip("\n")}
+        out.append(json.dumps(rec))
+    return out
+
+
+def record_dag_test(dag_id: str, run_id: str, attempts: dict[tuple[str, int], list[str]]) -> list[str]:
+    """Make a run of `airflow dags test` look in the Airflow UI as a scheduled run does: each
+    task attempt's lines filed where the UI reads task logs, and the run's start the time its first
+    task started (dags test records the logical date: a run of a year-old date lasted a year).
+
+    `attempts`: (task_id, attempt) -> the console lines of that attempt. Returns the files written."""
+    from pathlib import Path
+
+    from airflow.configuration import conf
+    from airflow.models import DagRun, TaskInstance
+    from airflow.utils.log.file_task_handler import FileTaskHandler
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    folder = Path(conf.get("logging", "base_log_folder"))
+    handler = FileTaskHandler(base_log_folder=str(folder))
+    written = []
+    with create_session() as session:
+        run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+        if run is None:
+            raise ConfigError(f"no run {run_id} of {dag_id} in the Airflow database")
+        tis = session.scalars(select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id))
+        by_task = {ti.task_id: ti for ti in tis}
+        starts = [ti.start_date for ti in by_task.values() if ti.start_date]
+        if starts:
+            run.start_date = min(starts)
+        for (task_id, attempt), lines in attempts.items():
+            ti = by_task.get(task_id)
+            if ti is None:
+                continue
+            path = folder / handler._render_filename(ti, attempt, session=session)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("\n".join(_log_records(lines)) + "\n")
+            written.append(str(path))
+    return written

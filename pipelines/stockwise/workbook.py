@@ -21,6 +21,7 @@ LINE = [
     ("SKU", "sku", ""),
     ("Location", "location_id", ""),
     ("Item", "name", ""),
+    ("Category", "category", ""),
     ("Supplier", "supplier_id", ""),
     ("Segment", "segment", ""),
     ("Target fill", "target", "pct"),
@@ -37,7 +38,17 @@ LINE = [
     ("Order value", "order_value", "money"),
     ("Need by", "need_by", "date"),
     ("Reason", "reason", ""),
+    ("Exceptions", "exceptions", ""),
 ]
+# what a position's notes and alerts say a planner should look at, as filterable kinds
+NOTE_KINDS = (
+    ("override", "planner override"),
+    ("stock_note", "stock in doubt"),
+    ("supplier_note", "supplier limit"),
+    ("budget_note", "budget cut"),
+    ("needs_master_data", "needs master data"),
+)
+KIND_SEP = ", "  # between the kinds of one position (the report's filter splits on it)
 MAX_COVER_DAYS = 999.0  # shown as is up to here; beyond, "999" (and empty where no demand is expected)
 
 
@@ -57,6 +68,30 @@ def _numbers_people_read(df: pd.DataFrame) -> pd.DataFrame:
     if "safety_stock" in out:
         out["safety"] = out["safety_stock"].clip(lower=0)
     return out
+
+
+def exception_kinds(df: pd.DataFrame, alerts: pd.DataFrame | None = None, below_minimum=()) -> list[str]:
+    """Per row of `df` (positions or order lines), the kinds of exception on it: its plan notes
+    (override, stock in doubt, supplier limit, budget cut, master data), the types of its open
+    anomaly alerts, and an order below its supplier's minimum order value (`below_minimum`)."""
+    kinds: list[list[str]] = [[] for _ in range(len(df))]
+    for col, kind in NOTE_KINDS:
+        if col in df:
+            for i, v in enumerate(df[col].to_numpy()):
+                if isinstance(v, str) and v:
+                    kinds[i].append(kind)
+    if alerts is not None and len(alerts) and {"sku", "location_id", "type"} <= set(alerts.columns):
+        a = alerts[alerts["open"].astype(bool)] if "open" in alerts else alerts
+        types = a.groupby(["sku", "location_id"])["type"].agg(lambda t: sorted(set(t)))
+        for i, key in enumerate(zip(df["sku"], df["location_id"], strict=True)):
+            for t in types.get(key, []):
+                kinds[i].append(f"anomaly: {str(t).replace('_', ' ')}")
+    if len(below_minimum) and "supplier_id" in df and "order_qty" in df:
+        short = set(below_minimum)
+        for i, (sup, q) in enumerate(zip(df["supplier_id"], df["order_qty"], strict=True)):
+            if sup in short and q > 0:
+                kinds[i].append("below supplier minimum")
+    return [KIND_SEP.join(k) for k in kinds]
 
 
 def _why_not_ordered(r) -> str:
@@ -84,9 +119,12 @@ SUPPLIER = [
 ]
 
 
-def order_lines(orders: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+def order_lines(
+    orders: pd.DataFrame, alerts: pd.DataFrame | None = None, below_minimum=()
+) -> tuple[pd.DataFrame, dict[str, str]]:
     """The order lines as a worklist: earliest need-by first, then the largest value."""
     lines = _numbers_people_read(orders).sort_values(["need_by", "order_value"], ascending=[True, False])
+    lines["exceptions"] = exception_kinds(lines, alerts, below_minimum)
     return _frame(lines, LINE)
 
 
@@ -106,7 +144,8 @@ def sheets(
     kinds: dict[str, dict[str, str]] = {}
     pos = _numbers_people_read(positions)
     out["Summary"] = pd.DataFrame()  # first sheet; filled at the end
-    out["Order lines"], kinds["Order lines"] = order_lines(orders)
+    out["Order lines"] = pd.DataFrame()  # second; filled once the purchase orders are known
+    pos["exceptions"] = exception_kinds(pos, alerts)
 
     if len(orders):
         g = orders.groupby("supplier_id", sort=True)
@@ -124,6 +163,8 @@ def sheets(
     else:
         po = pd.DataFrame(columns=["Supplier", "Lines", "Units", "Order value", "Minimum order value", "First need by"])
     out["Purchase orders"] = po
+    below = po.loc[po["Meets the minimum"] == "no", "Supplier"].tolist() if "Meets the minimum" in po else []
+    out["Order lines"], kinds["Order lines"] = order_lines(orders, alerts, below)
     kinds["Purchase orders"] = {
         "Lines": "int",
         "Units": "qty",
@@ -138,7 +179,12 @@ def sheets(
     at_risk = pos[(pos["inventory_position"] <= pos["reorder_point"]) & (pos["order_qty"] <= 0)].copy()
     at_risk["why"] = [_why_not_ordered(r) for r in at_risk.itertuples(index=False)]
     risk_spec = [s for s in LINE if s[1] not in ("order_qty", "order_value", "need_by", "reason", "pack_size")]
-    risk_spec += [("Next order day", "next_order_date", "date"), ("Why not ordered today", "why", "")]
+    risk_spec = [s for s in risk_spec if s[1] != "exceptions"]
+    risk_spec += [
+        ("Next order day", "next_order_date", "date"),
+        ("Why not ordered today", "why", ""),
+        ("Exceptions", "exceptions", ""),
+    ]
     out["At risk, not ordered"], kinds["At risk, not ordered"] = _frame(
         at_risk.sort_values("cover", na_position="last"), risk_spec
     )

@@ -3,8 +3,10 @@
 The tables are the workbook's frames (`stockwise.workbook`): the order lines by need-by date
 (with the day each position runs out if nothing is ordered), the purchase orders per supplier,
 and the positions at or below their reorder point that are not ordered today. A few lines of
-inline JavaScript (no library, no network) filter rows by supplier, location and segment,
-search their text, and sort by any column; the page's Content-Security-Policy allows exactly
+inline JavaScript (no library, no network) filter rows by supplier, location, category and segment,
+search their text, filter on an exception kind (a planner override, stock in doubt, an anomaly,
+an order below the supplier's minimum, a line that runs out before its need-by date, ...), and
+sort by any column; the page's Content-Security-Policy allows exactly
 that script by its hash. Long tables show their first `MAX_ROWS` rows; the Excel has them all.
 """
 
@@ -21,13 +23,26 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MAX_ROWS = 2000  # rows per table on the page (the workbook holds every row)
-FILTERS = ("Supplier", "Location", "Segment")  # columns offered as drop-down filters
+FILTERS = ("Supplier", "Location", "Category", "Segment", "Exceptions")  # columns offered as drop-down filters
+MULTI = {"Exceptions"}  # filters on one of the kinds a cell lists (", " between them)
+SEP = ", "
 
 # a position's columns, in the workbook's titles
-POSITION = ["SKU", "Location", "Item", "Supplier", "Segment", "On hand", "On order", "Demand per day"]
+POSITION = ["SKU", "Location", "Item", "Category", "Supplier", "Segment", "On hand", "On order", "Demand per day"]
 # the worklist ("Runs out" is added here) and the positions at risk
-WORKLIST = ["Need by", "Runs out", *POSITION, "Reorder point", "Order-up-to", "Order qty", "Order value", "Reason"]
-AT_RISK = [*POSITION, "Days of cover", "Reorder point", "Next order day", "Why not ordered today"]
+WORKLIST = [
+    "Need by",
+    "Runs out",
+    *POSITION,
+    "Reorder point",
+    "Order-up-to",
+    "Order qty",
+    "Order value",
+    "Reason",
+    "Exceptions",
+]
+AT_RISK = [*POSITION, "Days of cover", "Reorder point", "Next order day", "Why not ordered today", "Exceptions"]
+RUNS_OUT_FIRST, PAST_NEED_BY = "runs out before need-by", "need-by passed"
 
 SCRIPT = """(function(){
 function rows(t){return Array.prototype.slice.call(t.tBodies[0].rows);}
@@ -39,7 +54,11 @@ document.querySelectorAll('.tools').forEach(function(bar){
     var s=q.value.trim().toLowerCase(), n=0, all=rows(t);
     all.forEach(function(r){
       var ok=!s||r.textContent.toLowerCase().indexOf(s)>=0;
-      sel.forEach(function(x){if(x.value&&r.cells[+x.getAttribute('data-col')].textContent!==x.value)ok=false;});
+      sel.forEach(function(x){
+        if(!x.value)return;
+        var c=r.cells[+x.getAttribute('data-col')].textContent;
+        if(x.hasAttribute('data-multi')?c.split(', ').indexOf(x.value)<0:c!==x.value)ok=false;
+      });
       r.hidden=!ok; if(ok)n++;
     });
     out.textContent=n+' of '+all.length+' shown';
@@ -114,11 +133,16 @@ def table(
     selects = []
     for name in FILTERS:
         if name in cols:
-            values = sorted({str(v) for v in shown[name].dropna()})
+            cells = [str(v) for v in shown[name].dropna()]
+            values = sorted({k for c in cells for k in c.split(SEP) if k} if name in MULTI else set(cells))
+            if not values:
+                continue
             opts = "".join(f"<option>{esc(v)}</option>" for v in values)
+            multi = " data-multi" if name in MULTI else ""
+            every = "any or no exception" if name in MULTI else f"every {esc(name.lower())}"
             selects.append(
-                f"<select data-col='{cols.index(name)}' aria-label='{esc(name)}'>"
-                f"<option value=''>every {esc(name.lower())}</option>{opts}</select>"
+                f"<select data-col='{cols.index(name)}'{multi} aria-label='{esc(name)}'>"
+                f"<option value=''>{every}</option>{opts}</select>"
             )
     tools = (
         f"<div class='tools' data-table='{esc(table_id)}'><input type='search' placeholder='search' "
@@ -174,6 +198,13 @@ def sections(
     need = [str(v)[:10] for v in lines.get("Need by", [])]
     # the shelf empties before the order is due, or the due date has passed: act first on these
     short = [bool(o) and o < n or n < ds for o, n in zip(lines["Runs out"], need, strict=True)]
+    lines["Exceptions"] = [
+        SEP.join(
+            [k for k in (str(e) if isinstance(e, str) else "").split(SEP) if k]
+            + ([PAST_NEED_BY] if n < ds else [RUNS_OUT_FIRST] if bool(o) and o < n else [])
+        )
+        for e, o, n in zip(lines.get("Exceptions", [""] * len(lines)), lines["Runs out"], need, strict=True)
+    ]
     out = [
         f"<h2>Worklist: order lines by need-by date ({len(lines):,})</h2>"
         "<p class='note'><b>Runs out</b>: the day the position reaches zero at the forecast demand "

@@ -70,8 +70,12 @@ def test_predict_forecasts_the_periods_after_the_data(spark, tmp_path, capsys):
     )
     out = tmp_path / "next.csv"
     args = ["predict", "--data", str(tmp_path), "--mapping", str(tmp_path / "map.yaml"), "--horizon", "6"]
-    assert main([*args, "--out", str(out), "--models", "moving_average,seasonal_naive"]) == 0
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # progress bars asked for (by default only on a terminal): on standard error, not in the result
+    assert main(["--progress", *args, "--out", str(out), "--models", "moving_average,seasonal_naive"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out.strip().splitlines()[-1])
+    assert "stockwise predict" in captured.err and "3/3" in captured.err
+    assert "backtest, 2 models x 3 cutoffs" in captured.err and "6/6" in captured.err
     assert result["frequency"] == "ME" and result["forecast_from"] == "2023-05-31"
     fc = pd.read_csv(out)
     assert list(fc.columns[:3]) == ["series_id", "date", "forecast"] and set(fc["series_id"]) == {"A", "B"}

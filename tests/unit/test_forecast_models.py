@@ -311,3 +311,31 @@ def test_lightgbm_fits_made_two_at_a_time_equal_fits_made_one_by_one(monkeypatch
     monkeypatch.setattr(backtest, "_fit_one", broken)
     with pytest.raises(RuntimeError, match="out of memory"):
         run_backtest(m, cfg(2))
+
+
+def test_a_terminal_shows_each_fit_moving_round_by_round(monkeypatch):
+    """In the CLI on a terminal, each booster is a bar that moves every round and goes away when
+    the fit ends."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from stockwise import bars
+
+    moved: list[str] = []
+    advance = bars.Bar.advance
+
+    def spy(self, n=1, note=None):
+        moved.append(self.label)
+        advance(self, n, note)
+
+    monkeypatch.setattr(bars.Bar, "advance", spy)
+    m = to_matrix(panel(n_days=120), "D")
+    params = dict(horizon=7, rounds=4, quantile_rounds=2, quantiles=(0.1, 0.9), threads=1, min_data_in_leaf=5)
+    with bars.shown(Console(file=StringIO(), force_terminal=False)):
+        make("lightgbm", **params).fit(m)
+        assert [t.description for t in bars._progress.tasks] == []  # every fit's bar removed when done
+    mean = [x for x in moved if x.startswith("lightgbm regression model on data to 2025-04-30")]
+    assert len(mean) == 4 and all(", " in x and " rows" in x for x in mean)
+    assert sum(x.startswith("lightgbm P10 model") for x in moved) == 2
+    assert not bars.active()

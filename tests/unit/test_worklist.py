@@ -228,3 +228,98 @@ def test_the_report_parts_without_their_inputs():
     assert pdf.startswith(b"%PDF") and b"/Subtype /Image" not in pdf  # no chart without a simulation
     with pytest.raises(ValueError, match="say why"):
         registry.set_champion(None, registry.DEMAND, 3, "  ")
+
+
+def test_each_line_lists_its_exception_kinds_and_the_filter_offers_each_kind():
+    """A planner filters the worklist on one kind of exception: a planner override, stock in
+    doubt, an open anomaly, an order below its supplier's minimum, a line running out before its
+    need-by date or past it; a line with several kinds matches each of them."""
+    from stockwise import workbook
+
+    base = {
+        "location_id": "ST01",
+        "name": "x",
+        "category": "soda",
+        "segment": "AX",
+        "on_hand": 1.0,
+        "on_order": 0.0,
+        "inventory_position": 1.0,
+        "mu_d": 1.0,
+        "reorder_point": 5.0,
+        "order_up_to": 9.0,
+        "order_qty": 8.0,
+        "unit_cost": 1.0,
+        "order_value": 8.0,
+        "min_order_value": 0.0,
+        "order_today": True,
+        "next_order_date": pd.Timestamp("2026-01-02"),
+        "reason": "r",
+    }
+    orders = pd.DataFrame(
+        [
+            {
+                **base,
+                "sku": "A",
+                "supplier_id": "S1",
+                "days_of_cover": 30.0,
+                "need_by": pd.Timestamp("2026-01-05"),
+                "override": "planner override by j.doe: fixed quantity 8",
+            },
+            {
+                **base,
+                "sku": "B",
+                "supplier_id": "S1",
+                "days_of_cover": 2.0,
+                "need_by": pd.Timestamp("2026-01-10"),
+                "stock_note": "book shows 9 on hand but nothing sold",
+            },
+            {
+                **base,
+                "sku": "C",
+                "supplier_id": "S2",
+                "days_of_cover": 40.0,
+                "need_by": pd.Timestamp("2025-12-30"),
+                "min_order_value": 100.0,
+            },
+        ]
+    )
+    alerts = pd.DataFrame(
+        {
+            "sku": ["B", "B", "A"],
+            "location_id": "ST01",
+            "type": ["phantom_stock", "shrinkage", "fat_finger"],
+            "open": [True, True, False],
+            "value_at_risk": 1.0,
+        }
+    )
+    book, kinds = workbook.sheets(orders, orders.assign(order_qty=8.0), [], None, alerts)
+    lines = book["Order lines"].set_index("SKU")
+    assert lines.loc["A", "Exceptions"] == "planner override"  # its fat-finger alert is closed
+    assert lines.loc["B", "Exceptions"] == "stock in doubt, anomaly: phantom stock, anomaly: shrinkage"
+    assert lines.loc["C", "Exceptions"] == "below supplier minimum"  # S2 orders 8 of a 100 minimum
+    assert list(book)[:3] == ["Summary", "Order lines", "Purchase orders"]
+    assert lines.loc["A", "Category"] == "soda"
+
+    page = worklist.sections("2026-01-01", book, kinds)
+    table = page.split("id='worklist'")[1].split("</table>")[0]
+    rows = {
+        re.search(r"<td>([ABC])</td>", r).group(1): r for r in re.findall(r"<tr.*?</tr>", table.split("<tbody>")[1])
+    }
+    assert "stock in doubt, anomaly: phantom stock, anomaly: shrinkage, runs out before need-by" in rows["B"]
+    assert "below supplier minimum, need-by passed" in rows["C"]
+    tools = page.split("data-table='worklist'")[1].split("</div>")[0]
+    select = re.search(r"<select data-col='(\d+)' data-multi aria-label='Exceptions'>(.*?)</select>", tools)
+    assert select and int(select.group(1)) == worklist.WORKLIST.index("Exceptions")
+    offered = re.findall(r"<option>(.*?)</option>", select.group(2))
+    assert offered == sorted(
+        [
+            "planner override",
+            "stock in doubt",
+            "anomaly: phantom stock",
+            "anomaly: shrinkage",
+            "runs out before need-by",
+            "below supplier minimum",
+            "need-by passed",
+        ]
+    )
+    assert "aria-label='Category'" in tools and "split(', ')" in worklist.SCRIPT

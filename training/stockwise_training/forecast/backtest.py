@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from stockwise import frequency
+from stockwise import bars, frequency
 from stockwise_training.forecast import metrics
 from stockwise_training.forecast.models import make
 from stockwise_training.forecast.panel import QUANTILES, Matrix, abc_xyz, demand_classes
@@ -288,50 +288,62 @@ def run_backtest(
     # model -> (actuals, intervals before widths) per cutoff: native quantiles from the first
     # cutoff on, calibrated ones from the second (the first has no earlier errors)
     pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-    for ci, cut in enumerate(cuts):
-        train = m.upto(cut)
-        T = len(train.dates)
-        actual = m.observed[:, T : T + cfg.horizon]
-        price = price_raw[:, :T] if price_raw is not None else None
-        w = metrics.weights(train.observed, price, cfg.weight_window)
-        level = _level(train.observed, cfg.horizon)
-        cache: dict = ahead[ci]
-        for name in cfg.candidates:
-            t0 = time.monotonic()
-            _, mean, q = fit_predict(name, train, cfg.horizon, cfg, statics, exog, cache)
-            seconds[name] = seconds.get(name, 0.0) + time.monotonic() - t0
-            errors[name].append((ci, (actual - mean) / level[:, None]))
-            if q is None and ci > 0:  # intervals from the earlier cutoffs' errors
-                q = apply_calibration(mean, level, seg_codes, _calibrate(errors[name][:-1], seg_codes, len(seg_names)))
-                # then widths fitted on the earlier cutoffs' calibrated intervals, as in serving:
-                # on zero-heavy counts a P10 just above zero drops every zero actual
-                pairs.setdefault(name, []).append((actual, q))
-                if ci > 1:
-                    q = apply_widths(q, seg_codes, fit_widths(pairs[name][:-1], seg_codes, len(seg_names)))
-            elif q is not None:  # native quantiles: widths fitted on the earlier cutoffs, as in serving
-                pairs.setdefault(name, []).append((actual, q))
-                if ci > 0:
-                    q = apply_widths(q, seg_codes, fit_widths(pairs[name][:-1], seg_codes, len(seg_names)))
-            if ci == len(cuts) - 1:
-                last[name] = (mean, q)
-            for grouping, segment, sel in groups:
-                res, per = metrics.evaluate(
-                    actual[sel], mean[sel], train.observed[sel], w[sel], None if q is None else q[sel], QUANTILES
-                )
-                rows.append(
-                    {"model": name, "cutoff": cut.date().isoformat(), "grouping": grouping, "segment": segment, **res}
-                )
-                if segment == "all":
-                    per_rows.append(
-                        per.assign(
-                            model=name,
-                            cutoff=cut.date().isoformat(),
-                            sku=m.keys["sku"].to_numpy(),
-                            location_id=m.keys["location_id"].to_numpy(),
-                            segment=seg,
-                        )
+    with bars.bar(
+        f"backtest, {len(cfg.candidates)} models x {len(cuts)} cutoffs", total=len(cuts) * len(cfg.candidates)
+    ) as bar:
+        for ci, cut in enumerate(cuts):
+            train = m.upto(cut)
+            T = len(train.dates)
+            actual = m.observed[:, T : T + cfg.horizon]
+            price = price_raw[:, :T] if price_raw is not None else None
+            w = metrics.weights(train.observed, price, cfg.weight_window)
+            level = _level(train.observed, cfg.horizon)
+            cache: dict = ahead[ci]
+            for name in cfg.candidates:
+                t0 = time.monotonic()
+                _, mean, q = fit_predict(name, train, cfg.horizon, cfg, statics, exog, cache)
+                seconds[name] = seconds.get(name, 0.0) + time.monotonic() - t0
+                errors[name].append((ci, (actual - mean) / level[:, None]))
+                if q is None and ci > 0:  # intervals from the earlier cutoffs' errors
+                    q = apply_calibration(
+                        mean, level, seg_codes, _calibrate(errors[name][:-1], seg_codes, len(seg_names))
                     )
-            log.info("backtest %s @ %s: WRMSSE %.3f", name, cut.date(), rows[-len(groups)]["WRMSSE"])
+                    # then widths fitted on the earlier cutoffs' calibrated intervals, as in serving:
+                    # on zero-heavy counts a P10 just above zero drops every zero actual
+                    pairs.setdefault(name, []).append((actual, q))
+                    if ci > 1:
+                        q = apply_widths(q, seg_codes, fit_widths(pairs[name][:-1], seg_codes, len(seg_names)))
+                elif q is not None:  # native quantiles: widths fitted on the earlier cutoffs, as in serving
+                    pairs.setdefault(name, []).append((actual, q))
+                    if ci > 0:
+                        q = apply_widths(q, seg_codes, fit_widths(pairs[name][:-1], seg_codes, len(seg_names)))
+                if ci == len(cuts) - 1:
+                    last[name] = (mean, q)
+                for grouping, segment, sel in groups:
+                    res, per = metrics.evaluate(
+                        actual[sel], mean[sel], train.observed[sel], w[sel], None if q is None else q[sel], QUANTILES
+                    )
+                    rows.append(
+                        {
+                            "model": name,
+                            "cutoff": cut.date().isoformat(),
+                            "grouping": grouping,
+                            "segment": segment,
+                            **res,
+                        }
+                    )
+                    if segment == "all":
+                        per_rows.append(
+                            per.assign(
+                                model=name,
+                                cutoff=cut.date().isoformat(),
+                                sku=m.keys["sku"].to_numpy(),
+                                location_id=m.keys["location_id"].to_numpy(),
+                                segment=seg,
+                            )
+                        )
+                log.info("backtest %s @ %s: WRMSSE %.3f", name, cut.date(), rows[-len(groups)]["WRMSSE"])
+                bar.advance(note=f"{name} @ {cut.date()}")
     scores = pd.DataFrame(rows)
     champions = choose(scores, cfg.selection_metric)
     cal = {name: _calibrate(errs, seg_codes, len(seg_names)) for name, errs in errors.items()}

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stockwise import frequency
+from stockwise import bars, frequency
 from stockwise.erp.files import FilesConnector
 from stockwise.erp.mapping import Mapping, load_mapping
 from stockwise.errors import ConfigError
@@ -167,17 +167,21 @@ def backtest_folder(
     if panel_builder is None:
         raise ValueError("backtest_folder needs the feature job's panel builder")
     t0 = time.monotonic()
-    pre = prepare_folder(data_dir, mapping_path, horizon, panel_builder, settings, cutoffs, model_params)
-    m, cfg, statics, exog, price_raw = pre.matrix, pre.cfg, pre.statics, pre.exog, pre.price_raw
-    sales, cutoff, opts = pre.sales, pre.cutoff, pre.mapping.options
-    if candidates:
-        cfg.candidates = tuple(candidates)
-    cache: dict = {}
-    bt = run_backtest(m, cfg, statics, exog, price_raw, final=cache)
-    log.info("champions by segment: %s", bt.champions)
-    t1 = time.monotonic()
-    fc, _ = forecast_champions(m, bt, cfg, horizon, statics, exog, cache)
-    final_seconds = round(time.monotonic() - t1, 1)
+    with bars.bar("stockwise backtest", total=3) as phases:
+        pre = prepare_folder(data_dir, mapping_path, horizon, panel_builder, settings, cutoffs, model_params)
+        phases.advance(note="history read, features built")
+        m, cfg, statics, exog, price_raw = pre.matrix, pre.cfg, pre.statics, pre.exog, pre.price_raw
+        sales, cutoff, opts = pre.sales, pre.cutoff, pre.mapping.options
+        if candidates:
+            cfg.candidates = tuple(candidates)
+        cache: dict = {}
+        bt = run_backtest(m, cfg, statics, exog, price_raw, final=cache)
+        log.info("champions by segment: %s", bt.champions)
+        phases.advance(note="backtest done, champions chosen")
+        t1 = time.monotonic()
+        fc, _ = forecast_champions(m, bt, cfg, horizon, statics, exog, cache)
+        final_seconds = round(time.monotonic() - t1, 1)
+        phases.advance(note="final forecast made")
     every = None
     if all_models:  # each candidate's own forecast of the holdout (benchmarks), fits reused
         every = forecast_models(m, bt, cfg, horizon, cfg.candidates, statics, exog, cache)
@@ -245,14 +249,20 @@ def predict_folder(
     if panel_builder is None:
         raise ValueError("predict_folder needs the feature job's panel builder")
     t0 = time.monotonic()
-    pre = prepare_folder(data_dir, mapping_path, horizon, panel_builder, settings, cutoffs, model_params, holdout=False)
-    m, cfg = pre.matrix, pre.cfg
-    if candidates:
-        cfg.candidates = tuple(candidates)
-    cache: dict = {}
-    bt = run_backtest(m, cfg, pre.statics, pre.exog, pre.price_raw, final=cache)
-    log.info("champions by segment: %s", bt.champions)
-    fc, _ = forecast_champions(m, bt, cfg, horizon, pre.statics, pre.exog, cache)
+    with bars.bar("stockwise predict", total=3) as phases:
+        pre = prepare_folder(
+            data_dir, mapping_path, horizon, panel_builder, settings, cutoffs, model_params, holdout=False
+        )
+        phases.advance(note="history read, features built")
+        m, cfg = pre.matrix, pre.cfg
+        if candidates:
+            cfg.candidates = tuple(candidates)
+        cache: dict = {}
+        bt = run_backtest(m, cfg, pre.statics, pre.exog, pre.price_raw, final=cache)
+        log.info("champions by segment: %s", bt.champions)
+        phases.advance(note="backtest done, champions chosen")
+        fc, _ = forecast_champions(m, bt, cfg, horizon, pre.statics, pre.exog, cache)
+        phases.advance(note="forecast made")
     fc.insert(0, "series_id", series_ids(fc, pre.mapping.options.get("series_id")))
     path = write_forecast(fc, out)
     planned = sorted(set(pre.exog.columns) - {"sku", "location_id", "date"}) if pre.exog is not None else []

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from stockwise import frequency
+from stockwise import bars, frequency
 from stockwise_training.forecast.panel import Matrix, future_dates
 
 log = logging.getLogger(__name__)
@@ -132,11 +132,13 @@ class _Progress:
 
     EVERY = 30.0  # seconds
 
-    def __init__(self, what: str, rows: int, rounds: int) -> None:
-        self.what, self.rows, self.rounds = what, rows, rounds
+    def __init__(self, what: str, rows: int, rounds: int, bar=None) -> None:
+        self.what, self.rows, self.rounds, self.bar = what, rows, rounds, bar
         self.t0 = self.last = time.monotonic()
 
     def __call__(self, env) -> None:
+        if self.bar is not None:
+            self.bar.advance()
         now = time.monotonic()
         if now - self.last >= self.EVERY:
             self.last = now
@@ -373,8 +375,10 @@ class GlobalLGBM:
             obj["tweedie_variance_power"] = p.tweedie_power
 
         def train(params: dict, data, rounds: int, what: str):
-            tick = _Progress(f"lightgbm {what} model on data to {upto}", len(X), rounds)
-            return lgb.train({**base, **params}, data, num_boost_round=rounds, callbacks=[tick])
+            label = f"lightgbm {what} model on data to {upto}"
+            with bars.bar(f"{label}, {len(X):,} rows", total=rounds, transient=True) as b:
+                tick = _Progress(label, len(X), rounds, b)
+                return lgb.train({**base, **params}, data, num_boost_round=rounds, callbacks=[tick])
 
         self.mean_model = train(obj, mean_ds, p.rounds, str(p.objective))
         self.blend_models = []
