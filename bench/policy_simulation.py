@@ -325,6 +325,11 @@ def evaluate(
     ev_sw = run_sim(sc, sw, e0 - warmup, T, params)
     ev_mm = run_sim(sc, minmax_policy(sc, mult), e0 - warmup, T, params)
     ev_erp = run_sim(sc, minmax_policy(sc, np.ones(len(seg))), e0 - warmup, T, params)
+    # equal service where it is measured: multipliers tuned on the evaluation window itself until
+    # each segment's fill there matches Stockwise's (hindsight no ERP has: the strongest static
+    # min/max, and the comparison at equal fill that the goal means)
+    mult_h = tune_minmax(sc, segment_fill(ev_sw.per_series, seg), seg, e0 - warmup, T, params)
+    ev_mmh = run_sim(sc, minmax_policy(sc, mult_h), e0 - warmup, T, params)
     out = {
         "dataset": sc.name,
         "notes": sc.notes,
@@ -333,11 +338,19 @@ def evaluate(
         "train": [str(sc.dates[t0].date()), str(sc.dates[e0 - 1].date())],
         "eval_window": [str(sc.dates[e0].date()), str(sc.dates[-1].date())],
         "multipliers": {g: round(float(mult[seg == g][0]), 3) for g in sorted(set(seg))},
+        "multipliers_hindsight": {g: round(float(mult_h[seg == g][0]), 3) for g in sorted(set(seg))},
         "train_fill": {"stockwise": train_sw.kpis["fill_rate"], "minmax_matched": train_mm.kpis["fill_rate"]},
-        "eval": {"stockwise": ev_sw.kpis, "minmax_matched": ev_mm.kpis, "minmax_as_configured": ev_erp.kpis},
+        "eval": {
+            "stockwise": ev_sw.kpis,
+            "minmax_matched": ev_mm.kpis,
+            "minmax_hindsight": ev_mmh.kpis,
+            "minmax_as_configured": ev_erp.kpis,
+        },
     }
     v_sw, v_mm = ev_sw.kpis["avg_inventory_value"], ev_mm.kpis["avg_inventory_value"]
     out["inventory_reduction"] = 1 - v_sw / v_mm if v_mm else float("nan")
+    v_mmh = ev_mmh.kpis["avg_inventory_value"]
+    out["inventory_reduction_equal_fill"] = 1 - v_sw / v_mmh if v_mmh else float("nan")
     if curve:
         pts = []
         for tg in CURVE_TARGETS:
@@ -357,7 +370,8 @@ def evaluate(
 def table(res: dict) -> str:
     rows = [
         ("Stockwise", res["eval"]["stockwise"]),
-        ("min/max, matched", res["eval"]["minmax_matched"]),
+        ("min/max, matched on training", res["eval"]["minmax_matched"]),
+        ("min/max, matched on evaluation (hindsight)", res["eval"]["minmax_hindsight"]),
         ("min/max, as configured", res["eval"]["minmax_as_configured"]),
     ]
     head = (
@@ -407,7 +421,16 @@ def plot_curve(results: list[dict], path: Path) -> None:
                         )
         m = res["eval"]["minmax_matched"]
         ax.plot(
-            m["fill_rate"] * 100, m["avg_inventory_value"], "D", color="#e12d39", label="min/max matched per segment"
+            m["fill_rate"] * 100, m["avg_inventory_value"], "D", color="#e12d39", label="min/max matched on training"
+        )
+        h = res["eval"]["minmax_hindsight"]
+        ax.plot(
+            h["fill_rate"] * 100,
+            h["avg_inventory_value"],
+            "D",
+            mfc="none",
+            color="#e12d39",
+            label="min/max matched on evaluation (hindsight)",
         )
         s = res["eval"]["stockwise"]
         ax.plot(
@@ -420,7 +443,7 @@ def plot_curve(results: list[dict], path: Path) -> None:
         )
         sw = pts[pts["policy"] == "stockwise"]
         ax.set_xlim(max(sw["fill"].min() * 100 - 10, 50), 100.2)
-        ax.set_ylim(0, max(sw["value"].max(), m["avg_inventory_value"]) * 1.8)
+        ax.set_ylim(0, max(sw["value"].max(), m["avg_inventory_value"], h["avg_inventory_value"]) * 1.8)
         ax.set_xlabel("simulated fill rate (%)")
         ax.set_ylabel("average inventory value")
         ax.set_title(f"Cost of service: {res['dataset']} (evaluation window)")
@@ -473,18 +496,22 @@ def main() -> int:
         )
         print(f"{res['notes']}")
         print(f"min/max multipliers per segment (tuned on the training window): {json.dumps(res['multipliers'])}")
+        print(f"... tuned on the evaluation window (hindsight): {json.dumps(res['multipliers_hindsight'])}")
         print(
             f"training-window fill: Stockwise {res['train_fill']['stockwise']:.2%}, "
             f"matched min/max {res['train_fill']['minmax_matched']:.2%}\n"
         )
         print(table(res))
         ok_fill = k["fill_rate"] >= a.target - 0.005
-        ok_inv = res["inventory_reduction"] >= 0.20
+        ok_inv = res["inventory_reduction_equal_fill"] >= 0.20
+        h = res["eval"]["minmax_hindsight"]
         print(
             f"\nStockwise fill {k['fill_rate']:.2%} "
             f"(goal >= {a.target - 0.005:.1%}: {'met' if ok_fill else 'MISSED'}); "
-            f"inventory value {res['inventory_reduction']:.1%} below matched min/max (goal >= 20%: "
-            f"{'met' if ok_inv else 'MISSED'}); {res['seconds']:.0f} s"
+            f"inventory value {res['inventory_reduction_equal_fill']:.1%} below the min/max at equal fill "
+            f"({h['fill_rate']:.2%}, matched on the evaluation window; goal >= 20%: "
+            f"{'met' if ok_inv else 'MISSED'}), {res['inventory_reduction']:.1%} below the min/max matched on "
+            f"training (fill {res['eval']['minmax_matched']['fill_rate']:.2%}); {res['seconds']:.0f} s"
         )
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=2, default=float))
