@@ -396,7 +396,13 @@ def run(ds: date, settings: Settings | None = None) -> ReportResult:
 
     exceptions = exceptions_of(positions)
     book, kinds = workbook.sheets(
-        orders, positions, _summary(d, meta, lineage, held), exceptions, alerts, _supplier_performance(store, ds)
+        orders,
+        positions,
+        _summary(d, meta, lineage, held),
+        exceptions,
+        alerts,
+        _supplier_performance(store, ds),
+        ds=d,
     )
     urgent = orders.sort_values(["need_by", "order_value"], ascending=[True, False])
     panel = (

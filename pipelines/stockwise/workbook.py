@@ -49,6 +49,22 @@ NOTE_KINDS = (
     ("needs_master_data", "needs master data"),
 )
 KIND_SEP = ", "  # between the kinds of one position (the report's filter splits on it)
+OFF_PACK = "override off pack or MOQ"
+
+
+def off_pack_or_moq(df: pd.DataFrame) -> np.ndarray:
+    """Lines a planner's fixed quantity put off the supplier's pack multiple or under its MOQ (the
+    engine keeps a fixed quantity as given; the buyer should know before the PO goes out)."""
+    if not {"override", "order_qty", "pack_size"} <= set(df.columns) or not len(df):
+        return np.zeros(len(df), bool)
+    q = df["order_qty"].to_numpy(float)
+    pack = np.nan_to_num(df["pack_size"].to_numpy(float), nan=1.0)
+    moq = np.nan_to_num(df["moq"].to_numpy(float), nan=0.0) if "moq" in df else np.zeros(len(df))
+    fixed = np.array([isinstance(o, str) and "fixed quantity" in o for o in df["override"]])
+    off = (np.abs(q / np.maximum(pack, 1) - np.round(q / np.maximum(pack, 1))) > 1e-9) | (q < moq)
+    return fixed & (q > 0) & off
+
+
 MAX_COVER_DAYS = 999.0  # shown as is up to here; beyond, "999" (and empty where no demand is expected)
 
 
@@ -86,6 +102,9 @@ def exception_kinds(df: pd.DataFrame, alerts: pd.DataFrame | None = None, below_
         for i, key in enumerate(zip(df["sku"], df["location_id"], strict=True)):
             for t in types.get(key, []):
                 kinds[i].append(f"anomaly: {str(t).replace('_', ' ')}")
+    for i, off in enumerate(off_pack_or_moq(df)):
+        if off:
+            kinds[i].append(OFF_PACK)
     if len(below_minimum) and "supplier_id" in df and "order_qty" in df:
         short = set(below_minimum)
         for i, (sup, q) in enumerate(zip(df["supplier_id"], df["order_qty"], strict=True)):
@@ -135,9 +154,11 @@ def sheets(
     exceptions: pd.DataFrame | None = None,
     alerts: pd.DataFrame | None = None,
     suppliers: pd.DataFrame | None = None,
+    ds: str | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, str]]]:
     """The workbook's frames and their column kinds (for `exports.xlsx_bytes`); `suppliers`:
-    the suppliers' delivery performance (`planning.leadtime.performance`)."""
+    the suppliers' delivery performance (`planning.leadtime.performance`); `ds`: the plan date
+    (the purchase orders' order day, from which their expected arrival is counted)."""
     import pandas as pd
 
     out: dict[str, pd.DataFrame] = {}
@@ -160,6 +181,13 @@ def sheets(
             }
         )
         po["Meets the minimum"] = np.where(po["Order value"] >= po["Minimum order value"].fillna(0), "yes", "no")
+        if ds:  # placed today; the last line arrives after the longest lead time planned for it
+            po["Order day"] = pd.Timestamp(ds)
+            if "lead_time_days" in orders:
+                days = np.ceil(g["lead_time_days"].max().to_numpy(float))
+                po["Expected arrival"] = pd.Timestamp(ds) + pd.to_timedelta(days, unit="D")
+        off = pd.Series(off_pack_or_moq(orders), index=orders.index)
+        po["Overrides off pack/MOQ"] = off.groupby(orders["supplier_id"]).sum().reindex(po["Supplier"]).to_numpy()
     else:
         po = pd.DataFrame(columns=["Supplier", "Lines", "Units", "Order value", "Minimum order value", "First need by"])
     out["Purchase orders"] = po
@@ -171,6 +199,9 @@ def sheets(
         "Order value": "money",
         "Minimum order value": "money",
         "First need by": "date",
+        "Order day": "date",
+        "Expected arrival": "date",
+        "Overrides off pack/MOQ": "int",
     }
 
     if suppliers is not None and len(suppliers):

@@ -215,10 +215,16 @@ def sections(
     po = book.get("Purchase orders")
     if po is not None and len(po):
         below = int((po["Meets the minimum"] == "no").sum()) if "Meets the minimum" in po else 0
+        off = int(po["Overrides off pack/MOQ"].sum()) if "Overrides off pack/MOQ" in po else 0
+        notes = ([f"{below} below the supplier's minimum order value."] if below else []) + (
+            [f"{off} line(s) a planner fixed off the pack multiple or under the MOQ."] if off else []
+        )
+        meets, offs = po.get("Meets the minimum", [""] * len(po)), po.get("Overrides off pack/MOQ", [0] * len(po))
+        flagged = [m == "no" or bool(o) for m, o in zip(meets, offs, strict=True)]
         out.append(
             f"<h2>Purchase orders by supplier ({len(po):,})</h2>"
-            + (f"<p class='note'>{below} below the supplier's minimum order value.</p>" if below else "")
-            + table(po, kinds.get("Purchase orders", {}), "purchase-orders")
+            + "".join(f"<p class='note'>{n}</p>" for n in notes)
+            + table(po, kinds.get("Purchase orders", {}), "purchase-orders", flagged=flagged)
         )
     sup = book.get("Suppliers")
     if sup is not None and len(sup):

@@ -254,6 +254,9 @@ def test_each_line_lists_its_exception_kinds_and_the_filter_offers_each_kind():
         "order_today": True,
         "next_order_date": pd.Timestamp("2026-01-02"),
         "reason": "r",
+        "pack_size": 4.0,
+        "moq": 4.0,
+        "lead_time_days": 6.2,
     }
     orders = pd.DataFrame(
         [
@@ -264,6 +267,8 @@ def test_each_line_lists_its_exception_kinds_and_the_filter_offers_each_kind():
                 "days_of_cover": 30.0,
                 "need_by": pd.Timestamp("2026-01-05"),
                 "override": "planner override by j.doe: fixed quantity 8",
+                "pack_size": 6.0,
+                "lead_time_days": 9.5,
             },
             {
                 **base,
@@ -292,13 +297,19 @@ def test_each_line_lists_its_exception_kinds_and_the_filter_offers_each_kind():
             "value_at_risk": 1.0,
         }
     )
-    book, kinds = workbook.sheets(orders, orders.assign(order_qty=8.0), [], None, alerts)
+    book, kinds = workbook.sheets(orders, orders.assign(order_qty=8.0), [], None, alerts, ds="2026-01-01")
     lines = book["Order lines"].set_index("SKU")
-    assert lines.loc["A", "Exceptions"] == "planner override"  # its fat-finger alert is closed
+    # 8 is not a multiple of A's pack of 6: the buyer sees it; its fat-finger alert is closed
+    assert lines.loc["A", "Exceptions"] == "planner override, override off pack or MOQ"
     assert lines.loc["B", "Exceptions"] == "stock in doubt, anomaly: phantom stock, anomaly: shrinkage"
     assert lines.loc["C", "Exceptions"] == "below supplier minimum"  # S2 orders 8 of a 100 minimum
     assert list(book)[:3] == ["Summary", "Order lines", "Purchase orders"]
     assert lines.loc["A", "Category"] == "soda"
+    po = book["Purchase orders"].set_index("Supplier")
+    assert po.loc["S1", "Overrides off pack/MOQ"] == 1 and po.loc["S2", "Overrides off pack/MOQ"] == 0
+    assert po.loc["S1", "Order day"] == pd.Timestamp("2026-01-01")
+    assert po.loc["S1", "Expected arrival"] == pd.Timestamp("2026-01-11")  # A's 9.5 days, the longer
+    assert po.loc["S2", "Expected arrival"] == pd.Timestamp("2026-01-08") and po.loc["S2", "Meets the minimum"] == "no"
 
     page = worklist.sections("2026-01-01", book, kinds)
     table = page.split("id='worklist'")[1].split("</table>")[0]
@@ -314,6 +325,7 @@ def test_each_line_lists_its_exception_kinds_and_the_filter_offers_each_kind():
     assert offered == sorted(
         [
             "planner override",
+            "override off pack or MOQ",
             "stock in doubt",
             "anomaly: phantom stock",
             "anomaly: shrinkage",
@@ -323,3 +335,6 @@ def test_each_line_lists_its_exception_kinds_and_the_filter_offers_each_kind():
         ]
     )
     assert "aria-label='Category'" in tools and "split(', ')" in worklist.SCRIPT
+    po_rows = re.findall(r"<tr.*?</tr>", page.split("id='purchase-orders'")[1].split("<tbody>")[1].split("</tbody>")[0])
+    assert ["class='late'" in r for r in po_rows] == [True, True]  # S1: an override off pack; S2: under its minimum
+    assert "1 line(s) a planner fixed off the pack multiple or under the MOQ." in page
