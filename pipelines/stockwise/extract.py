@@ -34,12 +34,16 @@ def run(ds: date, settings: Settings | None = None) -> ExtractResult:
         if spec.optional and not conn.maps(name):
             log.info("extract %-13s not in the mapping (optional): skipped", name)
             continue
-        df = conn.extract(name, ds, settings.history_days)
-        # raw keeps every version it ever received for this date: the audit trail
-        part = catalog.raw(name).write(
-            store, ds, {"data.parquet": lake.parquet_bytes(df)}, meta={"rows": len(df), "source": conn.describe()}
+        # batch by batch into one Parquet file (a multi-year extract is never one pandas frame)
+        batches = (
+            conn.extract_batches(name, ds, settings.history_days)
+            if hasattr(conn, "extract_batches")
+            else [conn.extract(name, ds, settings.history_days)]
         )
-        rows[name] = len(df)
+        data, n = lake.parquet_bytes_of_batches(batches)
+        # raw keeps every version it ever received for this date: the audit trail
+        part = catalog.raw(name).write(store, ds, {"data.parquet": data}, meta={"rows": n, "source": conn.describe()})
+        rows[name] = n
         uris[name] = store.uri(part.key("data.parquet"))
-        log.info("extracted %-11s %9d rows from %s", name, len(df), conn.describe())
+        log.info("extracted %-11s %9d rows from %s", name, n, conn.describe())
     return ExtractResult(ds.isoformat(), conn.describe(), rows, uris, round(time.monotonic() - t0, 1))

@@ -409,6 +409,35 @@ def parquet_bytes(df: pd.DataFrame) -> bytes:
     return buf.getvalue()
 
 
+def parquet_bytes_of_batches(batches) -> tuple[bytes, int]:
+    """One Parquet file (and its row count) from frames that arrive one at a time: each is
+    turned into Arrow as it comes (columnar, strings packed), so the extract never sits in
+    memory as one pandas frame. Batches whose types disagree (text typed into a quantity in one
+    of them) are stored as `parquet_bytes` stores such a frame: as pulled, as text."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables, frames_as_text = [], False
+    for df in batches:
+        try:
+            tables.append(pa.Table.from_pandas(df, preserve_index=False))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            frames_as_text = True
+            tables.append(pa.Table.from_pandas(_as_text(df), preserve_index=False))
+    try:
+        if frames_as_text:
+            raise pa.ArrowInvalid("a batch was stored as text")
+        table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        import pandas as pd
+
+        whole = pd.concat([t.to_pandas() for t in tables], ignore_index=True)
+        return parquet_bytes(whole), len(whole)
+    buf = io.BytesIO()
+    pq.write_table(table, buf, coerce_timestamps="us", allow_truncated_timestamps=True)
+    return buf.getvalue(), table.num_rows
+
+
 def _as_text(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for c in out.columns:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,8 @@ from stockwise.erp.schema import (
     conform,
 )
 from stockwise.errors import ErpUnavailable, ExtractError
+
+BATCH_ROWS = 250_000  # rows per batch read from the ERP (`SqlConnector.extract_batches`)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -100,43 +102,42 @@ class SqlConnector:
         """Rows of extract `name` as of the end of day `ds` (time-bound extracts: the last `history_days`)."""
         import pandas as pd
 
+        parts = list(self.extract_batches(name, ds, history_days))
+        return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+    def extract_batches(
+        self, name: str, ds: date, history_days: int | None, rows: int = BATCH_ROWS
+    ) -> Iterator[pd.DataFrame]:
+        """`extract`, `rows` at a time (server-side cursor where the driver has one): a multi-year
+        extract never sits in memory as one pandas frame. Each batch is typed as `extract` types
+        the whole; an empty extract is one empty batch with the canonical columns."""
+        import pandas as pd
+
         spec = EXTRACTS[name]
         m = self.mapping.extracts.get(name)
         if m is None:
             raise ExtractError(f"{self.mapping.source}: no mapping for extract '{name}'")
-        since = ds - timedelta(days=history_days - 1)
+        days = history_days if history_days is not None else 365 * 200
+        since = ds - timedelta(days=days - 1)
         params = {"ds": ds.isoformat(), "since": since.isoformat(), "ds_end": (ds + timedelta(days=1)).isoformat()}
         try:
-            conn = self.engine.connect()
+            conn = self.engine.connect().execution_options(stream_results=True)
         except sa.exc.SQLAlchemyError as e:
             # the server is down or unreachable: a retry may fix this one
             raise ErpUnavailable(
                 f"{self.describe()}: cannot connect to the ERP to read '{name}': {_first_line(e)}"
             ) from e
+        source = f"{self.describe()} ({m.table or 'query'})"
+        seen = False
         try:
             with conn:
-                stmt: sa.Executable
-                if m.query:
-                    stmt = sa.text(m.query)
-                    params = {k: v for k, v in params.items() if f":{k}" in m.query}
-                elif m.table:
-                    table = self._table(conn, m.table, name)
-                    select = sa.select(table)
-                    if spec.date_column:
-                        src = m.columns.get(spec.date_column, spec.date_column)
-                        if src not in table.c:
-                            raise ExtractError(
-                                f"{self.mapping.source}: extract '{name}' reads table '{m.table}', "
-                                f"which has no column '{src}' (it has {sorted(table.c.keys())})"
-                            )
-                        col = table.c[src]
-                        # bound by the day, whatever the stored type (DATE, TIMESTAMP or ISO text)
-                        select = select.where(col >= params["since"]).where(col < params["ds_end"])
-                    stmt = select
-                    params = {}
-                else:
-                    raise ExtractError(f"{self.mapping.source}: extract '{name}' needs a table or a query")
-                df = pd.read_sql(stmt, conn, params=params or None)
+                stmt, params = self._statement(conn, name, m, spec, params)
+                for df in pd.read_sql(stmt, conn, params=params or None, chunksize=rows):
+                    df, missing = apply_columns(df, m)
+                    if missing:
+                        raise ExtractError(f"{self.describe()}: extract '{name}' source lacks column(s) {missing}")
+                    seen = True
+                    yield conform(name, df, source, strict=False)
         except sa.exc.SQLAlchemyError as e:
             if getattr(e, "connection_invalidated", False):
                 raise ErpUnavailable(
@@ -145,10 +146,28 @@ class SqlConnector:
             raise ExtractError(
                 f"{self.describe()}: reading extract '{name}' failed ({self.mapping.source}): {_first_line(e)}"
             ) from e
-        df, missing = apply_columns(df, m)
-        if missing:
-            raise ExtractError(f"{self.describe()}: extract '{name}' source lacks column(s) {missing}")
-        return conform(name, df, f"{self.describe()} ({m.table or 'query'})", strict=False)
+        if not seen:  # a driver that yields no batch for no row: the canonical columns, no row
+            yield conform(name, pd.DataFrame(columns=list(spec.columns)), source, strict=False)
+
+    def _statement(self, conn: sa.Connection, name: str, m, spec, params: dict) -> tuple[sa.Executable, dict]:
+        """The SELECT of an extract (the mapping's query, or its table bounded by the date column)."""
+        if m.query:
+            return sa.text(m.query), {k: v for k, v in params.items() if f":{k}" in m.query}
+        if not m.table:
+            raise ExtractError(f"{self.mapping.source}: extract '{name}' needs a table or a query")
+        table = self._table(conn, m.table, name)
+        select = sa.select(table)
+        if spec.date_column:
+            src = m.columns.get(spec.date_column, spec.date_column)
+            if src not in table.c:
+                raise ExtractError(
+                    f"{self.mapping.source}: extract '{name}' reads table '{m.table}', "
+                    f"which has no column '{src}' (it has {sorted(table.c.keys())})"
+                )
+            col = table.c[src]
+            # bound by the day, whatever the stored type (DATE, TIMESTAMP or ISO text)
+            select = select.where(col >= params["since"]).where(col < params["ds_end"])
+        return select, {}
 
     def _table(self, conn: sa.Connection, table: str, name: str) -> sa.Table:
         schema, _, bare = table.rpartition(".")
