@@ -403,6 +403,7 @@ def run(ds: date, settings: Settings | None = None) -> ReportResult:
         alerts,
         _supplier_performance(store, ds),
         ds=d,
+        supplier_names=_supplier_names(store, ds),
     )
     urgent = orders.sort_values(["need_by", "order_value"], ascending=[True, False])
     panel = (
@@ -520,6 +521,15 @@ def _money(store, ds: date, positions, settings: Settings, book: dict, kinds: di
         book[f"Value by {title.lower()}"], kinds[f"Value by {title.lower()}"] = t, money_kinds
         html_parts.append(f"<h3>By {title.lower()}</h3>" + worklist.table(t, money_kinds, f"money-{key}"))
     return "".join(html_parts)
+
+
+def _supplier_names(store, ds: date) -> dict[str, str]:
+    """The supplier master's names by id, where the ERP has them."""
+    sup = catalog.validated("suppliers").read_if_there(store, ds)
+    if sup is None or "name" not in sup:
+        return {}
+    named = sup.dropna(subset=["name"])
+    return dict(zip(named["supplier_id"].astype(str), named["name"].astype(str), strict=True))
 
 
 def _supplier_performance(store, ds: date):

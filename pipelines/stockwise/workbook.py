@@ -155,10 +155,12 @@ def sheets(
     alerts: pd.DataFrame | None = None,
     suppliers: pd.DataFrame | None = None,
     ds: str | None = None,
+    supplier_names: dict[str, str] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, str]]]:
     """The workbook's frames and their column kinds (for `exports.xlsx_bytes`); `suppliers`:
     the suppliers' delivery performance (`planning.leadtime.performance`); `ds`: the plan date
-    (the purchase orders' order day, from which their expected arrival is counted)."""
+    (the purchase orders' order day, from which their expected arrival is counted);
+    `supplier_names`: the supplier master's names by id (an ERP without names: ids only)."""
     import pandas as pd
 
     out: dict[str, pd.DataFrame] = {}
@@ -181,6 +183,8 @@ def sheets(
             }
         )
         po["Meets the minimum"] = np.where(po["Order value"] >= po["Minimum order value"].fillna(0), "yes", "no")
+        if supplier_names:
+            po.insert(1, "Supplier name", [supplier_names.get(s) for s in po["Supplier"]])
         if ds:  # placed today; the last line arrives after the longest lead time planned for it
             po["Order day"] = pd.Timestamp(ds)
             if "lead_time_days" in orders:

@@ -53,3 +53,15 @@ def test_bad_mapping_files_are_explained(tmp_path):
         load_mapping(p)
     with pytest.raises(ConfigError, match="does not exist"):
         load_mapping(tmp_path / "missing.yaml")
+
+
+def test_an_erp_without_supplier_names_conforms_with_them_empty(caplog):
+    """Names are descriptive: an ERP without them is not a missing column (no warning, nothing
+    quarantined), and one with them keeps them."""
+    base = {"supplier_id": ["S1"], "lead_time_days_mean": [5.0], "lead_time_days_std": [1.0]}
+    base |= {"order_weekdays": ["mon"], "min_order_value": [0.0]}
+    out = conform("suppliers", pd.DataFrame(base), "erp")
+    assert list(out.columns) == list(EXTRACTS["suppliers"].columns) and out["name"].isna().all()
+    assert "lacks" not in caplog.text
+    named = conform("suppliers", pd.DataFrame({**base, "name": ["Northfield Foods"]}), "erp")
+    assert named["name"].tolist() == ["Northfield Foods"]

@@ -297,7 +297,9 @@ def test_each_line_lists_its_exception_kinds_and_the_filter_offers_each_kind():
             "value_at_risk": 1.0,
         }
     )
-    book, kinds = workbook.sheets(orders, orders.assign(order_qty=8.0), [], None, alerts, ds="2026-01-01")
+    book, kinds = workbook.sheets(
+        orders, orders.assign(order_qty=8.0), [], None, alerts, ds="2026-01-01", supplier_names={"S1": "Northfield"}
+    )
     lines = book["Order lines"].set_index("SKU")
     # 8 is not a multiple of A's pack of 6: the buyer sees it; its fat-finger alert is closed
     assert lines.loc["A", "Exceptions"] == "planner override, override off pack or MOQ"
@@ -306,6 +308,7 @@ def test_each_line_lists_its_exception_kinds_and_the_filter_offers_each_kind():
     assert list(book)[:3] == ["Summary", "Order lines", "Purchase orders"]
     assert lines.loc["A", "Category"] == "soda"
     po = book["Purchase orders"].set_index("Supplier")
+    assert po.loc["S1", "Supplier name"] == "Northfield" and po.loc["S2", "Supplier name"] is None  # S2: no name
     assert po.loc["S1", "Overrides off pack/MOQ"] == 1 and po.loc["S2", "Overrides off pack/MOQ"] == 0
     assert po.loc["S1", "Order day"] == pd.Timestamp("2026-01-01")
     assert po.loc["S1", "Expected arrival"] == pd.Timestamp("2026-01-11")  # A's 9.5 days, the longer

@@ -94,6 +94,23 @@ class _Master:
     item_cat: np.ndarray
 
 
+SUPPLIER_NAMES = (
+    "Northfield Foods",
+    "Bright Home Supplies",
+    "Cedar Beverages",
+    "Harbor Snacks",
+    "Valley Dairy",
+    "Summit Household",
+    "Riverbend Produce",
+    "Oakline Personal Care",
+)
+
+
+def _supplier_name(i: int) -> str:
+    base = SUPPLIER_NAMES[i % len(SUPPLIER_NAMES)]
+    return base if i < len(SUPPLIER_NAMES) else f"{base} {i // len(SUPPLIER_NAMES) + 1}"
+
+
 def _master_data(rng: np.random.Generator, cfg: DemoConfig) -> _Master:
     n_items, n_stores = cfg.skus, cfg.stores
     n_sup = max(3, n_items // 25)
@@ -106,8 +123,9 @@ def _master_data(rng: np.random.Generator, cfg: DemoConfig) -> _Master:
         }
     )
     suppliers["lead_time_days_std"] = np.round(suppliers["lead_time_days_mean"] * rng.uniform(0.1, 0.35, n_sup), 2)
+    suppliers["name"] = [_supplier_name(i) for i in range(n_sup)]  # no draw: the rest stays as it was
     suppliers = suppliers[
-        ["supplier_id", "lead_time_days_mean", "lead_time_days_std", "order_weekdays", "min_order_value"]
+        ["supplier_id", "name", "lead_time_days_mean", "lead_time_days_std", "order_weekdays", "min_order_value"]
     ]
 
     cats = np.array(list(CATEGORIES))

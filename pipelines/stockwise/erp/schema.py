@@ -30,6 +30,8 @@ class Extract:
     required: tuple[str, ...] = ()
     must_not_be_empty: bool = False
     fresh: bool = False  # its newest date must be within the freshness lag of the run date
+    # columns an ERP may not have (descriptive text): empty when absent, never a reason to fail
+    optional_columns: tuple[str, ...] = ()
 
 
 # a purchase-order line, open or received
@@ -79,7 +81,9 @@ EXTRACTS: dict[str, Extract] = {
                 "lead_time_days_std": "float",
                 "order_weekdays": "str",
                 "min_order_value": "float",
+                "name": "str",
             },
+            optional_columns=("name",),
             non_negative=("lead_time_days_mean", "lead_time_days_std", "min_order_value"),
             max_abs={"lead_time_days_mean": 365, "lead_time_days_std": 365, "min_order_value": 1e9},
             required=("lead_time_days_mean",),
@@ -200,6 +204,9 @@ def conform(name: str, df: pd.DataFrame, source: str, strict: bool = True) -> pd
     import pandas as pd
 
     spec = EXTRACTS[name]
+    absent = [c for c in spec.optional_columns if c not in df.columns]
+    if absent:  # descriptive columns the source does not have: empty, not missing
+        df = df.assign(**{c: None for c in absent})
     missing = [c for c in spec.columns if c not in df.columns]
     if missing and strict:
         raise ExtractError(f"{source}: extract '{name}' lacks column(s) {missing}; it has {sorted(df.columns)}")
