@@ -71,7 +71,7 @@ from airflow.sdk import (
     task,
 )
 
-from stockwise.orchestration import call_from_airflow, failure_callback, input_tasks
+from stockwise.orchestration import OWNER, call_from_airflow, failure_callback, input_tasks, owner_links
 
 PLAN_ASSET = Asset("stockwise://plans")
 # produced by model_training when the champion changes: a new champion re-plans its date
@@ -93,9 +93,10 @@ def _whatif(name: str):
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
+    owner_links=owner_links(),
     tags=["stockwise", "planning"],
     default_args={
-        "owner": "stockwise",
+        "owner": OWNER,
         "retries": 2,
         "retry_delay": timedelta(minutes=2),
         "execution_timeout": timedelta(hours=1),

@@ -31,7 +31,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 
-from stockwise.orchestration import call_from_airflow, failure_callback, input_tasks
+from stockwise.orchestration import OWNER, call_from_airflow, failure_callback, input_tasks, owner_links
 
 DEMAND_MODEL = Asset("stockwise://models/stockwise-demand")
 
@@ -49,9 +49,10 @@ def _call(job: str, **kwargs) -> dict:
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
+    owner_links=owner_links(),
     tags=["stockwise", "training", "mlflow"],
     default_args={
-        "owner": "stockwise",
+        "owner": OWNER,
         "retries": 1,
         "retry_delay": timedelta(minutes=5),
         "execution_timeout": timedelta(hours=2),

@@ -36,7 +36,7 @@ from airflow.sdk import (
     task,
 )
 
-from stockwise.orchestration import call_from_airflow, failure_callback
+from stockwise.orchestration import OWNER, call_from_airflow, failure_callback, owner_links
 
 SHELF_IMAGES = Asset("stockwise://shelf/images")
 
@@ -52,9 +52,10 @@ def _call(job: str, **kwargs) -> dict:
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
+    owner_links=owner_links(),
     tags=["stockwise", "vision", "mlflow"],
     default_args={
-        "owner": "stockwise",
+        "owner": OWNER,
         "retries": 1,
         "retry_delay": timedelta(minutes=2),
         "execution_timeout": timedelta(hours=2),

@@ -1,5 +1,5 @@
-"""What happens when a task fails for good: a record in the lake, an optional webhook, the run's
-lock given back, and the last official report marked as superseded by a failed run."""
+"""What happens when a task fails for good: a record in the lake, an optional webhook and e-mail,
+the run's lock given back, and the last official report marked as superseded by a failed run."""
 
 from __future__ import annotations
 
@@ -63,15 +63,51 @@ def task_failed(
             record["superseded_report"] = marked
     if settings.alert_webhook_url:
         notify(settings.alert_webhook_url.get_secret_value(), record)
+    if settings.alert_email_to and settings.smtp_url:
+        email(settings.smtp_url.get_secret_value(), settings.alert_email_from, settings.alert_email_to, record)
     return record
+
+
+def _headline(record: dict) -> str:
+    return f"Stockwise: {record['dag_id']}.{record['task_id']} failed for {record['ds']}"
+
+
+def email(smtp_url: str, sender: str, to: str, record: dict, timeout: float = 20.0) -> bool:
+    """Mail the failure to `to` (comma-separated) through `smtp_url`; a mail server that is down or
+    refuses is logged, never raised (the record in the lake stays the source of truth)."""
+    import smtplib
+    from email.message import EmailMessage
+    from urllib.parse import unquote, urlsplit
+
+    u = urlsplit(smtp_url)
+    if u.scheme not in ("smtp", "smtps") or not u.hostname:
+        log.warning("alert e-mail not sent: STOCKWISE_SMTP_URL must be smtp://host[:port] or smtps://...")
+        return False
+    msg = EmailMessage()
+    msg["Subject"], msg["From"], msg["To"] = _headline(record), sender, to
+    lines = [f"{k}: {v}" for k, v in record.items() if k != "error"]
+    msg.set_content(f"{_headline(record)}.\n\n{record['error']}\n\n" + "\n".join(lines) + "\n")
+    cls = smtplib.SMTP_SSL if u.scheme == "smtps" else smtplib.SMTP
+    try:
+        with cls(u.hostname, u.port or (465 if u.scheme == "smtps" else 25), timeout=timeout) as server:
+            if u.scheme == "smtp":
+                server.ehlo()
+                if server.has_extn("starttls"):
+                    server.starttls()
+                    server.ehlo()
+            if u.username:
+                server.login(unquote(u.username), unquote(u.password or ""))
+            server.send_message(msg, to_addrs=[a.strip() for a in to.split(",") if a.strip()])
+    except (OSError, smtplib.SMTPException) as e:
+        log.warning("alert e-mail could not be sent through %s: %s", u.hostname, e)
+        return False
+    return True
 
 
 def notify(url: str, record: dict, timeout: float = 10.0) -> bool:
     """POST the record as JSON; a webhook that is down is logged, never raised."""
     summary = " / ".join(record["error"].splitlines()[:3])[:600]
-    body = json.dumps(
-        {"text": f"Stockwise: {record['dag_id']}.{record['task_id']} failed for {record['ds']}: {summary}", **record}
-    ).encode()
+    body = json.dumps({"text": f"{_headline(record)}: {summary}", **record}).encode()
     req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - the operator's own URL

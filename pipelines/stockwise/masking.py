@@ -58,6 +58,8 @@ def secret_values(settings=None) -> list[str]:
         for secret in (settings.aws_access_key_id, settings.aws_secret_access_key, settings.alert_webhook_url):
             if secret is not None:
                 values.append(secret.get_secret_value())
+        if settings.smtp_url is not None:
+            urls.append(settings.smtp_url.get_secret_value())
     for url in urls:
         if url and "://" in url:
             try:

@@ -241,6 +241,21 @@ def input_tasks(call: Callable[..., dict[str, Any]]):
     return build_features(validate(extract()))
 
 
+def owner_links() -> dict[str, str]:
+    """The DAGs' owner and how to reach them (`STOCKWISE_OWNER_CONTACT`, shown as a link in the
+    Airflow UI); a contact Airflow would refuse is left out with a warning, never a broken DAG."""
+    from urllib.parse import urlsplit
+
+    from stockwise.settings import Settings
+
+    contact = Settings().owner_contact
+    u = urlsplit(contact)
+    if (u.scheme == "mailto" and u.path) or (u.scheme in ("http", "https") and u.netloc):
+        return {OWNER: contact}
+    log.warning("STOCKWISE_OWNER_CONTACT %r is not a mailto: or http(s): link: no owner link", contact)
+    return {}
+
+
 def failure_callback(plans: bool = False):
     """Airflow's `on_failure_callback` for every Stockwise task (called after the last retry).
 
@@ -285,6 +300,7 @@ def describe_error(error: BaseException | str | None) -> str:
     return f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
 
 
+OWNER = "stockwise"  # the DAGs' owner
 CONSOLE = re.compile(r"^(\d{4}-\d\d-\d\dT[\d:.]+Z) \[(\w+)\s*\] (.*)$")
 SOURCE = re.compile(r"^(.*?)\s+\[([\w.]+)\]\s*(.*)$")  # message [logger] key=value ... loc=file:line
 

@@ -112,6 +112,19 @@ class Settings(BaseSettings):
     alert_webhook_url: SecretStr | None = Field(
         default=None, description="POST a JSON record here when a task fails for good."
     )
+    alert_email_to: str | None = Field(
+        default=None, description="E-mail these addresses (comma-separated) when a task fails for good."
+    )
+    alert_email_from: str = Field(default="stockwise@localhost", description="The sender of those e-mails.")
+    smtp_url: SecretStr | None = Field(
+        default=None,
+        description="The mail server for alerts: smtp://[user:password@]host[:port] (STARTTLS when the "
+        "server offers it) or smtps://... (TLS from the start).",
+    )
+    owner_contact: str = Field(
+        default="mailto:stockwise-oncall@localhost",
+        description="The DAGs' owner link in the Airflow UI: who to call (mailto: or https:).",
+    )
     fault_point: str | None = Field(default=None, description="Tests only: kill the process at this named point.")
 
     @cached_property

@@ -20,6 +20,12 @@ def test_no_import_errors(bag):
     assert "inventory_planning" in bag.dag_ids
 
 
+def test_every_dag_names_its_owner_with_a_contact(bag):
+    for dag in bag.dags.values():
+        assert dag.owner_links == {"stockwise": "mailto:stockwise-oncall@localhost"}, dag.dag_id
+        assert {t.owner for t in dag.tasks} == {"stockwise"}, dag.dag_id
+
+
 def test_planning_dag_structure(bag):
     dag = bag.dags["inventory_planning"]
     order = ["extract", "validate", "build_features", "forecast", "detect_anomalies", "plan", "publish", "report"]
