@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -424,11 +424,8 @@ def parquet_bytes_of_batches(batches) -> tuple[bytes, int]:
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
             frames_as_text = True
             tables.append(pa.Table.from_pandas(_as_text(df), preserve_index=False))
-    try:
-        if frames_as_text:
-            raise pa.ArrowInvalid("a batch was stored as text")
-        table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+    table = None if frames_as_text else _concat(tables)
+    if table is None:
         import pandas as pd
 
         whole = pd.concat([t.to_pandas() for t in tables], ignore_index=True)
@@ -436,6 +433,16 @@ def parquet_bytes_of_batches(batches) -> tuple[bytes, int]:
     buf = io.BytesIO()
     pq.write_table(table, buf, coerce_timestamps="us", allow_truncated_timestamps=True)
     return buf.getvalue(), table.num_rows
+
+
+def _concat(tables: list):
+    """The tables as one, or None where their column types disagree."""
+    import pyarrow as pa
+
+    try:
+        return pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
 
 
 def _as_text(df: pd.DataFrame) -> pd.DataFrame:
@@ -448,6 +455,54 @@ def _as_text(df: pd.DataFrame) -> pd.DataFrame:
                 )
             )
     return out
+
+
+def iter_series(
+    store: Store, dataset: str, ds: str, keys: list[str], rows: int = 1_000_000, columns: list[str] | None = None
+) -> Iterator[pd.DataFrame]:
+    """A partition's rows as frames of whole series, about `rows` rows each, never all at once.
+
+    The partition's Parquet parts must hold each series whole and its rows together, as the
+    Spark jobs write them (repartitioned by sku, sorted by series and day); a series found in two
+    places raises LakeError rather than being scored in pieces. `columns`: only these (the keys
+    are always read)."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    part = read_manifest(store, dataset, ds)
+    names = sorted(n for n in part.files if n.endswith(".parquet"))
+    cols = None if columns is None else list(dict.fromkeys([*keys, *columns]))
+    seen: set[tuple] = set()
+
+    def whole(df: pd.DataFrame, name: str) -> pd.DataFrame:
+        change = (df[keys].shift() != df[keys]).any(axis=1).to_numpy()
+        starts = df.loc[change, keys].itertuples(index=False, name=None)
+        for key in starts:
+            if key in seen:
+                raise LakeError(
+                    f"{dataset}/ds={ds}/{name}: series {key} appears in two places; "
+                    "the partition is not grouped by series (rewrite it with the feature job)"
+                )
+            seen.add(key)
+        return df.reset_index(drop=True)
+
+    for name in names:
+        carry = None
+        for batch in pq.ParquetFile(io.BytesIO(store.get(part.key(name)))).iter_batches(batch_size=rows, columns=cols):
+            df = batch.to_pandas()
+            if carry is not None:
+                df = pd.concat([carry, df], ignore_index=True)
+            if not len(df):
+                continue
+            # the batch's last series may go on in the next batch of this part
+            last = (df[keys] == df[keys].iloc[-1]).all(axis=1).to_numpy()
+            cut = len(df) - int(np.argmin(last[::-1])) if not last.all() else 0
+            carry = df.iloc[cut:]
+            if cut:
+                yield whole(df.iloc[:cut], name)
+        if carry is not None and len(carry):
+            yield whole(carry, name)
 
 
 def read_parquet(store: Store, dataset: str, ds: str, name: str | None = None) -> pd.DataFrame:

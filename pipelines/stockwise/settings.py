@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     anomaly_lookback_days: int = Field(default=28, ge=1, description="Days of alerts kept per run.")
     anomaly_task_days: int = Field(default=7, ge=1, description="Alerts this recent become cycle-count tasks.")
     count_due_days: int = Field(default=3, ge=1, description="Cycle counts are due within this many days.")
+    anomaly_batch_rows: int = Field(
+        default=1_000_000,
+        ge=1_000,
+        description="Movement rows the anomaly job scores at once (whole series; about 1 GB per million rows).",
+    )
+    anomaly_train_series: int = Field(
+        default=2_000, ge=50, description="Series the anomaly model trains and is evaluated on (a seeded sample)."
+    )
     shelf_epochs: int = Field(default=60, ge=1, description="YOLO epochs of the weekly shelf retrain.")
     shelf_images: int = Field(default=160, ge=4, description="Synthetic training images of the shelf retrain.")
     shelf_imgsz: int = Field(default=320, ge=32)

@@ -1,8 +1,10 @@
 """Job: find inventory anomalies, rank them by money at risk, and turn them into cycle counts.
 
-Reads the daily movement table the feature job built (`features/movement_daily`), runs the
-detectors (`stockwise.anomaly.rules`) over the whole history (a few seconds for a thousand
-series x two years), and keeps the alerts of the last `lookback_days`:
+Reads the daily movement table the feature job built (`features/movement_daily`) in batches of
+whole series (`anomaly_batch_rows` rows, so memory stays flat however many series there are),
+runs the detectors (`stockwise.anomaly.rules`) over each series' whole history with the
+assortment's pooled figures taken in a first pass (the alerts equal those of one pass over
+everything), and keeps the alerts of the last `lookback_days`:
 
 - `anomalies/ds=D/alerts.parquet` (and CSV): type, sku, location, day, the window of its cause,
   units, value at risk (units x unit cost), a reason, and whether it is still open (phantom
@@ -16,6 +18,7 @@ series x two years), and keeps the alerts of the last `lookback_days`:
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from dataclasses import dataclass
@@ -25,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from stockwise import catalog, exports, lake, registry
-from stockwise.anomaly.rules import RuleParams, detect
+from stockwise.anomaly.rules import FROM_DATA, Pooled, RuleParams, detect
 from stockwise.erp.connect import connect
 from stockwise.registry import ANOMALY
 from stockwise.settings import Settings
@@ -42,6 +45,7 @@ ACTIONABLE = (
     "unusual_movement",
 )
 KEYS = ["sku", "location_id"]
+POOL_COLUMNS = ["max_abs_adjustment", "n_adjustments", "adjustments", "shrink", "receipts"]
 
 
 @dataclass(frozen=True)
@@ -83,23 +87,29 @@ def champion(settings: Settings):
 
 def score(
     daily: pd.DataFrame,
-    sales: pd.DataFrame | None,
+    promos: pd.DataFrame | None,
     items: pd.DataFrame,
     ds: date,
     lookback_days: int,
     params: RuleParams | None = None,
     model=None,
+    pool: Pooled = FROM_DATA,
 ) -> pd.DataFrame:
     """The alerts of the last `lookback_days` up to `ds`, with value at risk and openness.
-    `model`: a registered anomaly pyfunc (rules + forest); without it, the rules alone."""
+    `promos`: sales rows with `on_promo` (a day not listed is no promotion); `model`: a
+    registered anomaly pyfunc (rules + forest), without it the rules alone; `pool`: the
+    assortment's pooled figures when `daily` is one batch of it."""
     daily = daily.copy()
-    daily["date"] = pd.to_datetime(daily["date"])
+    daily["date"] = pd.to_datetime(daily["date"]).astype("datetime64[ns]")  # Parquet may give us
     daily = daily[daily["date"] <= pd.Timestamp(ds)]
-    if sales is not None and "on_promo" in sales:
-        pr = sales[["date", *KEYS, "on_promo"]].assign(date=lambda x: pd.to_datetime(x["date"]))
+    if promos is not None and "on_promo" in promos:
+        pr = promos[["date", *KEYS, "on_promo"]].assign(date=lambda x: pd.to_datetime(x["date"]))
         daily = daily.merge(pr.drop_duplicates(["date", *KEYS]), on=["date", *KEYS], how="left")
         daily["on_promo"] = daily["on_promo"].eq(True)  # a missing flag is no promotion
-    alerts = model.predict(daily) if model is not None else detect(daily, None, params or RuleParams())
+    if model is not None:
+        alerts = model.predict(daily, params=pool.params())
+    else:
+        alerts = detect(daily, None, params or RuleParams(), pool)
     alerts["open"] = open_phantoms(alerts, daily)
     alerts = alerts[alerts["date"] > pd.Timestamp(ds - timedelta(days=lookback_days))].reset_index(drop=True)
     cost = items.set_index("sku")["unit_cost"]
@@ -116,7 +126,58 @@ def score(
         + "-"
         + alerts["date"].dt.strftime("%Y%m%d")
     )
-    return alerts.sort_values(["value_at_risk", "date"], ascending=[False, False]).reset_index(drop=True)
+    return ranked(alerts)
+
+
+def ranked(alerts: pd.DataFrame) -> pd.DataFrame:
+    """Dearest first, then the latest, then by id: one order however the series were batched."""
+    return alerts.sort_values(
+        ["value_at_risk", "date", "alert_id"], ascending=[False, False, True], kind="stable"
+    ).reset_index(drop=True)
+
+
+def promotions(store, ds: str) -> pd.DataFrame | None:
+    """The validated sales' promotion days (date, sku, location, on_promo), None without the column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    f = pq.ParquetFile(io.BytesIO(catalog.validated("sales").read_bytes(store, ds)))
+    if "on_promo" not in f.schema_arrow.names:
+        return None
+    # a batch at a time, keeping only the promotion days: the sales never sit whole in memory
+    kept = [
+        b.filter(pc.fill_null(pc.equal(b.column("on_promo"), True), False))
+        for b in f.iter_batches(batch_size=1_000_000, columns=["date", *KEYS, "on_promo"])
+    ]
+    if not kept:
+        return pd.DataFrame(columns=["date", *KEYS, "on_promo"])
+    return pa.Table.from_batches(kept).to_pandas()
+
+
+def score_in_batches(
+    store, ds: date, promos: pd.DataFrame | None, items: pd.DataFrame, lookback_days: int, rows: int, model=None
+) -> pd.DataFrame:
+    """`score` over the movement table a batch of whole series at a time (see `lake.iter_series`)."""
+    d = ds.isoformat()
+    path = catalog.MOVEMENT_DAILY.path
+    pool = Pooled.of(lake.iter_series(store, path, d, KEYS, rows, columns=POOL_COLUMNS))
+    found, n_rows, n_series, t0 = [], 0, 0, time.monotonic()
+    for i, chunk in enumerate(lake.iter_series(store, path, d, KEYS, rows), start=1):
+        found.append(score(chunk, promos, items, ds, lookback_days, model=model, pool=pool))
+        n_rows += len(chunk)
+        n_series += int(chunk[KEYS].drop_duplicates().shape[0])
+        log.info(
+            "anomalies: batch %d, %s series and %s rows scored so far, %.0f s",
+            i,
+            f"{n_series:,}",
+            f"{n_rows:,}",
+            time.monotonic() - t0,
+        )
+    if not found:  # an empty movement table: score it as it is, for the alert columns
+        return score(catalog.MOVEMENT_DAILY.read(store, d), promos, items, ds, lookback_days, model=model)
+    some = [a for a in found if len(a)] or found[:1]
+    return ranked(pd.concat(some, ignore_index=True))
 
 
 def with_shelf_evidence(alerts: pd.DataFrame, store, ds: date, items: pd.DataFrame) -> pd.DataFrame:
@@ -162,7 +223,7 @@ def with_shelf_evidence(alerts: pd.DataFrame, store, ds: date, items: pd.DataFra
         if len(alerts)
         else new.reindex(columns=list(dict.fromkeys([*alerts.columns, *new.columns])))
     )
-    return out.sort_values(["value_at_risk", "date"], ascending=[False, False]).reset_index(drop=True)
+    return ranked(out)
 
 
 def tasks(alerts: pd.DataFrame, ds: date, due_days: int) -> pd.DataFrame:
@@ -188,13 +249,19 @@ def run(ds: date, settings: Settings | None = None) -> AnomalyResult:
     store = lake.open_lake(settings)
     d = ds.isoformat()
     t0 = time.monotonic()
-    daily = catalog.MOVEMENT_DAILY.read(store, d)
-    sales = catalog.validated("sales").read(store, d)
     items = catalog.validated("items").read(store, d)
     model, version = champion(settings)
     if model is None:
         log.info("no %s@champion registered: the rule detectors alone", ANOMALY.name)
-    alerts = score(daily, sales, items, ds, settings.anomaly_lookback_days, model=model)
+    alerts = score_in_batches(
+        store,
+        ds,
+        promotions(store, d),
+        items,
+        settings.anomaly_lookback_days,
+        settings.anomaly_batch_rows,
+        model=model,
+    )
     alerts = with_shelf_evidence(alerts, store, ds, items)
     recent = alerts["date"] > pd.Timestamp(ds - timedelta(days=settings.anomaly_task_days))
     t = tasks(alerts[recent | alerts["open"]], ds, settings.count_due_days)

@@ -123,3 +123,22 @@ def test_a_key_cannot_escape_the_lake_folder(store, tmp_path):
         with pytest.raises(LakeError, match="escapes the lake root"):
             store.put(key, b"x")
     assert not (tmp_path / "outside.json").exists()
+
+
+def test_series_come_whole_in_batches_and_a_scattered_series_is_refused(store):
+    df = pd.DataFrame(
+        {
+            "sku": ["a"] * 5 + ["b"] * 3 + ["c"] * 4,
+            "location_id": "L",
+            "q": range(12),
+        }
+    )
+    lake.write_partition(store, "mv", "d", {"part-0.parquet": lake.parquet_bytes(df)})
+    batches = list(lake.iter_series(store, "mv", "d", ["sku", "location_id"], rows=4))
+    assert [sorted(set(b["sku"])) for b in batches] == [["a"], ["b"], ["c"]]
+    assert pd.concat(batches, ignore_index=True).equals(df)
+    assert [len(b) for b in lake.iter_series(store, "mv", "d", ["sku", "location_id"], rows=6)] == [5, 3, 4]
+    scattered = pd.concat([df, df.head(1)], ignore_index=True)  # a row of "a" after "c"
+    lake.write_partition(store, "mv", "e", {"part-0.parquet": lake.parquet_bytes(scattered)})
+    with pytest.raises(LakeError, match=r"mv/ds=e/part-0.parquet: series \('a', 'L'\) appears in two places"):
+        list(lake.iter_series(store, "mv", "e", ["sku", "location_id"], rows=100))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from stockwise.anomaly.rules import DEFAULT_RULES, KEYS, RuleParams, _rate, prepare
+from stockwise.anomaly.rules import DEFAULT_RULES, FROM_DATA, KEYS, Pooled, RuleParams, _rate, prepare
 
 FEATURES = [
     "adj_ratio",
@@ -27,17 +27,19 @@ FEATURES = [
 ]
 
 
-def engineer(daily: pd.DataFrame, p: RuleParams = DEFAULT_RULES) -> pd.DataFrame:
-    """Keys, date and FEATURES, one row per row of the daily table (sorted by series and day)."""
+def engineer(daily: pd.DataFrame, p: RuleParams = DEFAULT_RULES, pool: Pooled = FROM_DATA) -> pd.DataFrame:
+    """Keys, date and FEATURES, one row per row of the daily table (sorted by series and day).
+    `pool`: the assortment's usual adjustment and receipt (from `daily` where not given)."""
     d = prepare(daily)
+    pool = pool.filled(d)
     grp = [d[k] for k in KEYS]
     m, size = _rate(d, p.rate_days)
     known = np.isfinite(m)  # a series' first week has no rate yet: nothing is unusual against it
     m = np.nan_to_num(m, nan=0.0)
     adj = d["max_abs_adjustment"].where(d["n_adjustments"] > 0)
-    usual_adj = adj.groupby(grp).transform("median").fillna(adj.median() if adj.notna().any() else 1.0).clip(lower=1)
+    usual_adj = adj.groupby(grp).transform("median").fillna(pool.adjustment).clip(lower=1)
     rec = d["receipts"].where(d["receipts"] > 0)
-    usual_rec = rec.groupby(grp).transform("median").fillna(rec.median() if rec.notna().any() else 1.0).clip(lower=1)
+    usual_rec = rec.groupby(grp).transform("median").fillna(pool.receipt).clip(lower=1)
     var = np.where(np.isinf(size), m, m + m**2 / np.where(np.isinf(size), 1, size))
     quiet = (d["sold"] <= 0) & (d["on_hand"].fillna(0) > 0)
     run_id = (quiet & ~quiet.groupby(grp).shift(1, fill_value=False)).cumsum().where(quiet)

@@ -22,7 +22,8 @@ window of days its cause lies in, the units at stake, a score and a sentence say
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -68,6 +69,59 @@ class RuleParams:
 
 
 DEFAULT_RULES = RuleParams()
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """The assortment's usual manual adjustment and receipt: the yardstick of a series with too few
+    of its own. Taken over every series scored, so that scoring the series in batches gives the
+    alerts scoring them all at once gives (`Pooled.of` over the batches, then each batch with it).
+    A negative figure means "from the frame being scored"."""
+
+    plain_adjustment: float = -1.0  # median largest manual adjustment that is not a round ten (fat_finger)
+    adjustment_mad: float = -1.0  # median absolute deviation of adjustments + shrink (adjustment_spike)
+    adjustment: float = -1.0  # median largest manual adjustment (the forest's adj_ratio)
+    receipt: float = -1.0  # median receipt (the forest's receipt_rel)
+
+    @classmethod
+    def of(cls, frames: Iterable[pd.DataFrame]) -> Pooled:
+        """From daily movement frames (only their adjustment and receipt columns are read)."""
+        plain, nz, adj, rec = [], [], [], []
+        for d in frames:
+            big = d["max_abs_adjustment"][d["n_adjustments"] > 0]
+            adj.append(big.to_numpy(dtype=float))
+            plain.append(big[np.mod(big, 10) != 0].to_numpy(dtype=float))
+            x = (d["adjustments"] + d["shrink"]).to_numpy(dtype=float)
+            nz.append(x[(x != 0) & ~np.isnan(x)])
+            r = d["receipts"].to_numpy(dtype=float)
+            rec.append(r[r > 0])
+
+        def median(parts: list[np.ndarray]) -> float:
+            v = np.concatenate(parts) if parts else np.array([])
+            v = v[~np.isnan(v)]
+            return float(np.median(v)) if len(v) else 1.0
+
+        all_nz = np.concatenate(nz) if nz else np.array([])
+        mad = median([np.abs(all_nz - np.median(all_nz))]) if len(all_nz) else 1.0
+        return cls(median(plain), mad, median(adj), median(rec))
+
+    def params(self) -> dict[str, float]:
+        """As the anomaly pyfunc's predict params."""
+        return {f"pooled_{k}": float(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_params(cls, params: dict | None) -> Pooled:
+        return cls(**{k: float((params or {}).get(f"pooled_{k}", -1.0)) for k in asdict(cls())})
+
+    def filled(self, d: pd.DataFrame) -> Pooled:
+        """Every figure given, those not given from `d`."""
+        if min(asdict(self).values()) >= 0:
+            return self
+        own = Pooled.of([d])
+        return Pooled(**{k: v if v >= 0 else getattr(own, k) for k, v in asdict(self).items()})
+
+
+FROM_DATA = Pooled()  # every pooled figure from the frame being scored
 
 
 def _alerts(df: pd.DataFrame, type_: str, start, end, magnitude, score, reason, source: str = "rule") -> pd.DataFrame:
@@ -143,7 +197,8 @@ def duplicate_receipt(d: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def fat_finger(d: pd.DataFrame, p: RuleParams) -> pd.DataFrame:
+def fat_finger(d: pd.DataFrame, p: RuleParams, pool: Pooled = FROM_DATA) -> pd.DataFrame:
+    pool = pool.filled(d)
     adj = d[d["n_adjustments"] > 0]
     if not len(adj):
         return pd.DataFrame(columns=ALERT_COLUMNS)
@@ -152,9 +207,8 @@ def fat_finger(d: pd.DataFrame, p: RuleParams) -> pd.DataFrame:
     plain = big.where(np.mod(big, 10) != 0)
     typical = plain.groupby([adj[k] for k in KEYS]).transform("median")
     n = plain.groupby([adj[k] for k in KEYS]).transform("count")
-    pooled = float(plain.median()) if plain.notna().any() else 1.0
     # the series' own usual size when it has several adjustments, else the pooled one, at least 1
-    usual = np.maximum(np.where(n >= 5, typical, pooled), 1.0)
+    usual = np.maximum(np.where(n >= 5, typical, pool.plain_adjustment), 1.0)
     hit = (big >= p.fat_finger_min) & (big >= p.fat_finger_ratio * usual) & (np.mod(big, 10) == 0)
     x = adj[hit]
     u = usual[hit.to_numpy()]
@@ -173,16 +227,16 @@ def fat_finger(d: pd.DataFrame, p: RuleParams) -> pd.DataFrame:
     )
 
 
-def adjustment_spikes(d: pd.DataFrame, p: RuleParams) -> pd.DataFrame:
+def adjustment_spikes(d: pd.DataFrame, p: RuleParams, pool: Pooled = FROM_DATA) -> pd.DataFrame:
     """Recorded shrink and manual adjustments far outside the series' own (robust z-score over its
     non-zero days: median and MAD, the pooled MAD where the series' is zero)."""
+    pool = pool.filled(d)
     x = d["adjustments"] + d["shrink"]
     nz = x.where(x != 0)
     grp = [d[k] for k in KEYS]
     med = nz.groupby(grp).transform("median")
     mad = (nz - med).abs().groupby(grp).transform("median")
-    pooled = float((nz - nz.median()).abs().median()) if nz.notna().any() else 1.0
-    scale = 1.4826 * np.where(mad.fillna(0) > 0, mad, max(pooled, 1.0))
+    scale = 1.4826 * np.where(mad.fillna(0) > 0, mad, max(pool.adjustment_mad, 1.0))
     z = (x - med.fillna(0)) / scale
     hit = (x != 0) & (z.abs() > p.spike_z) & (x.abs() >= p.spike_min_units)
     y = d[hit]
@@ -411,13 +465,17 @@ def explained(alerts: pd.DataFrame, causes: pd.DataFrame, kinds: tuple[str, ...]
     return out
 
 
-def detect(daily: pd.DataFrame, promo: pd.DataFrame | None = None, p: RuleParams = RuleParams()) -> pd.DataFrame:
+def detect(
+    daily: pd.DataFrame, promo: pd.DataFrame | None = None, p: RuleParams = RuleParams(), pool: Pooled = FROM_DATA
+) -> pd.DataFrame:
     """Every rule's alerts over the daily movement table, sorted by day.
 
     Symptoms of a cause already alerted are not alerted again: a zero-sales run or a negative
-    book on a series whose book an earlier duplicate receipt or fat finger put wrong."""
+    book on a series whose book an earlier duplicate receipt or fat finger put wrong. `pool`: the
+    assortment's usual adjustment (from `daily` where not given)."""
     d = prepare(daily)
-    found_causes = [x for x in (duplicate_receipt(d), fat_finger(d, p)) if len(x)]
+    pool = pool.filled(d)
+    found_causes = [x for x in (duplicate_receipt(d), fat_finger(d, p, pool)) if len(x)]
     causes = pd.concat(found_causes, ignore_index=True) if found_causes else pd.DataFrame(columns=ALERT_COLUMNS)
     ph = phantom_runs(d, p)
     ph = ph[~explained(ph, causes, ("duplicate_receipt", "fat_finger"))] if len(causes) else ph
@@ -425,7 +483,7 @@ def detect(daily: pd.DataFrame, promo: pd.DataFrame | None = None, p: RuleParams
     neg = negative_stock(d)
     neg = neg.assign(window_start=neg["date"] - pd.Timedelta(days=90))
     neg = neg[~explained(neg, causes, ("fat_finger", "duplicate_receipt"))] if len(causes) else neg
-    spikes = adjustment_spikes(d, p)
+    spikes = adjustment_spikes(d, p, pool)
     if len(spikes) and len(causes):  # a fat finger already says it
         ff = causes[causes["type"] == "fat_finger"][KEYS + ["date"]].assign(ff=True)
         spikes = spikes.merge(ff, on=KEYS + ["date"], how="left")

@@ -18,7 +18,10 @@ class AnomalyFromState(mlflow.pyfunc.PythonModel):
         self.model = AnomalyModel.restore(context.artifacts["state"])
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        return self.model.detect(model_input)
+        """`params`: the assortment's pooled figures (`Pooled.params()`) when the input is one batch."""
+        from stockwise.anomaly.rules import Pooled
+
+        return self.model.detect(model_input, Pooled.from_params(params))
 
 
 mlflow.models.set_model(AnomalyFromState())

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from stockwise.anomaly.features import FEATURES, engineer
-from stockwise.anomaly.rules import ALERT_COLUMNS, DEFAULT_RULES, KEYS, RuleParams, detect, prepare
+from stockwise.anomaly.rules import ALERT_COLUMNS, DEFAULT_RULES, FROM_DATA, KEYS, Pooled, RuleParams, detect, prepare
 
 
 @dataclass(frozen=True)
@@ -68,13 +68,14 @@ class AnomalyModel(mlflow.pyfunc.PythonModel):
 
         return cls(**persist.load(folder))
 
-    def detect(self, daily: pd.DataFrame) -> pd.DataFrame:
-        """Rule alerts, then forest alerts on days no rule alert covers."""
+    def detect(self, daily: pd.DataFrame, pool: Pooled = FROM_DATA) -> pd.DataFrame:
+        """Rule alerts, then forest alerts on days no rule alert covers. `pool`: the assortment's
+        usual adjustment and receipt when `daily` is one batch of it (see `Pooled`)."""
         promo = daily[["date", *KEYS, "on_promo"]] if "on_promo" in daily else None
-        alerts = detect(daily, promo, self.rules)
+        alerts = detect(daily, promo, self.rules, pool)
         if self.forest is None or not len(daily):
             return alerts
-        X = engineer(daily, self.rules)
+        X = engineer(daily, self.rules, pool)
         s = self.forest.score_samples(X[FEATURES].to_numpy())
         hit = s < self.threshold
         cand = X[hit].assign(score=-s[hit])
@@ -127,4 +128,4 @@ class AnomalyModel(mlflow.pyfunc.PythonModel):
         return out.sort_values(["date", "type", "sku", "location_id"]).reset_index(drop=True)[ALERT_COLUMNS]
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        return self.detect(model_input)
+        return self.detect(model_input, Pooled.from_params(params))
