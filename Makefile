@@ -72,11 +72,13 @@ $(AIRFLOW_HOME)/airflow.db: | $(STAMP)
 	@echo "[stockwise] creating the Airflow metadata database (SQLite) in $(AIRFLOW_HOME)"
 	$(BIN)/airflow db migrate > /dev/null
 
-# $(call dag_test,DAG_ID): run one DAG for DS through Airflow, short progress here, full log kept
+# $(call dag_test,DAG_ID): run one DAG for DS through Airflow, short progress here, full log kept;
+# refused (exit 75) while another run of that DAG and date is going (stockwise.guard)
 define dag_test
 	@mkdir -p $(STOCKWISE_HOME)/logs
 	@echo "[stockwise] running DAG $(1) for $(DS) (full log: $(STOCKWISE_HOME)/logs/$(1)-$(DS).log)"
-	$(BIN)/airflow dags test $(1) $(DS) $(if $(2),-c '$(2)') 2>&1 \
+	$(BIN)/python -m stockwise.guard --dag $(1) --ds $(DS) -- \
+	  $(BIN)/airflow dags test $(1) $(DS) $(if $(2),-c '$(2)') 2>&1 \
 	  | tee $(STOCKWISE_HOME)/logs/$(1)-$(DS).log \
 	  | $(BIN)/python -u -m stockwise.progress --record
 endef

@@ -52,7 +52,7 @@ def follow(lines, record: bool = False) -> int:
             msg = m.group(1)
             if not msg.startswith("wrote ") and " -> {" not in msg:
                 print(f"[stockwise]     {msg}", flush=True)
-        elif TROUBLE.search(line):
+        elif TROUBLE.search(line) or line.startswith("[stockwise]"):
             print(line.rstrip(), flush=True)
     if record and run:
         try:

@@ -96,3 +96,35 @@ def test_processes_racing_for_the_lock_exactly_one_wins(tmp_path):
     winners = [w for w in (out.get(timeout=5) for _ in procs) if w]
     assert len(winners) == 1
     assert runlock.holder(lake.LocalStore(tmp_path / "lake"), "plan/race")["owner"] == winners[0]
+
+
+def test_a_second_make_run_of_the_date_is_refused_while_the_first_goes(tmp_path, monkeypatch):
+    """`make run` twice at once: the second `airflow dags test` would delete the first's DagRun,
+    so stockwise.guard refuses it (exit 75, who holds it), and refuses while the lake says a run
+    elsewhere holds the date; once the first has ended the next one starts."""
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("STOCKWISE_HOME", str(tmp_path))
+    guard = [sys.executable, "-m", "stockwise.guard", "--dag", "inventory_planning", "--ds", "2025-12-31", "--"]
+    marker = tmp_path / "started"
+    first = subprocess.Popen([*guard, sys.executable, "-c", f"open({str(marker)!r}, 'w'); import time; time.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        second = subprocess.run([*guard, "true"], capture_output=True, text=True, timeout=60)
+        assert second.returncode == 75, second.stderr
+        assert "not starting inventory_planning for 2025-12-31: a run of it is going on this machine" in second.stderr
+        assert f'"pid": {first.pid}' in second.stderr
+    finally:
+        first.kill()
+        first.wait()
+    assert subprocess.run([*guard, "true"], timeout=60).returncode == 0  # the lock went with its process
+    # a run elsewhere (the scheduler) holds the date in the lake
+    store = lake.LocalStore(tmp_path / "lake")
+    runlock.acquire(store, "plan/2025-12-31", "airflow:inventory_planning:scheduled__2025-12-31", lease_s=600)
+    third = subprocess.run([*guard, "true"], capture_output=True, text=True, timeout=60)
+    assert third.returncode == 75 and "airflow:inventory_planning:scheduled__2025-12-31" in third.stderr
+    other_day = [*guard[:-2], "2025-12-30", "--", "true"]
+    assert subprocess.run(other_day, timeout=60).returncode == 0
