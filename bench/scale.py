@@ -35,6 +35,8 @@ from pathlib import Path
 
 import psutil
 
+from stockwise.local import local_env
+
 REPO = Path(__file__).resolve().parents[1]
 PLANNING = ("extract", "validate", "build_features", "forecast", "detect_anomalies", "plan", "publish", "report")
 TRAINING = ("train_forecast", "promote_forecast", "train_anomaly", "promote_anomaly")
@@ -133,6 +135,42 @@ def run_job(job: str, ds: str, env: dict, log) -> dict:
     }
 
 
+def browse_report(home: Path, ds: str) -> dict:
+    """The size's report as a planner opens it in headless Chromium: its weight, the time to load
+    and to search, the worklist rows on the page against the order lines, and console errors."""
+    from stockwise import lake
+    from stockwise.catalog import REPORTS
+    from stockwise.screenshots import open_report
+    from stockwise.settings import Settings
+
+    store = lake.open_lake(Settings(home=home))
+    part = REPORTS.manifest(store, ds)
+    sizes = {n: len(store.get(part.key(n))) for n in part.files}
+    with open_report(store.uri(part.key("index.html"))) as r:
+        page = r.page
+        load_ms = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
+        rows = page.locator("#worklist tbody tr:not([hidden])")
+        bar = page.locator(".tools[data-table='worklist']")
+        shown, of = rows.count(), bar.locator(".count").text_content()
+        sku = rows.first.locator("td").nth(1).text_content() if shown else ""
+        t0 = time.monotonic()
+        bar.locator("input").fill(sku or "x")
+        found = rows.count()
+        search_s = time.monotonic() - t0
+        errors = list(r.errors)
+    return {
+        "index_html_kb": round(sizes["index.html"] / 1024),
+        "report_mb": round(sum(sizes.values()) / 2**20, 1),
+        "line_pages": sum(1 for n in sizes if n.endswith(".html") and n != "index.html"),
+        "load_s": round(load_ms / 1000, 2),
+        "worklist_rows": shown,
+        "worklist_count": of,
+        "search_s": round(search_s, 2),
+        "search_rows": found,
+        "console_errors": errors,
+    }
+
+
 def run_size(n: int, a: argparse.Namespace) -> dict:
     skus = max(1, round(n / a.stores))
     home = Path(a.work) / f"n{skus * a.stores}"
@@ -143,13 +181,8 @@ def run_size(n: int, a: argparse.Namespace) -> dict:
     home.mkdir(parents=True, exist_ok=True)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("STOCKWISE_")},
+        **local_env(),
         "STOCKWISE_HOME": str(home),
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "DO_NOT_TRACK": "true",
-        "GX_ANALYTICS_ENABLED": "false",
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        "PYSPARK_PYTHON": sys.executable,
-        "PYSPARK_DRIVER_PYTHON": sys.executable,
     }
     series = skus * a.stores
     stages = []
@@ -188,7 +221,11 @@ def run_size(n: int, a: argparse.Namespace) -> dict:
             )
     planning = sum(s["wall_s"] for s in stages if s["job"] in PLANNING)
     training = sum(s["wall_s"] for s in stages if s["job"] in TRAINING)
+    browser = browse_report(home, a.ds) if a.browser else None
+    if browser:
+        print(f"[scale]   report in Chromium: {json.dumps(browser)}", flush=True)
     return {
+        "report_browser": browser,
         "series": series,
         "skus": skus,
         "stores": a.stores,
@@ -239,6 +276,16 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _log_log(ax, ylabel: str, title: str) -> None:
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("sku x location series")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, ncol=2)
+
+
 def plot(results: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -254,13 +301,7 @@ def plot(results: list[dict], path: Path) -> None:
     ax.plot(sizes, tot, marker="s", color="black", lw=2, label="planning DAG")
     lin = [tot[0] * n / sizes[0] for n in sizes]
     ax.plot(sizes, lin, ls="--", color="#9aa5b1", label="linear from the smallest")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("sku x location series")
-    ax.set_ylabel("wall seconds")
-    ax.set_title("Stockwise stages by size (2 cores, embedded default)")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, ncol=2)
+    _log_log(ax, "wall seconds", "Stockwise stages by size (2 cores, embedded default)")
     for job in [s["job"] for s in results[-1]["stages"]]:
         ys = [
             next((s["peak_py_mb"] + s["peak_jvm_mb"] for s in r["stages"] if s["job"] == job), float("nan")) / 1024
@@ -268,13 +309,7 @@ def plot(results: list[dict], path: Path) -> None:
         ]
         mx.plot(sizes, ys, marker="o", label=job)
     mx.axhline(8, color="#e12d39", ls="--", label="8 GiB goal per task")
-    mx.set_xscale("log")
-    mx.set_yscale("log")
-    mx.set_xlabel("sku x location series")
-    mx.set_ylabel("peak memory, GiB (Python + its JVM)")
-    mx.set_title("Peak memory per task process")
-    mx.grid(alpha=0.3, which="both")
-    mx.legend(fontsize=7, ncol=2)
+    _log_log(mx, "peak memory, GiB (Python + its JVM)", "Peak memory per task process")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -289,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ds", default="2025-12-31", help="run date (the demo's last day)")
     ap.add_argument("--training", action="store_true", help="also the training DAG's own jobs")
     ap.add_argument("--work", default="/tmp/stockwise-scale", help="a STOCKWISE_HOME per size under here")
+    ap.add_argument("--browser", action="store_true", help="open each size's report in headless Chromium")
     ap.add_argument("--keep", action="store_true", help="reuse a size's demo ERP and lake if there")
     ap.add_argument("--json", default=None, help="write the results here")
     ap.add_argument("--png", default=str(REPO / "docs" / "img" / "scale.png"))
