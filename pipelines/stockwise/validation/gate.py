@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -24,6 +25,20 @@ class BatchResult:
     rows: int
     failures: list[dict[str, Any]]
     result_json: dict[str, Any]
+    newest: str | None = None  # the newest date of a time-bound extract (the plan's "data as of")
+
+
+def newest_date(name: str, df: pd.DataFrame) -> str | None:
+    """The newest date in a time-bound extract's date column, None for master data."""
+    import pandas as pd
+
+    from stockwise.erp.schema import EXTRACTS
+
+    col = EXTRACTS[name].date_column if name in EXTRACTS else None
+    if not col or col not in df or not len(df):
+        return None
+    top = pd.to_datetime(df[col], errors="coerce").max()
+    return None if pd.isna(top) else str(top.date())
 
 
 @dataclass
@@ -142,12 +157,15 @@ def _failures(result) -> list[dict[str, Any]]:
 
 
 def validate(
-    extracts: dict[str, pd.DataFrame],
+    extracts: Mapping[str, pd.DataFrame],
     ds: date,
     gx_dir: Path,
     freshness_lag_days: int = 1,
 ) -> GateRun:
     """Validate every extract with its suite in an ephemeral context; render the results page.
+
+    `extracts` may load each frame when it is asked for (the validate job's `RawExtracts`): the
+    extracts are validated one after the other and none is kept, so only one sits in memory.
 
     **Decision: our own results page, not GX's Data Docs site.** GX's site writes unexpected
     values into its HTML as they are (a sku `<script>...` ran in the planner's browser) and loads
@@ -185,8 +203,9 @@ def validate(
             if f["expectation"] == "expect_column_max_to_be_between":
                 f["message"] = freshness_message(name, f, ds, freshness_lag_days)
         gate.results[name] = BatchResult(
-            name, bool(vres.success) and not failures, len(df), failures, vres.to_json_dict()
+            name, bool(vres.success) and not failures, len(df), failures, vres.to_json_dict(), newest_date(name, df)
         )
+        del df  # a lazily loaded extract goes before the next one comes
         if failures:
             log.warning("%s: %d expectation(s) failed", name, len(failures))
     gate.docs_files = {"index.html": render(gate.results, ds).encode()}
