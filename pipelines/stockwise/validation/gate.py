@@ -56,7 +56,7 @@ def load_suite(gx_dir: Path, name: str):
     return gx.ExpectationSuite(**json.loads(path.read_text()))
 
 
-def suite_parameters(ds: date, extracts: dict[str, pd.DataFrame], freshness_lag_days: int = 1) -> dict[str, Any]:
+def suite_parameters(ds: date, extracts: Mapping[str, pd.DataFrame], freshness_lag_days: int = 1) -> dict[str, Any]:
     import pandas as pd
 
     from stockwise.validation import suites
