@@ -75,3 +75,19 @@ def test_fill_rate_from_samples_rises_with_the_target():
     for target, level in zip([0.9, 0.95, 0.99], s, strict=True):
         esc = np.maximum(d_p[0] - level, 0).mean() - np.maximum(d_p[0] - level - 50, 0).mean()
         assert 1 - esc / 50 >= target - 1e-3
+
+
+def test_the_fill_rate_optimisation_gives_the_same_levels_in_blocks_as_in_one_pass(monkeypatch):
+    from stockwise.planning import levels
+
+    rng = np.random.default_rng(3)
+    n = 2_500  # three blocks of 1,024
+    mu = rng.gamma(1.0, 3.0, n)
+    d_p = rng.poisson(mu[:, None] * 10, (n, 200)).astype(float)
+    q, cost = np.maximum(mu * 7, 1), rng.uniform(1, 50, n)
+    args = (d_p, q, np.maximum(q, mu * 7), mu, cost, 0.95, np.full(n, 0.85), np.full(n, 0.995))
+    s, fill = levels.optimize_fill(*args)
+    monkeypatch.setattr(levels, "BLOCK", 10**9)
+    s1, fill1 = levels.optimize_fill(*args)
+    assert np.array_equal(s, s1) and np.array_equal(fill, fill1)
+    assert (mu * fill).sum() / mu.sum() >= 0.95 - 1e-9

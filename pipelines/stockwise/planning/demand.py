@@ -65,23 +65,30 @@ def sample_interval(
     n = mu.shape[0]
     d_l = np.zeros((n, params.n_paths), dtype=np.float32)
     d_p = np.zeros((n, params.n_paths), dtype=np.float32)
+    lead = sample_lead_times(lead_mean, lead_std, params.n_paths, rng)
+    rv_all = np.maximum(review.astype(int), 0)
+    need = (lead + rv_all[:, None]).max(axis=1) if n else np.zeros(0, dtype=int)
+    # blocks of series that need about as many days: a block draws every path to its longest
+    # interval, and blocks in row order drew 41 days a path at 5,000 series and 53 at 20,000
+    # (one slow supplier per block) where a series needs 18: the cost grew with the catalogue
+    order = np.argsort(need, kind="stable")
     for a in range(0, n, params.chunk):
-        b = min(n, a + params.chunk)
-        lt = sample_lead_times(lead_mean[a:b], lead_std[a:b], params.n_paths, rng)
-        rv = np.maximum(review[a:b].astype(int), 0)
-        length = int((lt + rv[:, None]).max()) if b > a else 1
-        m = extend(mu[a:b], length)
-        s = extend(sigma[a:b], length)
+        idx = order[a : a + params.chunk]
+        lt, rv = lead[idx], rv_all[idx]
+        length = int(need[idx].max())
+        m = extend(mu[idx], length)
+        s = extend(sigma[idx], length)
         var = np.maximum(s**2, m * (1 + 1e-6))
         over = (var > m * (1 + 1e-3)) & (m > 0)
         shape = np.where(over, np.maximum(m**2 / np.maximum(var - m, 1e-12), 1e-3), 1e6)  # NB as gamma-Poisson
-        lam = m[:, None, :] * rng.gamma(shape[:, None, :], 1 / shape[:, None, :], (b - a, params.n_paths, length))
+        k = len(idx)
+        lam = m[:, None, :] * rng.gamma(shape[:, None, :], 1 / shape[:, None, :], (k, params.n_paths, length))
         if params.level_cv > 0:
-            k = 1 / params.level_cv**2
-            lam *= rng.gamma(k, 1 / k, (b - a, params.n_paths, 1))
+            c = 1 / params.level_cv**2
+            lam *= rng.gamma(c, 1 / c, (k, params.n_paths, 1))
         cum = np.cumsum(rng.poisson(lam).astype(np.float32), axis=2)
-        rows = np.arange(b - a)[:, None]
+        rows = np.arange(k)[:, None]
         cols = np.arange(params.n_paths)[None, :]
-        d_l[a:b] = cum[rows, cols, lt - 1]
-        d_p[a:b] = cum[rows, cols, lt + rv[:, None] - 1]
+        d_l[idx] = cum[rows, cols, lt - 1]
+        d_p[idx] = cum[rows, cols, lt + rv[:, None] - 1]
     return d_l, d_p
