@@ -211,7 +211,8 @@ def run_size(n: int, a: argparse.Namespace) -> dict:
                 }
             )
             print(f"[scale]   demo_erp {stages[-1]['wall_s']:.0f} s, {stages[-1]['peak_py_mb']:,} MB", flush=True)
-        for job in PLANNING + (TRAINING if a.training else ()):
+        train = a.training and (a.training_upto is None or series <= a.training_upto)
+        for job in PLANNING + (TRAINING if train else ()):
             r = run_job(job, a.ds, env, log)
             stages.append(r)
             print(
@@ -232,7 +233,7 @@ def run_size(n: int, a: argparse.Namespace) -> dict:
         "days": a.days,
         "stages": stages,
         "planning_dag_s": round(planning, 1),
-        "training_jobs_s": round(training, 1) if a.training else None,
+        "training_jobs_s": round(training, 1) if train else None,
     }
 
 
@@ -251,14 +252,18 @@ def exponents(results: list[dict]) -> dict[str, list[float | None]]:
     return out
 
 
+def _jobs(results: list[dict]) -> list[str]:
+    """Every stage any size ran, in the order they ran (training may stop at a smaller size)."""
+    return list(dict.fromkeys(s["job"] for r in results for s in r["stages"]))
+
+
 def table(results: list[dict]) -> str:
     exp = exponents(results)
     sizes = [r["series"] for r in results]
     head = "| stage | " + " | ".join(f"{n:,} series: wall s / cpu s / MB py / MB jvm" for n in sizes)
     head += "".join(f" | exponent {a:,}->{b:,}" for a, b in zip(sizes, sizes[1:], strict=False)) + " |"
     lines = [head, "|---|" + "---:|" * (len(sizes) + max(0, len(sizes) - 1))]
-    jobs = [s["job"] for s in results[-1]["stages"]]
-    for job in jobs:
+    for job in _jobs(results):
         cells = []
         for r in results:
             s = next((x for x in r["stages"] if x["job"] == job), None)
@@ -273,6 +278,9 @@ def table(results: list[dict]) -> str:
         for a, b in zip(results, results[1:], strict=False)
     ]
     lines.append("| **planning DAG (sum)** | " + " | ".join(total + k) + " |")
+    if any(r.get("training_jobs_s") for r in results):
+        cells = [f"**{r['training_jobs_s']:,.1f} s**" if r.get("training_jobs_s") else "-" for r in results]
+        lines.append("| **training DAG jobs (sum)** | " + " | ".join(cells + ["" for _ in k]) + " |")
     return "\n".join(lines)
 
 
@@ -294,7 +302,7 @@ def plot(results: list[dict], path: Path) -> None:
 
     fig, (ax, mx) = plt.subplots(1, 2, figsize=(13, 5))
     sizes = [r["series"] for r in results]
-    for job in [s["job"] for s in results[-1]["stages"]]:
+    for job in _jobs(results):
         ys = [next((s["wall_s"] for s in r["stages"] if s["job"] == job), float("nan")) for r in results]
         ax.plot(sizes, ys, marker="o", label=job)
     tot = [r["planning_dag_s"] for r in results]
@@ -302,7 +310,7 @@ def plot(results: list[dict], path: Path) -> None:
     lin = [tot[0] * n / sizes[0] for n in sizes]
     ax.plot(sizes, lin, ls="--", color="#9aa5b1", label="linear from the smallest")
     _log_log(ax, "wall seconds", "Stockwise stages by size (2 cores, embedded default)")
-    for job in [s["job"] for s in results[-1]["stages"]]:
+    for job in _jobs(results):
         ys = [
             next((s["peak_py_mb"] + s["peak_jvm_mb"] for s in r["stages"] if s["job"] == job), float("nan")) / 1024
             for r in results
@@ -323,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--days", type=int, default=730, help="days of history")
     ap.add_argument("--ds", default="2025-12-31", help="run date (the demo's last day)")
     ap.add_argument("--training", action="store_true", help="also the training DAG's own jobs")
+    ap.add_argument("--training-upto", type=int, default=None, help="the training jobs only up to this many series")
     ap.add_argument("--work", default="/tmp/stockwise-scale", help="a STOCKWISE_HOME per size under here")
     ap.add_argument("--browser", action="store_true", help="open each size's report in headless Chromium")
     ap.add_argument("--keep", action="store_true", help="reuse a size's demo ERP and lake if there")

@@ -87,6 +87,13 @@ class Settings(BaseSettings):
         description="Train one LightGBM per location or category through Spark "
         "(scale-out); empty: one global model in-process.",
     )
+    lightgbm_max_rows: int | None = Field(
+        default=3_000_000,
+        ge=10_000,
+        description="Training rows one LightGBM fit of the training DAG keeps at most (a seeded sample, "
+        "recent origins first); bounds a fit's time and memory on a large catalogue. The default demo's "
+        "fits (2.4 M rows) keep every row.",
+    )
     gx_dir: Path | None = Field(default=None, description="The committed GX project folder.")
     code_version: str | None = Field(
         default=None,

@@ -90,6 +90,8 @@ def run(
     statics = catalog.validated("items").read(store, ds)[["sku", "category"]]
     m = to_matrix(panel, "D")
     model_params = dict(model_params or {})
+    if settings.lightgbm_max_rows:  # a fit's rows capped: its cost stops growing with the catalogue
+        model_params["lightgbm"] = {"max_rows": settings.lightgbm_max_rows, **model_params.get("lightgbm", {})}
     if settings.lightgbm_partition_by:  # one model per partition, trained through Spark
         model_params["lightgbm"] = {"partition_by": settings.lightgbm_partition_by, **model_params.get("lightgbm", {})}
     cfg = BacktestConfig(
