@@ -212,7 +212,7 @@ def run_size(n: int, a: argparse.Namespace) -> dict:
             )
             print(f"[scale]   demo_erp {stages[-1]['wall_s']:.0f} s, {stages[-1]['peak_py_mb']:,} MB", flush=True)
         train = a.training and (a.training_upto is None or series <= a.training_upto)
-        for job in PLANNING + (TRAINING if train else ()):
+        for job in (() if a.no_planning else PLANNING) + (TRAINING if train else ()):
             r = run_job(job, a.ds, env, log)
             stages.append(r)
             print(
@@ -222,7 +222,7 @@ def run_size(n: int, a: argparse.Namespace) -> dict:
             )
     planning = sum(s["wall_s"] for s in stages if s["job"] in PLANNING)
     training = sum(s["wall_s"] for s in stages if s["job"] in TRAINING)
-    browser = browse_report(home, a.ds) if a.browser else None
+    browser = browse_report(home, a.ds) if a.browser and not a.no_planning else None
     if browser:
         print(f"[scale]   report in Chromium: {json.dumps(browser)}", flush=True)
     return {
@@ -237,16 +237,36 @@ def run_size(n: int, a: argparse.Namespace) -> dict:
     }
 
 
+def merge(runs: list[list[dict]]) -> list[dict]:
+    """Runs on the same homes (planning in one, --no-planning --training in another) as one result
+    per size: the stages of every run, the first run's measurement of a stage kept."""
+    by: dict[int, dict] = {}
+    for run in runs:
+        for r in run:
+            into = by.setdefault(r["series"], {**r, "stages": []})
+            have = {s["job"] for s in into["stages"]}
+            into["stages"] += [s for s in r["stages"] if s["job"] not in have]
+            into["report_browser"] = into.get("report_browser") or r.get("report_browser")
+    out = [by[n] for n in sorted(by)]
+    for r in out:
+        r["planning_dag_s"] = round(sum(s["wall_s"] for s in r["stages"] if s["job"] in PLANNING), 1)
+        t = sum(s["wall_s"] for s in r["stages"] if s["job"] in TRAINING)
+        r["training_jobs_s"] = round(t, 1) if t else None
+    return out
+
+
 def exponents(results: list[dict]) -> dict[str, list[float | None]]:
-    """Per stage, the growth exponent between each pair of consecutive sizes."""
+    """Per stage, the growth exponent between each pair of consecutive sizes (None where a size
+    lacks the stage)."""
     out: dict[str, list[float | None]] = {}
     for lo, hi in zip(results, results[1:], strict=False):
         a = {s["job"]: s["wall_s"] for s in lo["stages"]}
         b = {s["job"]: s["wall_s"] for s in hi["stages"]}
-        for job in b:
-            if job in a and a[job] > 0 and b[job] > 0 and hi["series"] != lo["series"]:
-                k = math.log(b[job] / a[job]) / math.log(hi["series"] / lo["series"])
-                out.setdefault(job, []).append(round(k, 2))
+        for job in _jobs(results):
+            if a.get(job, 0) > 0 and b.get(job, 0) > 0 and hi["series"] != lo["series"]:
+                out.setdefault(job, []).append(
+                    round(math.log(b[job] / a[job]) / math.log(hi["series"] / lo["series"]), 2)
+                )
             else:
                 out.setdefault(job, []).append(None)
     return out
@@ -272,12 +292,15 @@ def table(results: list[dict]) -> str:
             )
         cells += ["-" if k is None else f"{k:.2f}" for k in exp.get(job, [])]
         lines.append(f"| {job} | " + " | ".join(cells) + " |")
-    total = ["**" + f"{r['planning_dag_s']:,.1f} s" + "**" for r in results]
     k = [
         f"{math.log(b['planning_dag_s'] / a['planning_dag_s']) / math.log(b['series'] / a['series']):.2f}"
+        if a["planning_dag_s"] and b["planning_dag_s"]
+        else "-"
         for a, b in zip(results, results[1:], strict=False)
     ]
-    lines.append("| **planning DAG (sum)** | " + " | ".join(total + k) + " |")
+    if any(r["planning_dag_s"] for r in results):
+        total = [f"**{r['planning_dag_s']:,.1f} s**" if r["planning_dag_s"] else "-" for r in results]
+        lines.append("| **planning DAG (sum)** | " + " | ".join(total + k) + " |")
     if any(r.get("training_jobs_s") for r in results):
         cells = [f"**{r['training_jobs_s']:,.1f} s**" if r.get("training_jobs_s") else "-" for r in results]
         lines.append("| **training DAG jobs (sum)** | " + " | ".join(cells + ["" for _ in k]) + " |")
@@ -306,9 +329,10 @@ def plot(results: list[dict], path: Path) -> None:
         ys = [next((s["wall_s"] for s in r["stages"] if s["job"] == job), float("nan")) for r in results]
         ax.plot(sizes, ys, marker="o", label=job)
     tot = [r["planning_dag_s"] for r in results]
-    ax.plot(sizes, tot, marker="s", color="black", lw=2, label="planning DAG")
-    lin = [tot[0] * n / sizes[0] for n in sizes]
-    ax.plot(sizes, lin, ls="--", color="#9aa5b1", label="linear from the smallest")
+    if all(tot):
+        ax.plot(sizes, tot, marker="s", color="black", lw=2, label="planning DAG")
+        lin = [tot[0] * n / sizes[0] for n in sizes]
+        ax.plot(sizes, lin, ls="--", color="#9aa5b1", label="linear from the smallest")
     _log_log(ax, "wall seconds", "Stockwise stages by size (2 cores, embedded default)")
     for job in _jobs(results):
         ys = [
@@ -333,22 +357,37 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--training", action="store_true", help="also the training DAG's own jobs")
     ap.add_argument("--training-upto", type=int, default=None, help="the training jobs only up to this many series")
     ap.add_argument("--work", default="/tmp/stockwise-scale", help="a STOCKWISE_HOME per size under here")
+    ap.add_argument(
+        "--no-planning",
+        action="store_true",
+        help="skip the planning jobs (with --keep and --training: train on the lakes an earlier run left)",
+    )
     ap.add_argument("--browser", action="store_true", help="open each size's report in headless Chromium")
     ap.add_argument("--keep", action="store_true", help="reuse a size's demo ERP and lake if there")
     ap.add_argument("--json", default=None, help="write the results here")
     ap.add_argument("--png", default=str(REPO / "docs" / "img" / "scale.png"))
+    ap.add_argument("--merge", nargs="+", default=None, help="join --json files of runs on the same sizes")
     ap.add_argument("--replot", default=None, help="only print the table and redraw the plot from a --json file")
     a = ap.parse_args(argv)
+    if a.merge:
+        results = merge([json.loads(Path(f).read_text()) for f in a.merge])
+        if a.json:
+            Path(a.json).write_text(json.dumps(results, indent=2))
+        print(table(results))
+        plot(results, Path(a.png))
+        return 0
     if a.replot:
         results = json.loads(Path(a.replot).read_text())
         print(table(results))
         plot(results, Path(a.png))
         return 0
-    results = [run_size(n, a) for n in sorted(a.sizes)]
+    results = []
+    for n in sorted(a.sizes):
+        results.append(run_size(n, a))
+        if a.json:  # after each size: a run stopped at a larger size keeps what it measured
+            Path(a.json).write_text(json.dumps(results, indent=2))
     print()
     print(table(results))
-    if a.json:
-        Path(a.json).write_text(json.dumps(results, indent=2))
     plot(results, Path(a.png))
     print(f"\nlog-log plot: {a.png}")
     print(
