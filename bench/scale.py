@@ -325,21 +325,24 @@ def plot(results: list[dict], path: Path) -> None:
 
     fig, (ax, mx) = plt.subplots(1, 2, figsize=(13, 5))
     sizes = [r["series"] for r in results]
-    for job in _jobs(results):
+    jobs = _jobs(results)
+    # one colour per stage (more stages than the default cycle has colours); training dashed
+    style = {j: {"color": plt.cm.tab20(i % 20), "ls": "--" if j in TRAINING else "-"} for i, j in enumerate(jobs)}
+    for job in jobs:
         ys = [next((s["wall_s"] for s in r["stages"] if s["job"] == job), float("nan")) for r in results]
-        ax.plot(sizes, ys, marker="o", label=job)
+        ax.plot(sizes, ys, marker="o", label=job, **style[job])
     tot = [r["planning_dag_s"] for r in results]
     if all(tot):
         ax.plot(sizes, tot, marker="s", color="black", lw=2, label="planning DAG")
         lin = [tot[0] * n / sizes[0] for n in sizes]
         ax.plot(sizes, lin, ls="--", color="#9aa5b1", label="linear from the smallest")
     _log_log(ax, "wall seconds", "Stockwise stages by size (2 cores, embedded default)")
-    for job in _jobs(results):
+    for job in jobs:
         ys = [
             next((s["peak_py_mb"] + s["peak_jvm_mb"] for s in r["stages"] if s["job"] == job), float("nan")) / 1024
             for r in results
         ]
-        mx.plot(sizes, ys, marker="o", label=job)
+        mx.plot(sizes, ys, marker="o", label=job, **style[job])
     mx.axhline(8, color="#e12d39", ls="--", label="8 GiB goal per task")
     _log_log(mx, "peak memory, GiB (Python + its JVM)", "Peak memory per task process")
     fig.tight_layout()
