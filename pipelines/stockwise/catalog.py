@@ -8,7 +8,7 @@ and docs/architecture.md's lake layout is this list.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from stockwise import lake
@@ -104,18 +104,32 @@ SHARED_PREFIXES = tuple(
 
 
 def read_panel(store: lake.Store, ds: date, days: int | None = None, columns: list[str] | None = None) -> pd.DataFrame:
-    """The demand panel of `ds`, sorted: all of it, or its last `days` days (and only `columns`)."""
+    """The demand panel of `ds`, sorted: all of it, or its last `days` days (and only `columns`).
+
+    The parts are joined and sorted as Arrow tables and become one pandas frame once, its Arrow
+    buffers freed as they convert: concatenating pandas parts, then sorting, held the panel three
+    times over (17.5 GB for 20,000 series x 2 years). An integer column with a missing value in a
+    part comes out as float64, as pandas made it part by part."""
     import io
 
-    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     part = DEMAND_PANEL.manifest(store, ds)
-    since = pd.Timestamp(ds - timedelta(days=days)) if days else None
-    frames = []
+    since = (ds - timedelta(days=days)) if days else None
+    tables = []
     for name in sorted(n for n in part.files if n.endswith(".parquet")):
-        df = pq.read_table(io.BytesIO(store.get(part.key(name))), columns=columns).to_pandas()
-        df["date"] = pd.to_datetime(df["date"])
-        frames.append(df if since is None else df[df["date"] > since])
-    df = pd.concat(frames, ignore_index=True)
-    return df.sort_values(["sku", "location_id", "date"]).reset_index(drop=True)
+        t = pq.read_table(io.BytesIO(store.get(part.key(name))), columns=columns)
+        for i, f in enumerate(t.schema):
+            if f.name == "date":
+                t = t.set_column(i, "date", pc.cast(t.column(i), pa.timestamp("ns")))
+            elif pa.types.is_integer(f.type) and t.column(i).null_count:
+                t = t.set_column(i, f.name, pc.cast(t.column(i), pa.float64()))
+        if since is not None:
+            t = t.filter(pc.greater(t.column("date"), pa.scalar(datetime.combine(since, time()), pa.timestamp("ns"))))
+        tables.append(t)
+    whole = pa.concat_tables(tables, promote_options="permissive")
+    del tables
+    whole = whole.sort_by([("sku", "ascending"), ("location_id", "ascending"), ("date", "ascending")])
+    return whole.to_pandas(split_blocks=True, self_destruct=True)

@@ -142,3 +142,37 @@ def test_series_come_whole_in_batches_and_a_scattered_series_is_refused(store):
     lake.write_partition(store, "mv", "e", {"part-0.parquet": lake.parquet_bytes(scattered)})
     with pytest.raises(LakeError, match=r"mv/ds=e/part-0.parquet: series \('a', 'L'\) appears in two places"):
         list(lake.iter_series(store, "mv", "e", ["sku", "location_id"], rows=100))
+
+
+def test_the_demand_panel_reads_sorted_with_pandas_types_and_its_last_days(store):
+    import io
+    from datetime import date
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from stockwise import catalog
+
+    def part(skus, lag):
+        t = pa.table(
+            {
+                "sku": pa.array([s for s in skus for _ in range(3)]),
+                "location_id": pa.array(["L"] * 3 * len(skus)),
+                "date": pa.array([date(2025, 1, d) for _ in skus for d in (3, 1, 2)], pa.date32()),
+                "qty": pa.array([1.0] * 3 * len(skus)),
+                "lag_7": pa.array(lag * len(skus), pa.int64()),
+            }
+        )
+        buf = io.BytesIO()
+        pq.write_table(t, buf)
+        return buf.getvalue()
+
+    # as Spark writes it: parts by sku; an int column with a gap in one part only
+    files = {"part-00000.parquet": part(["b"], [None, 1, 2]), "part-00001.parquet": part(["a"], [1, 2, 3])}
+    catalog.DEMAND_PANEL.write(store, "2025-01-03", files)
+    p = catalog.read_panel(store, date(2025, 1, 3))
+    assert list(zip(p["sku"], p["date"].dt.day, strict=True)) == [(s, d) for s in "ab" for d in (1, 2, 3)]
+    assert str(p["date"].dtype) == "datetime64[ns]" and p["lag_7"].dtype == "float64"  # as pandas parts made it
+    assert p.index.tolist() == list(range(6))
+    last = catalog.read_panel(store, date(2025, 1, 3), days=1, columns=["sku", "location_id", "date", "lag_7"])
+    assert last["date"].dt.day.tolist() == [3, 3] and last.columns.tolist() == ["sku", "location_id", "date", "lag_7"]
