@@ -71,7 +71,7 @@ from airflow.sdk import (
     task,
 )
 
-from stockwise.orchestration import OWNER, call_from_airflow, failure_callback, input_tasks, owner_links
+from stockwise.orchestration import OWNER, call_from_airflow, failure_callback, input_tasks, owner_links, retry_delay
 
 PLAN_ASSET = Asset("stockwise://plans")
 # produced by model_training when the champion changes: a new champion re-plans its date
@@ -98,7 +98,7 @@ def _whatif(name: str):
     default_args={
         "owner": OWNER,
         "retries": 2,
-        "retry_delay": timedelta(minutes=2),
+        "retry_delay": retry_delay(minutes=2),
         "execution_timeout": timedelta(hours=1),
         "on_failure_callback": failure_callback(plans=True),
     },

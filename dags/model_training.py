@@ -31,7 +31,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 
-from stockwise.orchestration import OWNER, call_from_airflow, failure_callback, input_tasks, owner_links
+from stockwise.orchestration import OWNER, call_from_airflow, failure_callback, input_tasks, owner_links, retry_delay
 
 DEMAND_MODEL = Asset("stockwise://models/stockwise-demand")
 
@@ -54,7 +54,7 @@ def _call(job: str, **kwargs) -> dict:
     default_args={
         "owner": OWNER,
         "retries": 1,
-        "retry_delay": timedelta(minutes=5),
+        "retry_delay": retry_delay(minutes=5),
         "execution_timeout": timedelta(hours=2),
         "on_failure_callback": failure_callback(),
     },

@@ -36,7 +36,7 @@ from airflow.sdk import (
     task,
 )
 
-from stockwise.orchestration import OWNER, call_from_airflow, failure_callback, owner_links
+from stockwise.orchestration import OWNER, call_from_airflow, failure_callback, owner_links, retry_delay
 
 SHELF_IMAGES = Asset("stockwise://shelf/images")
 
@@ -57,7 +57,7 @@ def _call(job: str, **kwargs) -> dict:
     default_args={
         "owner": OWNER,
         "retries": 1,
-        "retry_delay": timedelta(minutes=2),
+        "retry_delay": retry_delay(minutes=2),
         "execution_timeout": timedelta(hours=2),
         "on_failure_callback": failure_callback(),
     },

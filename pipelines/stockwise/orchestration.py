@@ -208,6 +208,7 @@ def call_from_airflow(job: str, *, lock: str | None = "job", scenarios: bool = F
     from stockwise import tracking
 
     ctx = get_current_context()
+    apply_connections()
     tracking.AIRFLOW_RUN.set(
         {"dag_id": ctx["dag_run"].dag_id, "run_id": ctx["dag_run"].run_id, "task_id": ctx["ti"].task_id}
     )
@@ -217,6 +218,46 @@ def call_from_airflow(job: str, *, lock: str | None = "job", scenarios: bool = F
     return call(
         job, run_date_from_context(ctx), in_airflow=True, owner=run_owner(ctx), scenario=scenario, lock=lock, **kwargs
     )
+
+
+def apply_connections() -> dict[str, str]:
+    """Set the `STOCKWISE_*` variables from the Airflow Connections `stockwise_erp`,
+    `stockwise_lake` and `stockwise_mlflow` where they are defined (`stockwise.connections`);
+    a variable already set wins. Returns what was set (names only are logged)."""
+    import os
+
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from stockwise import connections
+
+    found: dict[str, Any] = {}
+    for name in connections.NAMES:
+        try:
+            found[name] = Connection.get(name)
+        except AirflowNotFoundException:
+            found[name] = None
+    try:
+        env = connections.environment(found, os.environ)
+    except connections.ConnectionError_ as e:
+        raise ConfigError(str(e)) from e
+    os.environ.update(env)
+    used = sorted(n for n, c in found.items() if c is not None)
+    if used:
+        log.info(
+            "settings from Airflow connections %s: %s", ", ".join(used), ", ".join(sorted(env)) or "none (overridden)"
+        )
+    return env
+
+
+def retry_delay(minutes: float):
+    """A task's wait before its retry: `minutes`, unless `STOCKWISE_RETRY_DELAY_SECONDS` says
+    otherwise (read when the DAG is parsed; the stack's tests wait seconds, not minutes)."""
+    import os
+    from datetime import timedelta
+
+    seconds = os.environ.get("STOCKWISE_RETRY_DELAY_SECONDS")
+    return timedelta(seconds=float(seconds)) if seconds else timedelta(minutes=minutes)
 
 
 def input_tasks(call: Callable[..., dict[str, Any]]):

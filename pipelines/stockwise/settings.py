@@ -120,6 +120,12 @@ class Settings(BaseSettings):
         description="The gate's replay needs sales on at least this many recent days; "
         "with fewer it cannot check the plan and holds it.",
     )
+    retry_delay_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="Wait before a failed task's retry (read when the DAGs are parsed; "
+        "default: 2 minutes for planning and shelf vision, 5 for training).",
+    )
     lock_lease_minutes: float = Field(default=15, gt=0, description="Lease of a run's lock, renewed while a job runs.")
     lock_wait_minutes: float = Field(
         default=10, ge=0, description="How long a run waits for another run of the same date to finish."
