@@ -10,6 +10,7 @@ without leakage.
 
 from __future__ import annotations
 
+import io
 import logging
 import shutil
 import tempfile
@@ -209,52 +210,88 @@ class FeaturesResult:
 
 
 def run(ds: date, settings: Settings | None = None) -> FeaturesResult:
-    """Read validated sales/stock/items for `ds`, build the panel in Spark, write its partition."""
-    from stockwise.spark import spark_job
+    """Read validated sales/stock/items for `ds`, build the panel in Spark, write its partition.
+
+    With executors that share this process's disk (local mode, or `STOCKWISE_SPARK_SCRATCH` on
+    a cluster) the inputs and outputs go through Parquet files there; otherwise the inputs are
+    shipped from the driver and each output partition comes back as Parquet bytes
+    (`stockwise.spark.parquet_parts`): no folder only the driver sees."""
+    from stockwise import spark as sparkutil
 
     settings = settings or Settings()
     store = lake.open_lake(settings)
     t0 = time.monotonic()
-    settings.scratch.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="features-", dir=settings.scratch))
-    try:
-        inputs = {}
-        for name in ("sales", "stock", "items", "movements"):
-            path = work / "in" / f"{name}.parquet"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(catalog.validated(name).read_bytes(store, ds))
-            inputs[name] = path
-        with spark_job(settings, "stockwise-features") as spark:
-            frames = {n: spark.read.parquet(str(p)) for n, p in inputs.items()}
-            panel = build_panel(spark, frames["sales"], frames["stock"], frames["items"], ds)
-            out = work / "out"
-            panel.repartition(settings.spark_shuffle_partitions, "sku").sortWithinPartitions(
-                "sku", "location_id", "date"
-            ).write.mode("overwrite").parquet(str(out))
-            # the anomaly detectors' daily movement table, in the same Spark session
-            mv_out = work / "movements_out"
-            movement_daily.build(frames["movements"], frames["stock"]).repartition(
-                settings.spark_shuffle_partitions, "sku"
-            ).sortWithinPartitions("sku", "location_id", "date").write.mode("overwrite").parquet(str(mv_out))
-        # Spark names parts with a random id: stable names keep reruns content-identical
-        files = {f"part-{i:05d}.parquet": p.read_bytes() for i, p in enumerate(sorted(out.glob("part-*.parquet")))}
-        import pyarrow.parquet as pq
+    names = ("sales", "stock", "items", "movements")
+    if sparkutil.shares_disk(settings):
+        files, mv_files = _run_on_files(ds, settings, store, names)
+    else:
+        files, mv_files = _run_through_driver(ds, settings, store, names)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-        rows = sum(pq.ParquetFile(p).metadata.num_rows for p in out.glob("part-*.parquet"))
-        series = int(pq.read_table(out, columns=["sku", "location_id"]).to_pandas().drop_duplicates().shape[0])
-        catalog.DEMAND_PANEL.write(store, ds, files, meta={"rows": rows, "series": series})
-        mv_files = {
-            f"part-{i:05d}.parquet": p.read_bytes() for i, p in enumerate(sorted(mv_out.glob("part-*.parquet")))
-        }
-        mv_rows = sum(pq.ParquetFile(p).metadata.num_rows for p in mv_out.glob("part-*.parquet"))
-        catalog.MOVEMENT_DAILY.write(store, ds, mv_files, meta={"rows": mv_rows})
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    def rows_of(parts: dict[str, bytes]) -> int:
+        return sum(pq.ParquetFile(io.BytesIO(b)).metadata.num_rows for b in parts.values())
+
+    rows = rows_of(files)
+    keys = [pq.read_table(io.BytesIO(b), columns=["sku", "location_id"]) for b in files.values()]
+    series = int(pa.concat_tables(keys).group_by(["sku", "location_id"]).aggregate([]).num_rows) if keys else 0
+    catalog.DEMAND_PANEL.write(store, ds, files, meta={"rows": rows, "series": series})
+    catalog.MOVEMENT_DAILY.write(store, ds, mv_files, meta={"rows": rows_of(mv_files)})
     secs = round(time.monotonic() - t0, 1)
     log.info("demand panel: %d rows, %d series in %.1fs", rows, series, secs)
     return FeaturesResult(
         catalog.DEMAND_PANEL.path, ds.isoformat(), rows, series, store.uri(catalog.DEMAND_PANEL.prefix(ds)), secs
     )
+
+
+def _outputs(frames: dict, ds: date, settings: Settings):
+    """The panel and the daily movement table, partitioned by sku and sorted by series and date."""
+    n = settings.spark_shuffle_partitions
+    panel = build_panel(frames["sales"].sparkSession, frames["sales"], frames["stock"], frames["items"], ds)
+    movements = movement_daily.build(frames["movements"], frames["stock"])
+    return [df.repartition(n, "sku").sortWithinPartitions("sku", "location_id", "date") for df in (panel, movements)]
+
+
+def _named(parts: list[bytes]) -> dict[str, bytes]:
+    # Spark names parts with a random id: stable names keep reruns content-identical
+    return {f"part-{i:05d}.parquet": b for i, b in enumerate(parts)}
+
+
+def _run_on_files(ds: date, settings: Settings, store, names) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    from stockwise import spark as sparkutil
+
+    work = Path(tempfile.mkdtemp(prefix="features-", dir=sparkutil.work_dir(settings)))
+    try:
+        inputs = {}
+        for name in names:
+            path = work / "in" / f"{name}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(catalog.validated(name).read_bytes(store, ds))
+            inputs[name] = path
+        with sparkutil.spark_job(settings, "stockwise-features") as spark:
+            frames = {n: spark.read.parquet(str(p)) for n, p in inputs.items()}
+            for df, out in zip(_outputs(frames, ds, settings), ("out", "movements_out"), strict=True):
+                df.write.mode("overwrite").parquet(str(work / out))
+        return tuple(  # type: ignore[return-value]
+            _named([p.read_bytes() for p in sorted((work / out).glob("part-*.parquet"))])
+            for out in ("out", "movements_out")
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run_through_driver(ds: date, settings: Settings, store, names) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    import pyarrow.parquet as pq
+
+    from stockwise import spark as sparkutil
+
+    with sparkutil.spark_job(settings, "stockwise-features") as spark:
+        frames = {
+            n: sparkutil.from_arrow(spark, pq.read_table(io.BytesIO(catalog.validated(n).read_bytes(store, ds))))
+            for n in names
+        }
+        panel, movements = _outputs(frames, ds, settings)
+        return _named(sparkutil.parquet_parts(panel)), _named(sparkutil.parquet_parts(movements))
 
 
 def as_dict(result: FeaturesResult) -> dict:

@@ -57,6 +57,10 @@ def spark_session(settings: Settings, app: str = "stockwise") -> SparkSession:
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.driver.memory", "2g")
     )
+    if not settings.spark_master.startswith("local"):
+        # executors on one host need not share a disk (containers, the stack's isolated workers):
+        # fetch shuffle blocks from each other over the network, never from a path on "this" host
+        builder = builder.config("spark.shuffle.readHostLocalDisk", "false")
     if settings.spark_master.startswith("local"):
         builder = (
             builder.config("spark.driver.host", "127.0.0.1")
@@ -82,3 +86,58 @@ def spark_job(settings: Settings, app: str = "stockwise") -> Iterator[SparkSessi
     finally:
         if existing is None:
             spark.stop()
+
+
+# --- data paths: where executors may not see this process's disk ------------------------------
+def shares_disk(settings: Settings) -> bool:
+    """Whether Spark's executors see this process's files: in local mode, or on a cluster whose
+    executors all mount `STOCKWISE_SPARK_SCRATCH`. Otherwise rows go to them through the driver
+    (`from_arrow`) and come back as Parquet bytes (`parquet_parts`), never through a local folder."""
+    return settings.spark_master.startswith("local") or settings.spark_scratch is not None
+
+
+def work_dir(settings: Settings) -> Path:
+    """The folder for rows handed to and from Spark when `shares_disk`."""
+    path = settings.spark_scratch or settings.scratch
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def from_arrow(spark: SparkSession, table):
+    """A Spark frame of a pyarrow table, shipped from the driver (Spark reads microsecond times)."""
+    import pyarrow as pa
+
+    fields = []
+    for f in table.schema:
+        if pa.types.is_timestamp(f.type) and f.type.unit == "ns":
+            f = pa.field(f.name, pa.timestamp("us", f.type.tz), f.nullable)
+        fields.append(f)
+    return spark.createDataFrame(table.cast(pa.schema(fields), safe=False))
+
+
+def parquet_parts(df) -> list[bytes]:
+    """Each partition of `df` as one Parquet file's bytes, in partition order, row order kept.
+
+    The executors encode their own rows; the driver only receives the compressed files, so a job
+    can write its output to the lake without a folder shared with the executors."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from pyspark.sql import functions as F
+
+    cols = df.columns
+    out = pa.schema([("_pid", pa.int32()), ("data", pa.binary())])
+
+    def encode(batches):
+        batches = list(batches)
+        if not batches:
+            return
+        table = pa.Table.from_batches(batches)
+        pid = table.column("_pid")[0].as_py()
+        buf = io.BytesIO()
+        pq.write_table(table.select(cols), buf)
+        yield pa.RecordBatch.from_pydict({"_pid": [pid], "data": [buf.getvalue()]}, schema=out)
+
+    rows = df.withColumn("_pid", F.spark_partition_id()).mapInArrow(encode, "_pid int, data binary").collect()
+    return [r["data"] for r in sorted(rows, key=lambda r: r["_pid"])]

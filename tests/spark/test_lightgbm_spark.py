@@ -11,8 +11,15 @@ from stockwise_training.forecast.panel import QUANTILES, to_matrix
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 
-def test_partitioned_lightgbm_through_spark_equals_in_process(spark, tmp_path, monkeypatch):
-    monkeypatch.setenv("STOCKWISE_SPARK_SCRATCH", str(tmp_path))  # the executors' hand-over folder
+@pytest.mark.parametrize("shared_folder", [True, False], ids=["shared-folder", "through-the-driver"])
+def test_partitioned_lightgbm_through_spark_equals_in_process(spark, tmp_path, monkeypatch, shared_folder):
+    if shared_folder:
+        monkeypatch.setenv("STOCKWISE_SPARK_SCRATCH", str(tmp_path))  # the executors' hand-over folder
+    else:  # a cluster whose executors see none of the driver's folders: the rows go with the tasks
+        from stockwise import spark as sparkutil
+
+        monkeypatch.setattr(sparkutil, "shares_disk", lambda s: False)
+        monkeypatch.setattr(sparkutil, "work_dir", lambda s: pytest.fail("no folder may be used"))
     rng = np.random.default_rng(3)
     dates = pd.date_range("2025-01-01", periods=150)
     rows = []

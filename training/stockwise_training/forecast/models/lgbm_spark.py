@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from stockwise_training.forecast.models.lgbm import GlobalLGBM
 from stockwise_training.forecast.panel import KEYS, Matrix, to_matrix
@@ -158,14 +159,27 @@ class PartitionedLGBM:
             + "".join(f"q{j} double, " for j in range(nq))
             + "seconds double, model binary"
         )
-        # the executors read the rows from Parquet (as from the lake), not from the driver's memory;
-        # on a cluster the folder must be one every executor mounts (STOCKWISE_SPARK_SCRATCH)
+        # the executors read the rows from Parquet files where they share this process's disk
+        # (local mode, or STOCKWISE_SPARK_SCRATCH mounted by every executor); otherwise the rows
+        # are shipped from the driver (a cluster whose executors see none of its folders)
+        from stockwise import spark as sparkutil
+
         settings = Settings()
-        scratch = str(settings.spark_scratch) if settings.spark_scratch else None
-        with spark_job(settings, "stockwise-lightgbm") as spark, tempfile.TemporaryDirectory(dir=scratch) as tmp:
+        shared = sparkutil.shares_disk(settings)
+        with (
+            spark_job(settings, "stockwise-lightgbm") as spark,
+            tempfile.TemporaryDirectory(dir=sparkutil.work_dir(settings) if shared else None) as tmp,
+        ):
+
+            def frame(df: pd.DataFrame, name: str):
+                df = df.astype({"sku": str, "location_id": str})
+                if not shared:
+                    return sparkutil.from_arrow(spark, pa.Table.from_pandas(df, preserve_index=False))
+                df.to_parquet(f"{tmp}/{name}.parquet", **_PARQUET)
+                return spark.read.parquet(f"{tmp}/{name}.parquet")
+
             n_parts = long[PART].nunique()
-            long.astype({"sku": str, "location_id": str}).to_parquet(f"{tmp}/panel.parquet", **_PARQUET)
-            sdf = spark.read.parquet(f"{tmp}/panel.parquet").repartition(n_parts, PART)
+            sdf = frame(long, "panel").repartition(n_parts, PART)
             if e is None:
 
                 def fn(key, pdf):
@@ -173,8 +187,7 @@ class PartitionedLGBM:
 
                 res = sdf.groupBy(PART).applyInPandas(fn, schema=schema)
             else:
-                e.astype({"sku": str, "location_id": str}).to_parquet(f"{tmp}/exog.parquet", **_PARQUET)
-                edf = spark.read.parquet(f"{tmp}/exog.parquet")
+                edf = frame(e, "exog")
 
                 def fn_with_exog(key, pdf, edf_):
                     return _fit_partition(key[0], pdf, edf_, freq, params, statics, nq)
