@@ -32,6 +32,7 @@ SEED ?= 7
 DS ?= 2025-12-31
 PYTEST_ARGS ?=
 
+.PHONY: stack-up stack-run stack-status stack-down
 .PHONY: help install run train demo test test-fast test-tools screenshots env lint lock airflow-ui mlflow-ui where clean bench-deps bench vision-deps shelf-photos shelf
 
 help:
@@ -48,6 +49,8 @@ help:
 	@echo "make lint        ruff (lint, format), mypy, import-linter"
 	@echo "make screenshots the report of DS in headless Chromium, into docs/img (after make run)"
 	@echo "make env         a .env with fresh random secrets for docker-compose.yaml"
+	@echo "make stack-up    the production stack as local processes (Celery, PostgreSQL, MLflow server, S3, Spark cluster)"
+	@echo "make stack-run   train and plan on it through Airflow's REST API; make stack-down stops it"
 	@echo "make lock        re-resolve requirements/lock.txt from requirements/base.in"
 
 $(STAMP): requirements/lock.txt requirements/tools.txt pyproject.toml
@@ -176,6 +179,20 @@ mlflow-ui: $(STAMP)
 	@mkdir -p $(STOCKWISE_HOME)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(STOCKWISE_HOME)/mlflow.db \
 	  --default-artifact-root file://$(STOCKWISE_HOME)/mlartifacts --host 127.0.0.1 --port 5000 --workers 1
+
+# the production stack as processes on this machine (stockwise.stack): PostgreSQL, S3 (moto),
+# MLflow server, Airflow with a Celery worker, a Spark master and two workers; all on 127.0.0.1
+stack-up: $(STAMP)
+	$(BIN)/python -m stockwise.stack up --skus $(SKUS) --stores $(STORES) --days $(DAYS) --seed $(SEED) --end $(DS)
+
+stack-run: $(STAMP)
+	$(BIN)/python -m stockwise.stack run --ds $(DS)
+
+stack-status: $(STAMP)
+	@$(BIN)/python -m stockwise.stack status
+
+stack-down: $(STAMP)
+	$(BIN)/python -m stockwise.stack down
 
 clean:
 	rm -rf $(STOCKWISE_HOME)

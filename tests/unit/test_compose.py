@@ -85,3 +85,45 @@ def test_make_env_writes_fresh_private_secrets_the_file_accepts(tmp_path):
         timeout=60,
     )
     assert again.returncode != 0 and "not overwritten" in again.stdout
+
+
+def test_the_compose_file_runs_what_make_stack_up_runs():
+    """docker-compose.yaml and `make stack-up` (stockwise.stack) describe one stack: the same
+    services, Airflow commands, executor settings, and the same Airflow connections."""
+    import json
+
+    from stockwise import connections, stack
+
+    r = _compose("config", env_file=REPO / ".env.example")
+    assert r.returncode == 0, r.stderr
+    services = yaml.safe_load(r.stdout)["services"]
+    assert set(stack.COMPOSE_SERVICES.values()) <= set(services)
+    for name, args in stack.AIRFLOW_COMMANDS.items():
+        command = services[stack.COMPOSE_SERVICES[f"airflow-{name}"]]["command"]
+        command = command if isinstance(command, list) else command.split()
+        assert command[: 1 + len(args)] == ["airflow", *args], (name, command)
+    env = services["airflow-worker"]["environment"]
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    st = stack.Stack(home=Path("/nonexistent"), ports={"airflow": 8080, "spark": 7077, "mlflow": 5000})
+    st.secrets = lambda: {k: "x" for k in stack.SECRET_KEYS}  # type: ignore[method-assign]
+    st.pg_admin, st.redis_url = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres", "redis://127.0.0.1:6379/1"
+    local = stack.airflow_env(st)
+    for key in (
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY",
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT",
+        "STOCKWISE_LIGHTGBM_PARTITION_BY",
+    ):
+        assert env[key] == local[key], key
+    assert env["STOCKWISE_SPARK_MASTER"].startswith("spark://")
+
+    class Conn:
+        def __init__(self, d: dict):
+            self.__dict__.update({k: d.get(k) for k in ("conn_type", "host", "schema", "login", "password", "port")})
+            self.extra_dejson = d.get("extra") or {}
+
+    found = {n: Conn(json.loads(env[f"AIRFLOW_CONN_{n.upper()}"])) for n in connections.NAMES}
+    given = connections.environment(found, {})
+    assert given["STOCKWISE_ERP_URL"] == "postgresql+psycopg2://stockwise:change-me-postgres@postgres:5432/erp"
+    assert given["STOCKWISE_LAKE_URL"] == "s3://stockwise-lake/lake"
+    assert given["STOCKWISE_MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+    assert not any(k.startswith(("STOCKWISE_ERP", "STOCKWISE_LAKE", "STOCKWISE_MLFLOW")) for k in env)

@@ -1,0 +1,246 @@
+"""The production stack on real server processes (`make stack-up`): the DAGs scheduled by the real
+scheduler and executed by a Celery worker, the ERP in PostgreSQL, the lake and MLflow's artifacts
+on an S3 server over HTTP, the MLflow server behind its basic-auth app, the feature job and the
+partitioned LightGBM on a Spark standalone master with two workers whose executors see none of the
+driver's folders. Started once for the module with the same command a user runs, stopped with
+`down --purge` (which must stop exactly what `up` started)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from stockwise import stack
+
+pytestmark = [pytest.mark.stack, pytest.mark.slow, pytest.mark.integration]
+DS = date(2025, 12, 31)
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _cli(home: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKWISE_")}
+    return subprocess.run(
+        [sys.executable, "-m", "stockwise.stack", "--home", str(home), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def st(tmp_path_factory):
+    home = tmp_path_factory.mktemp("stack")
+    prefix = f"swtest_{os.getpid()}"
+    up = _cli(
+        home,
+        "up",
+        "--prefix",
+        prefix,
+        "--skus",
+        "6",
+        "--stores",
+        "2",
+        "--days",
+        "150",
+        "--end",
+        DS.isoformat(),
+        "--worker-memory",
+        "1g",
+        # the tests wait seconds, not minutes, for a retry and for a dead worker to be noticed
+        "--airflow-env",
+        "STOCKWISE_RETRY_DELAY_SECONDS=3",
+        "--airflow-env",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT=30",
+        "--airflow-env",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL=5",
+        "--airflow-env",
+        "STOCKWISE_HORIZON_DAYS=14",  # smaller fits: the stack is proven, not the forecaster
+    )
+    assert up.returncode == 0, up.stderr[-4000:]
+    assert "Airflow UI" in up.stdout and "Spark master" in up.stdout
+    again = _cli(home, "up")  # a second stack-up while it runs is refused, and changes nothing
+    assert again.returncode == 1 and "is running" in again.stderr
+    s = stack.Stack.load(home)
+    yield s
+    started = dict(stack.Stack.load(home).services)
+    down = _cli(home, "down", "--purge", timeout=300)
+    assert down.returncode == 0, down.stderr[-3000:]
+    time.sleep(2)  # a killed process is gone once its parent (here, or init) has reaped it
+    left = [name for name, svc in started.items() if stack.alive(svc)]
+    assert not left, f"still running after stack-down: {left}"
+    assert not (home / "stack").exists()
+    if not s.pg_private:  # the shared server keeps running; only the stack's databases are gone
+        eng = sa.create_engine(s.pg_admin)
+        with eng.connect() as c:
+            dbs = c.execute(
+                sa.text("select datname from pg_database where datname like :p"), {"p": f"{prefix}_%"}
+            ).all()
+        eng.dispose()
+        assert dbs == []
+
+
+def _requisitions(st: stack.Stack) -> list[tuple]:
+    eng = sa.create_engine(st.db_url("erp"))
+    with eng.connect() as c:
+        rows = c.execute(
+            sa.text("SELECT sku, location_id, qty FROM purchase_requisitions ORDER BY sku, location_id")
+        ).all()
+    eng.dispose()
+    return [tuple(r) for r in rows]
+
+
+def _s3(st: stack.Stack):
+    import boto3
+
+    sec = st.secrets()
+    return boto3.client(
+        "s3",
+        endpoint_url=st.s3,
+        aws_access_key_id=sec["MINIO_ROOT_USER"],
+        aws_secret_access_key=sec["MINIO_ROOT_PASSWORD"],
+        region_name="us-east-1",
+    )
+
+
+def _objects(st: stack.Stack, bucket: str, prefix: str) -> dict[str, bytes]:
+    s3 = _s3(st)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+    return {k: s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys}
+
+
+def _spark(st: stack.Stack) -> dict:
+    return stack.http_json(f"{st.spark_ui}/json/")
+
+
+def _worker_log(st: stack.Stack) -> str:
+    return Path(st.services["airflow-celery-worker"]["log"]).read_text(errors="replace")
+
+
+def _celery_ran(st: stack.Stack, dag_id: str, run_id: str) -> set[str]:
+    """Task ids of `run_id` that the Celery worker says it executed."""
+    out = set()
+    for line in _worker_log(st).splitlines():
+        if "Executing workload in Celery" in line and f"run_id={run_id}/" in line:
+            out.add(line.split("task_id=", 1)[1].split("/", 1)[0])
+    return out
+
+
+def test_the_planning_dag_runs_on_celery_with_postgres_s3_and_the_spark_cluster(st):
+    run_id = stack.trigger(st, "inventory_planning", DS)
+    assert stack.wait_run(st, "inventory_planning", run_id, 1200)["state"] == "success"
+    tasks = {"extract", "validate", "build_features", "forecast", "detect_anomalies", "plan", "publish", "report"}
+    assert _celery_ran(st, "inventory_planning", run_id) == tasks
+    # the settings came from the Airflow connections (no STOCKWISE_ERP_URL reached the worker)
+    api = stack.Api(st)
+    path = f"/api/v2/dags/inventory_planning/dagRuns/{urllib.parse.quote(run_id, safe='')}"
+    log = json.dumps(api.call(f"{path}/taskInstances/extract/logs/1")["content"])
+    assert "settings from Airflow connections stockwise_erp, stockwise_lake, stockwise_mlflow" in log
+    # the features ran on the standalone cluster, spread over both workers
+    apps = [a for a in _spark(st)["completedapps"] if a["name"] == "stockwise-features"]
+    assert apps and apps[0]["cores"] == 2
+    for port in (st.ports["spark_worker1_ui"], st.ports["spark_worker2_ui"]):
+        worker = stack.http_json(f"http://127.0.0.1:{port}/json/")
+        assert any(e["appid"] == apps[0]["id"] for e in worker["finishedexecutors"])
+    if st.isolated_workers:
+        assert not (st.home / "scratch").exists() or not any((st.home / "scratch").iterdir())
+    # the plan and report on S3, the requisitions in PostgreSQL
+    plans = _objects(st, stack.LAKE_BUCKET, f"lake/plans/ds={DS}/")
+    assert any(k.endswith("reorder_plan.parquet") for k in plans)
+    assert _objects(st, stack.LAKE_BUCKET, f"lake/reports/ds={DS}/")
+    first = _requisitions(st)
+    assert first and all(q > 0 for _, _, q in first)
+
+
+def test_a_rerun_with_the_celery_worker_killed_mid_task_gives_the_clean_result(st):
+    """The operator clears the whole run in the UI; during it the worker dies (a lost machine).
+    The rerun must equal the clean first run: the same plan files, no requisition twice."""
+    before = _requisitions(st)
+    plans = _objects(st, stack.LAKE_BUCKET, f"lake/plans/ds={DS}/")
+    run_id = stack.runs_of(st, "inventory_planning")[0]["dag_run_id"]
+    stack.clear(st, "inventory_planning", run_id)
+    api = stack.Api(st)
+    path = f"/api/v2/dags/inventory_planning/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances"
+    deadline = time.monotonic() + 600
+    victim = None
+    while time.monotonic() < deadline and victim is None:
+        running = [t for t in api.call(path)["task_instances"] if t["state"] == "running"]
+        victim = next((t for t in running if t["task_id"] == "build_features"), None)
+        time.sleep(1)
+    assert victim is not None, "build_features never ran"
+    time.sleep(5)  # inside the Spark job
+    worker = st.services["airflow-celery-worker"]
+    os.killpg(worker["pid"], signal.SIGKILL)  # the worker, its pool and the task's process: a lost machine
+    t0 = time.monotonic()
+    while stack.alive(worker) and time.monotonic() - t0 < 30:
+        time.sleep(0.5)
+    assert not stack.alive(worker)
+    restarted = stack.restart_worker(st)  # what the supervisor (systemd, Kubernetes) does
+    assert stack.wait_run(st, "inventory_planning", run_id, 1200)["state"] == "success"
+    ti = api.call(f"{path}/build_features")
+    assert ti["try_number"] >= victim["try_number"] + 1  # the killed try failed by heartbeat, a retry ran
+    assert stack.alive(restarted)
+    assert _requisitions(st) == before
+    assert _objects(st, stack.LAKE_BUCKET, f"lake/plans/ds={DS}/") == plans
+
+
+def _mlflow(st: stack.Stack, path: str, user: tuple[str, str] | None, body: dict | None = None) -> tuple[int, dict]:
+    req = urllib.request.Request(
+        f"{st.mlflow}{path}",
+        method="POST" if body is not None else "GET",
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json"},
+    )
+    if user:
+        req.add_header("Authorization", "Basic " + base64.b64encode(f"{user[0]}:{user[1]}".encode()).decode())
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, {}
+
+
+def test_training_registers_in_the_mlflow_server_with_s3_artifacts_and_the_new_champion_replans(st):
+    run_id = stack.trigger(st, "model_training", DS, conf={"candidates": "lightgbm,seasonal_naive"})
+    assert stack.wait_run(st, "model_training", run_id, 2400)["state"] == "success"
+    assert {"train", "promote"} <= _celery_ran(st, "model_training", run_id)
+    # the partitioned LightGBM was fitted by Spark tasks on the standalone workers
+    assert any(a["name"] == "stockwise-lightgbm" for a in _spark(st)["completedapps"])
+    sec = st.secrets()
+    admin = (sec["MLFLOW_ADMIN_USER"], sec["MLFLOW_ADMIN_PASSWORD"])
+    reviewer = (sec["MLFLOW_REVIEWER_USER"], sec["MLFLOW_REVIEWER_PASSWORD"])
+    code, model = _mlflow(st, "/api/2.0/mlflow/registered-models/get?name=stockwise-demand", admin)
+    assert code == 200
+    aliases = {a["alias"]: a["version"] for a in model["registered_model"].get("aliases", [])}
+    assert "champion" in aliases
+    assert _mlflow(st, "/api/2.0/mlflow/registered-models/get?name=stockwise-demand", None)[0] == 401
+    assert _mlflow(st, "/api/2.0/mlflow/registered-models/get?name=stockwise-demand", reviewer)[0] == 200
+    alias = {"name": "stockwise-demand", "alias": "champion", "version": aliases["champion"]}
+    assert _mlflow(st, "/api/2.0/mlflow/registered-models/alias", reviewer, alias)[0] == 403
+    # the model's files are in S3 (MLflow's artifact store), not on this machine
+    assert any(k.endswith("MLmodel") for k in _objects(st, stack.MLFLOW_BUCKET, "artifacts/"))
+    # the new champion is announced; planning serves it (the local stack runs what is triggered:
+    # with the scheduler's job schedule off, the asset event does not start the run by itself)
+    api = stack.Api(st)
+    path = f"/api/v2/dags/model_training/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances"
+    assert api.call(f"{path}/announce_champion")["state"] == "success"
+    rid = stack.trigger(st, "inventory_planning", DS, api=api)
+    assert stack.wait_run(st, "inventory_planning", rid, 1200)["state"] == "success"
+    path = f"/api/v2/dags/inventory_planning/dagRuns/{urllib.parse.quote(rid, safe='')}/taskInstances/forecast"
+    served = api.call(f"{path}/xcomEntries/return_value")["value"]
+    served = served if isinstance(served, dict) else json.loads(served)
+    assert served["is_baseline"] is False and not served["fallback"]
