@@ -579,6 +579,8 @@ def _spark(st: Stack, env: dict[str, str], workers: int, worker_memory: str) -> 
     svc = start(st, "spark-master", master, senv)
     wait_for("the Spark master", lambda: http_json(f"{st.spark_ui}/json/") is not None, 90, svc["log"], svc)
     st.isolated_workers = _can_isolate()
+    tmp = Path(tempfile.gettempdir()).resolve()
+    private_tmp = not any(p.resolve().is_relative_to(tmp) for p in (REPO, Path(sys.prefix), BIN))
     if not st.isolated_workers:
         say("Spark workers share this machine's folders (isolating them needs root and unshare)")
     for i in range(1, workers + 1):
@@ -586,12 +588,14 @@ def _spark(st: Stack, env: dict[str, str], workers: int, worker_memory: str) -> 
         worker = [spark_class, "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1", "--cores", "1"]
         worker += ["--memory", worker_memory, "--webui-port", str(wui)]
         if st.isolated_workers:
-            # a private /tmp and the stack's home hidden: the executors see none of the driver's folders
-            work = f"/tmp/spark-worker-{i}"
-            script = (
-                f'mount -t tmpfs stockwise-hidden "{st.home}" && mount -t tmpfs stockwise-tmp /tmp'
-                f' && mkdir -p {work} && exec "$@" --work-dir {work} {st.spark_master}'
-            )
+            # the stack's home hidden (the driver's scratch lives there) and, unless this
+            # environment itself lives under /tmp, a private /tmp: the executors see none of the
+            # driver's folders. The work folder is inside the hidden home, seen by this worker only.
+            work = f"{st.home}/spark-worker-{i}"
+            hide = f'mount -t tmpfs stockwise-hidden "{st.home}"'
+            if private_tmp:
+                hide += " && mount -t tmpfs stockwise-tmp /tmp"
+            script = f'{hide} && mkdir -p "{work}" && exec "$@" --work-dir "{work}" {st.spark_master}'
             cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "spark-worker", *worker]
         else:
             cmd = [*worker, "--work-dir", str(st.dir / f"spark-worker-{i}"), st.spark_master]

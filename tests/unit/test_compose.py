@@ -127,3 +127,24 @@ def test_the_compose_file_runs_what_make_stack_up_runs():
     assert given["STOCKWISE_LAKE_URL"] == "s3://stockwise-lake/lake"
     assert given["STOCKWISE_MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
     assert not any(k.startswith(("STOCKWISE_ERP", "STOCKWISE_LAKE", "STOCKWISE_MLFLOW")) for k in env)
+
+
+def test_the_helm_values_and_spark_on_kubernetes_example_fit_the_connections_and_the_image():
+    """infra/helm (the official Airflow chart) and infra/k8s: parseable, both executors, the
+    three connections from one secret, the Stockwise image, Spark on Kubernetes wired to them."""
+    celery = yaml.safe_load((REPO / "infra/helm/values-celery.yaml").read_text())
+    k8s = yaml.safe_load((REPO / "infra/helm/values-kubernetes.yaml").read_text())
+    assert celery["executor"] == "CeleryExecutor" and k8s["executor"] == "KubernetesExecutor"
+    env = {e["name"]: e["value"] for e in celery["env"]}
+    assert env["STOCKWISE_SPARK_MASTER"].startswith("k8s://")
+    assert "stockwise-connections" in celery["extraEnvFrom"]
+    conf_map = [
+        d for d in yaml.safe_load_all((REPO / "infra/k8s/spark-conf.yaml").read_text()) if d["kind"] == "ConfigMap"
+    ]
+    conf = conf_map[0]["data"]["spark-defaults.conf"]
+    assert celery["workers"]["extraVolumes"][0]["configMap"]["name"] == conf_map[0]["metadata"]["name"]
+    image = f"{celery['images']['airflow']['repository']}:{celery['images']['airflow']['tag']}"
+    assert image in conf and celery["workers"]["serviceAccountName"] in conf
+    assert "POD_IP" in celery["extraEnv"] and "${env:POD_IP}" in conf
+    assert celery["config"]["core"]["dags_folder"] == "/opt/stockwise/dags"
+    assert "COPY dags/ dags/" in (REPO / "infra/Dockerfile").read_text()  # the image's /opt/stockwise/dags
