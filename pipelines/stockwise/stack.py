@@ -69,7 +69,9 @@ SECRET_KEYS = (
     "MLFLOW_REVIEWER_PASSWORD",
     "MLFLOW_SECRET_KEY",
 )
-USERS = {"MINIO_ROOT_USER": "stockwise", "AIRFLOW_ADMIN_USER": "admin", "MLFLOW_ADMIN_USER": "admin"}
+# user names; the S3 access key id is generated like a password (logs mask it as a secret, so a
+# common word such as "stockwise" would be masked inside every bucket name)
+USERS = {"AIRFLOW_ADMIN_USER": "admin", "MLFLOW_ADMIN_USER": "admin"}
 USERS |= {"MLFLOW_REVIEWER_USER": "reviewer"}
 # the Airflow services (arguments of `airflow`; the API server also gets its host and port)
 AIRFLOW_COMMANDS = {
@@ -206,6 +208,8 @@ def _write_secrets(path: Path) -> dict[str, str]:
     for key in SECRET_KEYS:
         if key in USERS:
             values[key] = USERS[key]
+        elif key == "MINIO_ROOT_USER":
+            values[key] = "SW" + secrets.token_hex(9).upper()
         elif key == "AIRFLOW_FERNET_KEY":
             values[key] = base64.urlsafe_b64encode(os.urandom(32)).decode()
         else:
