@@ -866,12 +866,9 @@ def down(home: Path, purge: bool = False) -> list[str]:
         if stop_service(svc):
             stopped.append(name)
     if st.pg_private:
-        if purge:
-            stop_private_postgres(st.pg_private)
+        stop_private_postgres(st.pg_private)
     elif purge and st.pg_admin:
         _drop_databases(st)
-    if st.pg_private and not purge:
-        stop_private_postgres(st.pg_private)
     if purge:
         if st.pg_private:
             shutil.rmtree(st.pg_private, ignore_errors=True)
