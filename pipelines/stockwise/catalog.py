@@ -7,6 +7,7 @@ and docs/architecture.md's lake layout is this list.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from stockwise import lake
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -103,13 +105,13 @@ SHARED_PREFIXES = tuple(
 )
 
 
-def read_panel(store: lake.Store, ds: date, days: int | None = None, columns: list[str] | None = None) -> pd.DataFrame:
-    """The demand panel of `ds`, sorted: all of it, or its last `days` days (and only `columns`).
-
-    The parts are joined and sorted as Arrow tables and become one pandas frame once, its Arrow
-    buffers freed as they convert: concatenating pandas parts, then sorting, held the panel three
-    times over (17.5 GB for 20,000 series x 2 years). An integer column with a missing value in a
-    part comes out as float64, as pandas made it part by part."""
+def panel_parts(
+    store: lake.Store, ds: date, days: int | None = None, columns: list[str] | None = None
+) -> Iterator[pa.Table]:
+    """The demand panel of `ds` one stored part at a time (Arrow tables): dates as timestamp[ns],
+    an integer column with a missing value in the part as float64 (as pandas makes it); all of
+    it, or its last `days` days (and only `columns`). A reader that needs the panel in another
+    shape (the forecaster's matrices) builds it from the parts without holding the whole."""
     import io
 
     import pyarrow as pa
@@ -118,7 +120,6 @@ def read_panel(store: lake.Store, ds: date, days: int | None = None, columns: li
 
     part = DEMAND_PANEL.manifest(store, ds)
     since = (ds - timedelta(days=days)) if days else None
-    tables = []
     for name in sorted(n for n in part.files if n.endswith(".parquet")):
         t = pq.read_table(io.BytesIO(store.get(part.key(name))), columns=columns)
         for i, f in enumerate(t.schema):
@@ -128,7 +129,19 @@ def read_panel(store: lake.Store, ds: date, days: int | None = None, columns: li
                 t = t.set_column(i, f.name, pc.cast(t.column(i), pa.float64()))
         if since is not None:
             t = t.filter(pc.greater(t.column("date"), pa.scalar(datetime.combine(since, time()), pa.timestamp("ns"))))
-        tables.append(t)
+        yield t
+
+
+def read_panel(store: lake.Store, ds: date, days: int | None = None, columns: list[str] | None = None) -> pd.DataFrame:
+    """The demand panel of `ds`, sorted: all of it, or its last `days` days (and only `columns`).
+
+    The parts are joined and sorted as Arrow tables and become one pandas frame once, its Arrow
+    buffers freed as they convert: concatenating pandas parts, then sorting, held the panel three
+    times over (17.5 GB for 20,000 series x 2 years). An integer column with a missing value in a
+    part comes out as float64, as pandas made it part by part."""
+    import pyarrow as pa
+
+    tables = list(panel_parts(store, ds, days, columns))
     whole = pa.concat_tables(tables, promote_options="permissive")
     del tables
     whole = whole.sort_by([("sku", "ascending"), ("location_id", "ascending"), ("date", "ascending")])

@@ -339,3 +339,35 @@ def test_a_terminal_shows_each_fit_moving_round_by_round(monkeypatch):
     assert len(mean) == 4 and all(", " in x and " rows" in x for x in mean)
     assert sum(x.startswith("lightgbm P10 model") for x in moved) == 2
     assert not bars.active()
+
+
+def test_training_rows_and_season_means_built_in_blocks_equal_their_one_grid_definitions():
+    """The fit's examples are built a block of series at a time in int32, and the season mean
+    without its stack of shifted copies (memory at 20,000 series): the same rows in the same
+    order, the same numbers to the last bit, so the same model."""
+    from stockwise_training.forecast.models.lgbm import _season_mean, _training_rows
+
+    rng = np.random.default_rng(1)
+    S, T, H = 1234, 200, 28
+    obs = rng.poisson(2, (S, T)).astype(float)
+    obs[rng.random((S, T)) < 0.1] = np.nan  # censored
+    qty = obs.copy()
+    qty[:, :50][rng.random((S, 50)) < 0.5] = np.nan  # not started yet
+    origins = np.arange(T - 1 - H, 6, -7)
+    grid = np.meshgrid(np.arange(S), origins, np.arange(1, H + 1), indexing="ij")
+    s, o, t = grid[0].ravel(), grid[1].ravel(), (grid[1] + grid[2]).ravel()
+    keep = ~np.isnan(obs[s, t]) & ~np.isnan(qty[s, o])
+    for want, got in zip(
+        (s[keep], o[keep], t[keep], obs[s, t][keep]), _training_rows(obs, qty, origins, H, block=500), strict=True
+    ):
+        assert np.array_equal(want, got)
+
+    for season, n in ((7, 8), (12, 8), (52, 8)):
+        stack = np.full((n, S, T), np.nan)
+        for j in range(n):
+            if j * season < T:
+                stack[j, :, j * season :] = obs[:, : T - j * season]
+        cnt = (~np.isnan(stack)).sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            want = np.where(cnt > 0, np.nansum(stack, axis=0) / cnt, np.nan)
+        assert np.array_equal(_season_mean(obs, season, n), want, equal_nan=True)

@@ -176,3 +176,49 @@ def test_the_demand_panel_reads_sorted_with_pandas_types_and_its_last_days(store
     assert p.index.tolist() == list(range(6))
     last = catalog.read_panel(store, date(2025, 1, 3), days=1, columns=["sku", "location_id", "date", "lag_7"])
     assert last["date"].dt.day.tolist() == [3, 3] and last.columns.tolist() == ["sku", "location_id", "date", "lag_7"]
+
+
+def test_the_forecasters_matrices_built_part_by_part_equal_those_of_the_whole_panel(store):
+    """The training job never holds the long panel in pandas (5 GB at 20,000 series): it builds
+    its matrices from the stored parts, which must give exactly `to_matrix` of the whole."""
+    from datetime import date
+
+    import numpy as np
+
+    from stockwise import catalog
+    from stockwise_training.forecast.panel import matrix_from_parts, to_matrix
+
+    rng = np.random.default_rng(3)
+
+    def part(skus):
+        n = 5
+        rows = [(s, loc, d) for s in skus for loc in ("L2", "L1") for d in range(n) if (s, d) != ("c", 0)]
+        return pd.DataFrame(
+            {
+                "sku": [r[0] for r in rows],
+                "location_id": [r[1] for r in rows],
+                "date": pd.to_datetime("2025-01-01") + pd.to_timedelta([r[2] for r in rows], "D"),
+                "qty": rng.poisson(2, len(rows)).astype(float),
+                "stockout": rng.random(len(rows)) < 0.2,
+                "lag_7": pd.array([None if i % 4 == 0 else i for i in range(len(rows))], "Int32"),
+                "category": "x",
+                "dow": np.arange(len(rows), dtype="int32") % 7,
+            }
+        )
+
+    # as Spark writes it: series spread over parts in no order, a late start ("c"), an int column with gaps
+    files = {
+        "part-00000.parquet": lake.parquet_bytes(part(["c", "a"])),
+        "part-00001.parquet": lake.parquet_bytes(part(["b"])),
+    }
+    catalog.DEMAND_PANEL.write(store, "2025-01-05", files)
+    ds = date(2025, 1, 5)
+    whole = to_matrix(catalog.read_panel(store, ds), "D")
+    parts = matrix_from_parts(lambda cols: catalog.panel_parts(store, ds, columns=cols), "D")
+    assert parts.keys.equals(whole.keys) and parts.dates.equals(whole.dates)
+    assert list(parts.cols) == list(whole.cols) == ["qty", "stockout", "lag_7", "dow"]
+    for c in whole.cols:
+        assert np.array_equal(parts.cols[c], whole.cols[c], equal_nan=True), c
+    assert np.isnan(parts.cols["qty"][parts.keys.index[parts.keys["sku"] == "c"], 0]).all()  # before "c" started
+    some = matrix_from_parts(lambda cols: catalog.panel_parts(store, ds, columns=cols), "D", keep=lambda c: c != "dow")
+    assert list(some.cols) == ["qty", "stockout", "lag_7"]

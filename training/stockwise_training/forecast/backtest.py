@@ -130,6 +130,8 @@ def fit_predict(
     else:
         model = make(name, **params).fit(m)
     mean, q = model.predict(horizon)
+    if hasattr(model, "slim"):  # its training matrices are no longer needed: the fits of every
+        model.slim()  # cutoff stay in the caches until the backtest ends
     if cache is not None:
         cache[name] = (model, mean, q)
     return model, mean, q

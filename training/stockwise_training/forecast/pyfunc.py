@@ -70,8 +70,11 @@ class DemandModel(mlflow.pyfunc.PythonModel):
         return model
 
     def forecast(self, panel: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
+        return self.forecast_matrix(to_matrix(panel, self.freq), horizon)
+
+    def forecast_matrix(self, m, horizon: int | None = None) -> pd.DataFrame:
+        """The forecast from a panel already in matrices (`panel.to_matrix`)."""
         h = horizon or self.cfg.horizon
-        m = to_matrix(panel, self.freq)
         seg = demand_classes(m.observed, min(2 * self.cfg.horizon, len(m.dates) // 2))
         chosen = assign(seg, self.champions)
         codes = np.array([self.segment_names.index(s) if s in self.segment_names else 0 for s in seg])

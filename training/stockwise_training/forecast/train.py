@@ -13,12 +13,16 @@ import json
 import logging
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from mlflow.data.dataset_source_registry import resolve_dataset_source
+from mlflow.data.meta_dataset import MetaDataset
+from mlflow.types.utils import _infer_schema
 
 from stockwise import catalog, lake, registry, tracking
 from stockwise.registry import DEMAND
@@ -27,7 +31,8 @@ from stockwise.tracking import use_mlflow
 from stockwise_training.forecast import plots
 from stockwise_training.forecast.backtest import BacktestConfig, cutoff_dates, run_backtest
 from stockwise_training.forecast.champion import assign, forecast_champions
-from stockwise_training.forecast.panel import QCOLS, future_dates, long_forecast, to_matrix
+from stockwise_training.forecast.models.lgbm import ORIGIN_PREFIXES
+from stockwise_training.forecast.panel import QCOLS, future_dates, long_forecast, matrix_from_parts
 from stockwise_training.forecast.pyfunc import DemandModel
 from stockwise_training.forecast.rescore import rescore
 
@@ -86,9 +91,9 @@ def run(
     t0 = time.monotonic()
     started = time.time()  # the MLflow run's start: its duration covers the training
     store = lake.open_lake(settings)
-    panel = catalog.read_panel(store, ds)
     statics = catalog.validated("items").read(store, ds)[["sku", "category"]]
-    m = to_matrix(panel, "D")
+    m = read_matrix(store, ds)
+    about = PanelInfo.of(store, ds, m.keys.iloc[0])  # what the MLflow run records of the panel
     model_params = dict(model_params or {})
     if settings.lightgbm_max_rows:  # a fit's rows capped: its cost stops growing with the catalogue
         model_params["lightgbm"] = {"max_rows": settings.lightgbm_max_rows, **model_params.get("lightgbm", {})}
@@ -114,7 +119,7 @@ def run(
     )
     card = model_card(ds, m, cfg, bt, score, models, store.uri(catalog.DEMAND_PANEL.prefix(ds)))
     info, run_id = _log_model(
-        settings, store, ds, panel, m, cfg, bt, models, statics, by_model, score, model, started, card
+        settings, store, ds, about, m, cfg, bt, models, statics, by_model, score, model, started, card
     )
     version = registry.register(
         mlflow.MlflowClient(),
@@ -160,11 +165,79 @@ def _log_families(settings: Settings, ds: date, cfg: BacktestConfig, bt) -> None
                 )
 
 
+class LakeTable(MetaDataset):
+    """A lake table logged to MLflow by reference (its location and schema, not its rows), with
+    its size as the profile the MLflow UI shows."""
+
+    def __init__(self, source: str, name: str, schema, size: dict) -> None:
+        super().__init__(resolve_dataset_source(source), name, schema=schema)
+        self.size = size
+
+    @property
+    def profile(self) -> dict:
+        return self.size
+
+    def to_dict(self) -> dict[str, str]:
+        return {**super().to_dict(), "profile": json.dumps(self.profile)}
+
+
+@dataclass(frozen=True)
+class PanelInfo:
+    """What the model's MLflow run records of its training panel: the panel as an MLflow
+    dataset (its lake location, schema and size, not its rows) and one series' recent history as
+    the input example."""
+
+    dataset: object
+    example: pd.DataFrame
+
+    @classmethod
+    def of(cls, store, ds: date, first: pd.Series) -> PanelInfo:
+        """Read part by part: the `first` series' recent history, 1,000 rows for the schema, the size."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        rows, width, head, mine = 0, 0, None, []
+        for t in catalog.panel_parts(store, ds):
+            rows, width = rows + t.num_rows, t.num_columns
+            head = head if head is not None else t.slice(0, 1000).to_pandas()
+            sku, loc = pc.equal(t.column("sku"), first["sku"]), pc.equal(t.column("location_id"), first["location_id"])
+            mine.append(t.filter(pc.and_(sku, loc)))
+        # one series' recent history: enough periods for every model to forecast from
+        example = pa.concat_tables(mine, promote_options="permissive").sort_by("date").to_pandas().tail(120)
+        example = example.reset_index(drop=True)
+        example = example.astype({c: "float64" for c in example.columns if pd.api.types.is_integer_dtype(example[c])})
+        with warnings.catch_warnings():  # MLflow's hints on integer columns and local paths (no threads run here)
+            warnings.simplefilter("ignore", UserWarning)
+            dataset = LakeTable(
+                store.uri(catalog.DEMAND_PANEL.prefix(ds)),
+                f"demand_panel_{ds.isoformat()}",
+                _infer_schema(head),
+                {"num_rows": rows, "num_elements": rows * width},
+            )
+        return cls(dataset, example)
+
+
+def model_input(column: str) -> bool:
+    """The panel columns the candidates read (besides qty and stockout): the origin features,
+    price and promotion; the rest (calendar, on-hand, ...) only cost memory (0.8 GB at 20,000 series)."""
+    return column in ("price", "on_promo") or column.startswith(ORIGIN_PREFIXES)
+
+
+def read_matrix(store, ds: date):
+    """The demand panel of `ds` as the forecaster's matrices, built part by part (the long panel
+    in pandas and its matrices together were 9 GB at 20,000 series)."""
+    import pyarrow as pa
+
+    m = matrix_from_parts(lambda columns: catalog.panel_parts(store, ds, columns=columns), "D", keep=model_input)
+    pa.default_memory_pool().release_unused()  # Arrow's allocator keeps what the parts freed
+    return m
+
+
 def _log_model(
     settings: Settings,
     store,
     ds: date,
-    panel: pd.DataFrame,
+    about: PanelInfo,
     m,
     cfg: BacktestConfig,
     bt,
@@ -204,22 +277,12 @@ def _log_model(
             mlflow.log_artifact(str(Path(tmp) / "backtest_scores.csv"))
         mlflow.log_figure(plots.error_by_segment(bt.scores), "plots/error_by_segment.png")
         last_cut = cutoff_dates(m, cfg.horizon, 1)[0]
-        hist = panel[panel["date"] <= last_cut]
-        bt_fc = _backtest_forecast(m, bt, cfg, statics, last_cut, panel)
-        mlflow.log_figure(plots.fan_charts(hist, bt_fc), "plots/fan_charts_last_cutoff.png")
+        bt_fc = _backtest_forecast(m, bt, cfg, statics, last_cut)
+        mlflow.log_figure(plots.fan_charts(recent_history(m, last_cut), bt_fc), "plots/fan_charts_last_cutoff.png")
         if "lightgbm" in models:
             mlflow.log_figure(plots.feature_importance(models["lightgbm"].importance), "plots/feature_importance.png")
-        dataset = mlflow.data.from_pandas(
-            panel,
-            source=store.uri(catalog.DEMAND_PANEL.prefix(ds)),
-            name=f"demand_panel_{ds.isoformat()}",
-            targets="qty",
-        )
-        mlflow.log_input(dataset, context="training")
-        # one series' recent history: enough periods for every model to forecast from
-        first = panel[["sku", "location_id"]].iloc[0]
-        example = panel[(panel["sku"] == first["sku"]) & (panel["location_id"] == first["location_id"])].tail(120)
-        example = example.astype({c: "float64" for c in example.columns if pd.api.types.is_integer_dtype(example[c])})
+        mlflow.log_input(about.dataset, context="training")
+        example = about.example
         # `horizon` is a declared param: without it MLflow drops the horizon asked at predict time
         signature = infer_signature(example, model.forecast(example).head(5), params={"horizon": cfg.horizon})
         with tempfile.TemporaryDirectory() as tmp:
@@ -291,7 +354,23 @@ estimated from the days in stock.
 """
 
 
-def _backtest_forecast(m, bt, cfg, statics, cut, panel):
+def recent_history(m, cut: pd.Timestamp, periods: int = 120) -> pd.DataFrame:
+    """The long (sku, location_id, date, qty) history of every series over its last `periods`
+    periods up to `cut` (the fan charts' context)."""
+    hist = m.upto(cut)
+    n = min(periods, len(hist.dates))
+    qty = hist.cols["qty"][:, -n:]
+    return pd.DataFrame(
+        {
+            "sku": np.repeat(m.keys["sku"].to_numpy(), n),
+            "location_id": np.repeat(m.keys["location_id"].to_numpy(), n),
+            "date": np.tile(hist.dates[-n:].to_numpy(), len(m.keys)),
+            "qty": qty.ravel(),
+        }
+    ).dropna(subset=["qty"])
+
+
+def _backtest_forecast(m, bt, cfg, statics, cut):
     """The assembled forecast from the last backtest cutoff (no refit), with actuals, for the fan charts."""
     seg = bt.segments.reindex(pd.MultiIndex.from_frame(m.keys)).fillna("new").to_numpy()
     chosen = assign(seg, bt.champions)
@@ -305,8 +384,12 @@ def _backtest_forecast(m, bt, cfg, statics, cut, panel):
             q[sel] = qq[sel]
     fc = long_forecast(m.keys, future_dates(cut, cfg.horizon, m.freq), mean, q, "champion")
     fc["model"] = np.repeat(chosen, cfg.horizon)
-    act = panel[["sku", "location_id", "date", "qty"]].rename(columns={"qty": "actual"})
-    return fc.merge(act, on=["sku", "location_id", "date"], how="left")
+    T = int(np.searchsorted(m.dates, cut, side="right"))
+    actual = np.full((len(m.keys), cfg.horizon), np.nan)
+    seen = m.cols["qty"][:, T : T + cfg.horizon]
+    actual[:, : seen.shape[1]] = seen  # NaN where the panel has no row, as the merge gave
+    fc["actual"] = actual.ravel()
+    return fc
 
 
 def promote_job(ds: date, settings: Settings | None = None, margin: float = 0.02) -> PromoteResult:
@@ -321,14 +404,14 @@ def promote_job(ds: date, settings: Settings | None = None, margin: float = 0.02
         to its `stockwise.ds` knows the actuals of every earlier cutoff (its score there would be
         in-sample, and no challenger could beat it). Without such a cutoff (trained on the same
         data or later), its own backtest score: the same cutoffs refitted, when the data is the same."""
-        panel = catalog.read_panel(lake.open_lake(settings), ds)
-        cuts = cutoff_dates(to_matrix(panel, "D"), settings.horizon_days, 3, 7)
+        full = read_matrix(lake.open_lake(settings), ds)
+        cuts = cutoff_dates(full, settings.horizon_days, 3, 7)
         seen_to = pd.Timestamp(champ.tags.get("stockwise.ds", "1900-01-01"))
         unseen = [c for c in cuts if c >= seen_to]
         if not unseen:
             log.info("champion v%s was trained on data to %s: its own backtest score", champ.version, seen_to.date())
             return float(champ.tags[DEMAND.metric])
-        return rescore(f"models:/{DEMAND.name}/{champ.version}", panel, unseen, settings.horizon_days, "D", 28)
+        return rescore(f"models:/{DEMAND.name}/{champ.version}", full, unseen, settings.horizon_days, 28)
 
     p = registry.promote(mlflow.MlflowClient(), DEMAND, margin, rescore=on_same_cutoffs)
     return PromoteResult(
