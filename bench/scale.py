@@ -248,7 +248,9 @@ def merge(runs: list[list[dict]]) -> list[dict]:
             into["stages"] += [s for s in r["stages"] if s["job"] not in have]
             into["report_browser"] = into.get("report_browser") or r.get("report_browser")
     out = [by[n] for n in sorted(by)]
+    order = {job: i for i, job in enumerate(("demo_erp", *PLANNING, *TRAINING))}
     for r in out:
+        r["stages"].sort(key=lambda s: order.get(s["job"], len(order)))
         r["planning_dag_s"] = round(sum(s["wall_s"] for s in r["stages"] if s["job"] in PLANNING), 1)
         t = sum(s["wall_s"] for s in r["stages"] if s["job"] in TRAINING)
         r["training_jobs_s"] = round(t, 1) if t else None

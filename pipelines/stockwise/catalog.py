@@ -132,6 +132,17 @@ def panel_parts(
         yield t
 
 
+def panel_schema(store: lake.Store, ds: date) -> pa.Schema:
+    """The columns of the demand panel of `ds` (from its first part's footer; no rows read)."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    part = DEMAND_PANEL.manifest(store, ds)
+    first = sorted(n for n in part.files if n.endswith(".parquet"))[0]
+    return pq.read_schema(io.BytesIO(store.get(part.key(first))))
+
+
 def read_panel(store: lake.Store, ds: date, days: int | None = None, columns: list[str] | None = None) -> pd.DataFrame:
     """The demand panel of `ds`, sorted: all of it, or its last `days` days (and only `columns`).
 

@@ -357,10 +357,25 @@ def test_training_rows_and_season_means_built_in_blocks_equal_their_one_grid_def
     grid = np.meshgrid(np.arange(S), origins, np.arange(1, H + 1), indexing="ij")
     s, o, t = grid[0].ravel(), grid[1].ravel(), (grid[1] + grid[2]).ravel()
     keep = ~np.isnan(obs[s, t]) & ~np.isnan(qty[s, o])
-    for want, got in zip(
-        (s[keep], o[keep], t[keep], obs[s, t][keep]), _training_rows(obs, qty, origins, H, block=500), strict=True
-    ):
-        assert np.array_equal(want, got)
+    every = (s[keep], o[keep], t[keep], obs[s, t][keep])
+    *rows, n = _training_rows(obs, qty, origins, H, block=500)
+    assert n == len(every[0]) and all(np.array_equal(w, g) for w, g in zip(every, rows, strict=True))
+
+    # sampled (max_rows): only the sampled rows are built, and they are those the whole set
+    # sampled afterwards gives (the sample's definition, as it was, below)
+    def recent_first(o, n, half_age, seed):
+        age = np.unique(o, return_inverse=True)[1]
+        w = 1.0 / (1.0 + (age.max() - age) / half_age)
+        lo, hi = 0.0, 1.0 / w.min()
+        for _ in range(50):
+            c = (lo + hi) / 2
+            lo, hi = (c, hi) if np.minimum(1.0, c * w).sum() < n else (lo, c)
+        return np.flatnonzero(np.random.default_rng(seed).random(len(o)) < np.minimum(1.0, hi * w))
+
+    pick = recent_first(every[1].astype(np.int64), 20_000, 26.0, 3)
+    *rows, n = _training_rows(obs, qty, origins, H, block=500, max_rows=20_000, half_age=26.0, seed=3)
+    assert n == len(every[0]) and 19_000 < len(rows[0]) < 21_000
+    assert all(np.array_equal(w[pick], g) for w, g in zip(every, rows, strict=True))
 
     for season, n in ((7, 8), (12, 8), (52, 8)):
         stack = np.full((n, S, T), np.nan)

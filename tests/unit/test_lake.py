@@ -214,11 +214,13 @@ def test_the_forecasters_matrices_built_part_by_part_equal_those_of_the_whole_pa
     catalog.DEMAND_PANEL.write(store, "2025-01-05", files)
     ds = date(2025, 1, 5)
     whole = to_matrix(catalog.read_panel(store, ds), "D")
-    parts = matrix_from_parts(lambda cols: catalog.panel_parts(store, ds, columns=cols), "D")
+    schema = catalog.panel_schema(store, ds)
+    parts = matrix_from_parts(lambda cols: catalog.panel_parts(store, ds, columns=cols), "D", schema)
     assert parts.keys.equals(whole.keys) and parts.dates.equals(whole.dates)
     assert list(parts.cols) == list(whole.cols) == ["qty", "stockout", "lag_7", "dow"]
     for c in whole.cols:
         assert np.array_equal(parts.cols[c], whole.cols[c], equal_nan=True), c
     assert np.isnan(parts.cols["qty"][parts.keys.index[parts.keys["sku"] == "c"], 0]).all()  # before "c" started
-    some = matrix_from_parts(lambda cols: catalog.panel_parts(store, ds, columns=cols), "D", keep=lambda c: c != "dow")
+    read = lambda cols: catalog.panel_parts(store, ds, columns=cols)  # noqa: E731
+    some = matrix_from_parts(read, "D", schema, keep=lambda c: c != "dow")
     assert list(some.cols) == ["qty", "stockout", "lag_7"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stockwise import bars, frequency
+from stockwise import bars, frequency, spark
 from stockwise.erp.files import FilesConnector
 from stockwise.erp.mapping import Mapping, load_mapping
 from stockwise.errors import ConfigError
@@ -102,6 +102,15 @@ def prepare_folder(
     the `horizon` periods after them to forecast (`holdout=False`, `stockwise predict`)."""
     settings = settings or Settings()
     t0 = time.monotonic()
+    spark.prestart(settings, "stockwise-features")  # the JVM starts while the files are read
+    try:
+        return _prepare(data_dir, mapping_path, horizon, panel_builder, settings, cutoffs, model_params, holdout, t0)
+    except BaseException:
+        spark.cancel_prestart()
+        raise
+
+
+def _prepare(data_dir, mapping_path, horizon, panel_builder, settings, cutoffs, model_params, holdout, t0) -> Prepared:
     mapping, sales, items, cov = load_history(data_dir, mapping_path)
     opts = mapping.options
     f = history_frequency(mapping, sales, data_dir)

@@ -73,43 +73,51 @@ def to_matrix(panel: pd.DataFrame, freq: str, columns: list[str] | None = None) 
 
 
 def matrix_from_parts(
-    parts: Callable[[list[str] | None], Iterable[pa.Table]], freq: str, keep: Callable[[str], bool] | None = None
+    parts: Callable[[list[str] | None], Iterable[pa.Table]],
+    freq: str,
+    schema: pa.Schema,
+    keep: Callable[[str], bool] | None = None,
 ) -> Matrix:
     """`to_matrix` of a panel stored in parts (`parts(columns)` yields Arrow tables, e.g.
-    `catalog.panel_parts`), built a part and a column at a time: the matrices equal
-    `to_matrix` of the whole panel read into pandas, without holding that frame (a long panel
-    of 20,000 series x 2 years is 5 GB in pandas and 2.3 times that while read). `keep(column)`:
+    `catalog.panel_parts`; `schema`, the parts' columns), built a part and a column at a time:
+    the matrices equal `to_matrix` of the whole panel read into pandas, without holding that
+    frame (a long panel of 20,000 series x 2 years is 5 GB in pandas and 2.3 times that while
+    read) nor a Python string per row (rows are matched to series by Arrow). `keep(column)`:
     the numeric columns wanted besides qty and stockout (default: all)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    keys_seen, lo, hi, schema = [], None, None, None
+    pairs, lo, hi = [], None, None
     for t in parts([*KEYS, "date"]):  # first pass: the series and the date range
-        keys_seen.append(t.select(KEYS).to_pandas().drop_duplicates())
+        pairs.append(t.group_by(KEYS).aggregate([]).select(KEYS))
         if t.num_rows:
             mm = pc.min_max(t.column("date"))
             lo = mm["min"].as_py() if lo is None else min(lo, mm["min"].as_py())
             hi = mm["max"].as_py() if hi is None else max(hi, mm["max"].as_py())
-    keys = pd.concat(keys_seen, ignore_index=True).drop_duplicates().sort_values(KEYS).reset_index(drop=True)
+    keys = pa.concat_tables(pairs).group_by(KEYS).aggregate([]).select(KEYS).to_pandas()
+    keys = keys.sort_values(KEYS).reset_index(drop=True)
     dates = pd.date_range(lo, hi, freq=freq)
-    index = pd.MultiIndex.from_frame(keys)
-    cols: dict[str, np.ndarray] = {}
-    for t in parts(None):  # second pass: each part's rows into every matrix
-        if schema is None:
-            numeric = [
-                f.name
-                for f in t.schema
-                if f.name not in (*KEYS, "date")
-                and (pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_boolean(f.type))
-                and (keep is None or keep(f.name))
-            ]
-            schema = list(dict.fromkeys(["qty", "stockout", *numeric]))
-            cols = {c: np.full((len(keys), len(dates)), np.nan) for c in schema}
-        s_idx = index.get_indexer(pd.MultiIndex.from_frame(t.select(KEYS).to_pandas()))
+    # a row's series: its sku's and location's positions among the distinct values, then a grid
+    values = {k: pd.Index(keys[k].unique()) for k in KEYS}
+    grid = np.full([len(v) for v in values.values()], -1, dtype=np.int64)
+    grid[tuple(values[k].get_indexer(keys[k]) for k in KEYS)] = np.arange(len(keys))
+    lookup = {k: pa.array(v.to_numpy(dtype=object), pa.string()) for k, v in values.items()}
+    numeric = [
+        f.name
+        for f in schema
+        if f.name not in (*KEYS, "date")
+        and (pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_boolean(f.type))
+        and (keep is None or keep(f.name))
+    ]
+    wanted = list(dict.fromkeys(["qty", "stockout", *numeric]))
+    cols = {c: np.full((len(keys), len(dates)), np.nan) for c in wanted}
+    for t in parts([*KEYS, "date", *(c for c in wanted if c in schema.names)]):  # second pass: the values
+        codes = tuple(pc.index_in(t.column(k), value_set=lookup[k]).to_numpy(zero_copy_only=False) for k in KEYS)
+        s_idx = grid[codes]
         t_idx = dates.get_indexer(pd.DatetimeIndex(t.column("date").to_numpy()))
         if (t_idx < 0).any():
             raise ValueError(f"panel dates are not on a regular {freq} grid")
-        for c in schema:
+        for c in wanted:
             if c in t.column_names:
                 cols[c][s_idx, t_idx] = pc.cast(t.column(c), pa.float64()).to_numpy(zero_copy_only=False)
             elif c == "stockout":  # a panel without stockout flags: never out of stock

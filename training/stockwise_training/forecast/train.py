@@ -214,6 +214,7 @@ class PanelInfo:
                 _infer_schema(head),
                 {"num_rows": rows, "num_elements": rows * width},
             )
+        pa.default_memory_pool().release_unused()
         return cls(dataset, example)
 
 
@@ -228,7 +229,12 @@ def read_matrix(store, ds: date):
     in pandas and its matrices together were 9 GB at 20,000 series)."""
     import pyarrow as pa
 
-    m = matrix_from_parts(lambda columns: catalog.panel_parts(store, ds, columns=columns), "D", keep=model_input)
+    m = matrix_from_parts(
+        lambda columns: catalog.panel_parts(store, ds, columns=columns),
+        "D",
+        catalog.panel_schema(store, ds),
+        keep=model_input,
+    )
     pa.default_memory_pool().release_unused()  # Arrow's allocator keeps what the parts freed
     return m
 
