@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -74,13 +75,54 @@ def spark_session(settings: Settings, app: str = "stockwise") -> SparkSession:
     return builder.getOrCreate()
 
 
-@contextmanager
-def spark_job(settings: Settings, app: str = "stockwise") -> Iterator[SparkSession]:
-    """A session for one job: stopped at the end only if this job started it (tests share one)."""
+_early: dict = {}  # a session being started ahead of its job (see `prestart`)
+
+
+def prestart(settings: Settings, app: str = "stockwise") -> None:
+    """Start the session of the next `spark_job` in the background: the JVM and the session
+    take 4-6 s to start, which a caller overlaps with reading its inputs (`stockwise backtest`).
+    Nothing is started when a session is already active (tests share one); a session that
+    fails to start here is started again, and fails with its error, by `spark_job`."""
+    import threading
+
     from pyspark.sql import SparkSession
 
-    existing = SparkSession.getActiveSession()
-    spark = existing or spark_session(settings, app)
+    if SparkSession.getActiveSession() is not None or "thread" in _early:
+        return
+
+    def start() -> None:
+        try:
+            _early["session"] = spark_session(settings, app)
+        except Exception as e:  # noqa: BLE001 (reported by spark_job, which starts it again in its thread)
+            _early["error"] = e
+
+    _early["thread"] = threading.Thread(target=start, name="spark-prestart", daemon=True)
+    _early["thread"].start()
+
+
+def cancel_prestart() -> None:
+    """Stop a session `prestart` started for a job that will not run (its caller failed first)."""
+    if "thread" in _early:
+        _early.pop("thread").join()
+    _early.pop("error", None)
+    early = _early.pop("session", None)
+    if early is not None:
+        early.stop()
+
+
+@contextmanager
+def spark_job(settings: Settings, app: str = "stockwise") -> Iterator[SparkSession]:
+    """A session for one job: stopped at the end only if this job started it (tests share one),
+    or `prestart` started it for this job."""
+    from pyspark.sql import SparkSession
+
+    if "thread" in _early:
+        _early.pop("thread").join()
+    early = _early.pop("session", None)
+    if "error" in _early:
+        logging.getLogger(__name__).info("the session started ahead failed (%s): starting again", _early.pop("error"))
+    existing = None if early is not None else SparkSession.getActiveSession()
+    spark = early or existing or spark_session(settings, app)
     try:
         yield spark
     finally:

@@ -45,3 +45,16 @@ def test_scale_bench_measures_every_planning_stage_at_two_sizes(tmp_path, capsys
     assert "| build_features |" in printed and "exponent 8->16" in printed and "planning DAG (sum)" in printed
     assert "| train_forecast |" in printed and "training DAG jobs (sum)" in printed
     assert png.stat().st_size > 10_000
+
+    # the same lake's training on a standalone cluster of two one-core workers: every partition
+    # fit is a Spark task, and the event log shows both workers running them
+    spec = importlib.util.spec_from_file_location("spark_cluster", REPO / "bench" / "spark_cluster.py")
+    cluster = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cluster)
+    figures = tmp_path / "cluster.json"
+    assert cluster.main(["--home", str(tmp_path / "w" / "n8"), "--json", str(figures)]) == 0
+    got = json.loads(figures.read_text())
+    assert got["job"]["wall_s"] > 0 and got["summary"]["failed_tasks"] == 0, got
+    assert set(got["summary"]["busy_s"]) == {"worker1", "worker2"}, got["summary"]  # both ran tasks
+    printed = capsys.readouterr().out
+    assert "worker1: tasks / busy s | worker2: tasks / busy s |" in printed, printed
