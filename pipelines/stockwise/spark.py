@@ -183,3 +183,33 @@ def parquet_parts(df) -> list[bytes]:
 
     rows = df.withColumn("_pid", F.spark_partition_id()).mapInArrow(encode, "_pid int, data binary").collect()
     return [r["data"] for r in sorted(rows, key=lambda r: r["_pid"])]
+
+
+def one_slot_per_key(spark: SparkSession, keys) -> dict:
+    """For each of n keys, a distinct integer that Spark's hash partitioning into n partitions
+    sends to a partition of its own.
+
+    `repartition(n, key)` hashes the keys, and n keys hashed into n partitions collide (5 into 5
+    leave about two partitions empty and one task fitting several keys): a column of these slots
+    instead, `repartition(n, slot)`, gives every key its own task. The slots are `id`s of
+    `spark.range` whose `pmod(hash(id), n)` is each bucket in turn: the same Murmur3 hash of a
+    bigint that the executors compute, so a slot column must stay a bigint (int64)."""
+    from pyspark.sql import functions as F
+
+    keys = list(keys)
+    n = len(keys)
+    if n == 0:
+        return {}
+    found: dict[int, int] = {}
+    span = 8 * n
+    while len(found) < n:  # every bucket gets hit within a few n ids (Murmur3 spreads them)
+        rows = (
+            spark.range(0, span)
+            .select("id", F.expr(f"pmod(hash(id), {n})").alias("bucket"))
+            .groupBy("bucket")
+            .agg(F.min("id").alias("id"))
+            .collect()
+        )
+        found = {r["bucket"]: r["id"] for r in rows}
+        span *= 4
+    return {key: found[b] for b, key in enumerate(keys)}

@@ -57,6 +57,43 @@ def test_a_frame_shipped_from_the_driver_keeps_its_values_and_times(spark):
     assert back["n"].isna().tolist() == [False, True] and back["s"].tolist() == ["a", None]
 
 
+@pytest.mark.parametrize("n", [2, 5, 23])
+def test_each_key_gets_a_spark_task_of_its_own(spark, n):
+    """n keys hashed into n partitions collide (one task fits several, others idle): the slots
+    of `one_slot_per_key` send every key to its own task, in a grouped pandas UDF as the
+    partitioned forecaster runs it."""
+    import pandas as pd
+
+    keys = [f"LOC{i:03d}" for i in range(n)]
+    slots = sparkutil.one_slot_per_key(spark, keys)
+    assert sorted(slots) == keys and len(set(slots.values())) == n
+    rows = pd.DataFrame({"key": [k for k in keys for _ in range(4)], "x": 1.0})
+    rows["_slot"] = rows["key"].map(slots).astype("int64")
+
+    def where(key, pdf):
+        from pyspark import TaskContext
+
+        return pd.DataFrame({"key": [key[-1]], "task": [TaskContext.get().partitionId()], "rows": [len(pdf)]})
+
+    out = (
+        spark.createDataFrame(rows)
+        .repartition(n, "_slot")
+        .groupBy("_slot", "key")
+        .applyInPandas(where, "key string, task int, rows int")
+        .toPandas()
+    )
+    assert sorted(out["key"]) == keys and (out["rows"] == 4).all()
+    assert out["task"].nunique() == n  # one key per task: no task fits two while another idles
+    hashed = (
+        spark.createDataFrame(rows)
+        .repartition(n, "key")
+        .groupBy("key")
+        .applyInPandas(where, "key string, task int, rows int")
+    )
+    if n == 5:  # what the names alone did: 5 locations into 5 partitions share tasks
+        assert hashed.toPandas()["task"].nunique() < n
+
+
 @pytest.mark.slow
 def test_the_feature_job_writes_the_same_panel_through_the_driver_as_through_a_shared_folder(
     demo_home, spark, monkeypatch

@@ -60,6 +60,7 @@ def test_partitioned_lightgbm_through_spark_equals_in_process(spark, tmp_path, m
     via_spark = make("lightgbm", **params).fit(m, exog=exog)
     local = make("lightgbm", spark=False, **params).fit(m, exog=exog)
     assert sorted(via_spark.models) == ["L1", "L2"] and "snap" in via_spark.models["L1"].feature_names
+    assert sorted(via_spark.tasks) == ["L1", "L2"] and len(set(via_spark.tasks.values())) == 2  # a task each
     a, qa = via_spark.predict(14)
     b, qb = local.predict(14)
     assert (a >= 0).all() and a.shape == (4, 14)

@@ -25,6 +25,7 @@ from stockwise_training.forecast.panel import KEYS, Matrix, to_matrix
 
 log = logging.getLogger(__name__)
 PART = "_part"
+SLOT = "_slot"  # a bigint per partition that Spark hashes to a task of its own (`one_slot_per_key`)
 _PARQUET = {"index": False, "coerce_timestamps": "us", "allow_truncated_timestamps": True}  # Spark reads no ns
 
 
@@ -141,11 +142,12 @@ class PartitionedLGBM:
             )
         self._collect(m, out, nq)
         log.info(
-            "lightgbm by %s: %d models in %.0fs (slowest partition %.0fs)",
+            "lightgbm by %s: %d models in %.0fs (slowest partition %.0fs)%s",
             self.partition_by,
             len(self.models),
             time.monotonic() - t0,
             out.groupby("part")["seconds"].first().max(),
+            f", in {len(set(self.tasks.values()))} Spark tasks" if self.tasks else "",
         )
         return self
 
@@ -157,7 +159,7 @@ class PartitionedLGBM:
         schema = (
             "part string, sku string, location_id string, k int, mean double, "
             + "".join(f"q{j} double, " for j in range(nq))
-            + "seconds double, model binary"
+            + "seconds double, model binary, task int"
         )
         # the executors read the rows from Parquet files where they share this process's disk
         # (local mode, or STOCKWISE_SPARK_SCRATCH mounted by every executor); otherwise the rows
@@ -178,25 +180,40 @@ class PartitionedLGBM:
                 df.to_parquet(f"{tmp}/{name}.parquet", **_PARQUET)
                 return spark.read.parquet(f"{tmp}/{name}.parquet")
 
-            n_parts = long[PART].nunique()
-            sdf = frame(long, "panel").repartition(n_parts, PART)
+            # one task per partition: hashing the partition names into as many Spark partitions
+            # makes them collide (one task fitting several while others idle), so each name gets
+            # a slot that hashes to a Spark partition of its own, and the groups are (slot, name)
+            slots = sparkutil.one_slot_per_key(spark, sorted(set(long[PART])))
+            n_parts = len(slots)
+
+            def by_slot(df: pd.DataFrame, name: str):
+                df = df.assign(**{SLOT: df[PART].map(slots).astype("int64")})
+                return frame(df, name).repartition(n_parts, SLOT).groupBy(SLOT, PART)
+
+            def tagged(rows: pd.DataFrame) -> pd.DataFrame:
+                from pyspark import TaskContext
+
+                return rows.assign(task=TaskContext.get().partitionId())
+
             if e is None:
 
                 def fn(key, pdf):
-                    return _fit_partition(key[0], pdf, None, freq, params, statics, nq)
+                    return tagged(_fit_partition(key[1], pdf.drop(columns=[SLOT]), None, freq, params, statics, nq))
 
-                res = sdf.groupBy(PART).applyInPandas(fn, schema=schema)
+                res = by_slot(long, "panel").applyInPandas(fn, schema=schema)
             else:
-                edf = frame(e, "exog")
 
                 def fn_with_exog(key, pdf, edf_):
-                    return _fit_partition(key[0], pdf, edf_, freq, params, statics, nq)
+                    pdf, edf_ = pdf.drop(columns=[SLOT]), edf_.drop(columns=[SLOT])
+                    return tagged(_fit_partition(key[1], pdf, edf_, freq, params, statics, nq))
 
-                res = sdf.groupBy(PART).cogroup(edf.groupBy(PART)).applyInPandas(fn_with_exog, schema=schema)
+                res = by_slot(long, "panel").cogroup(by_slot(e, "exog")).applyInPandas(fn_with_exog, schema=schema)
             return res.toPandas()
 
     def _collect(self, m: Matrix, out: pd.DataFrame, nq: int) -> None:
         self.models = {r.part: pickle.loads(r.model) for r in out[out["model"].notna()].itertuples()}
+        # which Spark task fitted each partition (none in-process): one task each, never shared
+        self.tasks = out.groupby("part")["task"].first().to_dict() if "task" in out else {}
         keys = m.keys.astype({"sku": str, "location_id": str})
         s = pd.MultiIndex.from_frame(keys).get_indexer(pd.MultiIndex.from_frame(out[KEYS]))
         h = self.p.horizon
