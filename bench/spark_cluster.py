@@ -110,12 +110,16 @@ def summarize(ev: dict) -> tuple[str, dict]:
         by_stage[t["stage"]][t["worker"]].append((t["end"] - t["start"]) / 1000)
     workers = sorted({t["worker"] for t in ev["tasks"]})
     lines = [
-        "| stage | tasks | stage wall s | " + " | ".join(f"{w}: tasks / busy s" for w in workers) + " |",
-        "|---|---:|---:|" + "---:|" * len(workers),
+        "| stage | tasks | stage wall s | "
+        + " | ".join(f"{w}: tasks / busy s" for w in workers)
+        + " | each task s (stages of at most 12) |",
+        "|---|---:|---:|" + "---:|" * len(workers) + "---|",
     ]
     for sid in sorted(by_stage, key=lambda k: tuple(map(int, k.split(".")))):
         st = ev["stages"].get(sid, {"name": "?", "tasks": sum(len(v) for v in by_stage[sid].values()), "wall_s": 0})
         cells = [f"{len(by_stage[sid][w])} / {sum(by_stage[sid][w]):.1f}" for w in workers]
+        each = sorted((d for w in workers for d in by_stage[sid][w]), reverse=True)
+        cells.append(", ".join(f"{d:.0f}" for d in each) if len(each) <= 12 else "–")  # a straggler shows here
         lines.append(f"| {sid} {st['name']} | {st['tasks']} | {st['wall_s']:.1f} | " + " | ".join(cells) + " |")
     app_s = sum(ev["apps_s"])
     busy = {w: round(sum((t["end"] - t["start"]) / 1000 for t in ev["tasks"] if t["worker"] == w), 1) for w in workers}

@@ -82,6 +82,14 @@ def postgres_url() -> str:
 
 
 @pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A Redis server: the one on 127.0.0.1:6379 if it answers, else a private one we start."""
+    from support.redis import ensure_redis
+
+    return ensure_redis()
+
+
+@pytest.fixture(scope="session")
 def s3_endpoint():
     """moto's S3-compatible server on a free loopback port, spoken to over HTTP."""
     from support.s3 import start_s3

@@ -88,6 +88,14 @@ REPORTS = Dataset("reports", "index.html", "the planner report and its Excel exp
 SHELF_IMAGES = Dataset("shelf/images", None, "shelf photos and the planogram", shared_input=True)
 SHELF_COUNTS = Dataset("shelf/counts", "counts.parquet", "facings counted per store x sku", shared_input=True)
 SHELF_FINDINGS = Dataset("shelf/findings", "findings.parquet", "counts reconciled with the book", shared_input=True)
+EVENTS = Dataset("events/stock", None, "the day's stock events, a Parquet file per micro-batch, each id once")
+EVENTS_QUARANTINE = Dataset("events/quarantine", None, "events that could not be read, with why, a file per batch")
+INTRADAY = Dataset(
+    "plans_intraday",
+    "lines.parquet",
+    "the day's intraday revisions of the plan in force: the lines the stock events added",
+    keep_history=True,
+)
 
 OVERRIDES_FILE = "config/overrides.csv"  # planner overrides kept in the lake (not partitioned)
 FAILURES = "runs/failures"  # one record per task that failed for good (see stockwise.alerts)

@@ -44,6 +44,30 @@ def cmd_demo_erp(a: argparse.Namespace) -> dict:
     }
 
 
+def cmd_demo_events(a: argparse.Namespace) -> dict:
+    from datetime import timedelta
+
+    from stockwise.erp import demo_events
+    from stockwise.eventqueue import EventQueue
+    from stockwise.settings import Settings
+
+    s = Settings()
+    day, moves = demo_events.read_movements(s.erp, a.day)
+    to = a.to or day + timedelta(days=1)
+    evs = demo_events.as_events(moves, to, seed=a.seed)
+    logging.getLogger(__name__).info(
+        "replaying %d movements of %s as %d events of %s at %s", len(moves), day, len(evs), to, a.speed or "full speed"
+    )
+    out = demo_events.replay(EventQueue(s.events_url, stream=s.events_stream), evs, a.speed, limit=a.limit)
+    return {"replayed": day, "as_of": to, "movements": len(moves), **out, "queue": mask_url(s.events_url)}
+
+
+def cmd_stock_events(a: argparse.Namespace) -> dict:
+    from stockwise.orchestration import call
+
+    return call("stock_events", a.ds, lock=None)
+
+
 def cmd_job(a: argparse.Namespace) -> dict:
     from stockwise.orchestration import call
 
@@ -365,6 +389,18 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--end", type=_date, default=date(2025, 12, 31), help="last day of history")
     d.add_argument("--seed", type=int, default=7, help="random seed: the same seed writes the same ERP")
     d.set_defaults(func=cmd_demo_erp)
+
+    e = sub.add_parser("demo-events", help="replay a day of the demo ERP's movements as stock events on the queue")
+    e.add_argument("--day", type=_date, default=None, help="the day replayed (default: the ERP's last day)")
+    e.add_argument("--to", type=_date, default=None, help="the day the events are dated (default: the day after)")
+    e.add_argument("--speed", type=float, default=0.0, help="times real time (60: an hour a minute; 0: at once)")
+    e.add_argument("--limit", type=int, default=None, help="send at most this many events")
+    e.add_argument("--seed", type=int, default=0, help="seed of the split of each day's sales")
+    e.set_defaults(func=cmd_demo_events)
+
+    se = sub.add_parser("stock-events", help="take the queued stock events and replan what they touched (intraday)")
+    se.add_argument("--ds", type=_date, required=True, help="the run's date (its events are replanned too)")
+    se.set_defaults(func=cmd_stock_events)
 
     from stockwise.jobs import PLANNING
 

@@ -9,7 +9,9 @@ in the metadata database or a secrets backend and edited in the UI (Admin > Conn
   `extra` `{"lake_url": "s3://bucket/prefix", "endpoint_url": "...", "region_name": "..."}`; or
   `extra` `{"lake_url": "/a/folder"}` for a folder every worker mounts;
 - `stockwise_mlflow`: the tracking server. `conn_type` http: schema = http or https, host, port,
-  login and password for MLflow's basic-auth app.
+  login and password for MLflow's basic-auth app;
+- `stockwise_events`: the Redis of the stock-event queue. `conn_type` redis: host, port,
+  password, `extra` `{"db": 0}`; the `stock_events` DAG's trigger listens through it too.
 
 A task turns them into the `STOCKWISE_*` (and `MLFLOW_TRACKING_*`) variables the jobs read, but
 never over a variable that is already set: `STOCKWISE_*` stays the override. This module only maps
@@ -21,8 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-ERP, LAKE, MLFLOW = "stockwise_erp", "stockwise_lake", "stockwise_mlflow"
-NAMES = (ERP, LAKE, MLFLOW)
+ERP, LAKE, MLFLOW, EVENTS = "stockwise_erp", "stockwise_lake", "stockwise_mlflow", "stockwise_events"
+NAMES = (ERP, LAKE, MLFLOW, EVENTS)
 
 _SQLALCHEMY_DRIVERS = {"postgres": "postgresql+psycopg2", "postgresql": "postgresql+psycopg2", "mysql": "mysql+pymysql"}
 
@@ -99,10 +101,22 @@ def mlflow_env(conn: ConnectionLike) -> dict[str, str]:
     return env
 
 
+def events_url(conn: ConnectionLike) -> str:
+    """A redis:// URL of the connection (host, port, password, extra `db`)."""
+    from urllib.parse import quote
+
+    if not conn.host:
+        raise ConnectionError_(f"connection {EVENTS}: host is required")
+    auth = f":{quote(conn.password, safe='')}@" if conn.password else ""
+    db = (conn.extra_dejson or {}).get("db", 0)
+    return f"redis://{auth}{conn.host}:{conn.port or 6379}/{int(db)}"
+
+
 _MAPPERS: dict[str, Callable[[Any], dict[str, str]]] = {
     ERP: lambda c: {"STOCKWISE_ERP_URL": erp_url(c)},
     LAKE: lake_env,
     MLFLOW: mlflow_env,
+    EVENTS: lambda c: {"STOCKWISE_EVENTS_URL": events_url(c)},
 }
 
 

@@ -373,6 +373,38 @@ def write_partition(
     return commit_partition(store, stage_partition(store, dataset, ds, files, meta), keep_history)
 
 
+def append_partition(
+    store: Store, dataset: str, ds: str, files: dict[str, bytes], meta: dict[str, Any] | None = None
+) -> Partition:
+    """A new version of `dataset/ds=<ds>` holding the current version's files and `files`
+    (new names only: an appended file never replaces one). The older files are not copied:
+    the new manifest points at them, so every version is kept (`keep_history`). Appends
+    to one partition must not run at once (the caller holds a lock); the manifest is written
+    last, so a reader sees the whole append or none of it."""
+    if not files:
+        raise LakeError(f"refusing an empty append to {dataset}/ds={ds}")
+    old = read_manifest(store, dataset, ds) if has_partition(store, dataset, ds) else None
+    carried = dict(old.files) if old else {}
+    clash = sorted(set(carried) & set(files))
+    if clash:
+        raise LakeError(f"{dataset}/ds={ds} already holds {clash}: an append adds files, it never replaces one")
+    digest = hashlib.sha256()
+    for name in sorted({**carried, **files}):
+        digest.update(name.encode())
+        sha = bytes.fromhex(carried[name]["sha256"]) if name in carried else hashlib.sha256(files[name]).digest()
+        digest.update(sha)
+    version = digest.hexdigest()[:16]
+    prefix = partition_prefix(dataset, ds)
+    entries = dict(carried)
+    for name in sorted(files):
+        key = f"{prefix}/v={version}/{name}"
+        store.put(key, files[name])
+        entries[name] = {"key": key, "bytes": len(files[name]), "sha256": hashlib.sha256(files[name]).hexdigest()}
+    part = Partition(dataset, ds, version, entries, {**(old.meta if old else {}), **(meta or {})})
+    store.put(f"{prefix}/v={version}/{PENDING}", _manifest_bytes(part))
+    return commit_partition(store, part, keep_history=True)
+
+
 def _manifest_bytes(part: Partition) -> bytes:
     m = {"dataset": part.dataset, "ds": part.ds, "version": part.version, "files": part.files, "meta": part.meta}
     return json.dumps(m, indent=2, sort_keys=True, default=str).encode()

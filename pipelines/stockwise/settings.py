@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     anomaly_train_series: int = Field(
         default=2_000, ge=50, description="Series the anomaly model trains and is evaluated on (a seeded sample)."
     )
+    events_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        description="Redis holding the stock-event stream (and the channel that wakes the stock_events DAG).",
+    )
+    events_stream: str = Field(default="stockwise:events", description="The Redis stream of stock events.")
+    events_batch: int = Field(default=20_000, ge=1, description="Stock events one intraday run takes at most.")
+    short_receipt_share: float = Field(
+        default=0.10, gt=0, lt=1, description="A receipt this share short of what was expected is an exception."
+    )
     shelf_epochs: int = Field(default=60, ge=1, description="YOLO epochs of the weekly shelf retrain.")
     shelf_images: int = Field(default=160, ge=4, description="Synthetic training images of the shelf retrain.")
     shelf_imgsz: int = Field(default=320, ge=32)

@@ -188,6 +188,7 @@ class Stack:
             "MLFLOW_TRACKING_USERNAME": sec["MLFLOW_ADMIN_USER"],
             "MLFLOW_TRACKING_PASSWORD": sec["MLFLOW_ADMIN_PASSWORD"],
             "STOCKWISE_SPARK_MASTER": self.spark_master,
+            "STOCKWISE_EVENTS_URL": self.redis_url,
         }
 
 
@@ -656,10 +657,13 @@ def airflow_env(st: Stack, extra: dict[str, str] | None = None) -> dict[str, str
 
 
 def _connections(st: Stack) -> list[dict[str, Any]]:
+    from urllib.parse import unquote, urlsplit
+
     from sqlalchemy.engine import make_url
 
     sec = st.secrets()
     erp = make_url(st.db_url("erp"))
+    ev = urlsplit(st.redis_url)
     return [
         {
             "connection_id": "stockwise_erp",
@@ -680,6 +684,15 @@ def _connections(st: Stack) -> list[dict[str, Any]]:
                 {"lake_url": f"s3://{LAKE_BUCKET}/lake", "endpoint_url": st.s3, "region_name": "us-east-1"}
             ),
             "description": "Stockwise: the lake (S3)",
+        },
+        {
+            "connection_id": "stockwise_events",
+            "conn_type": "redis",
+            "host": ev.hostname,
+            "port": ev.port or 6379,
+            "password": unquote(ev.password) if ev.password else None,
+            "extra": json.dumps({"db": int(ev.path.strip("/") or 0)}),
+            "description": "Stockwise: the Redis of the stock-event queue (the stock_events DAG listens on it)",
         },
         {
             "connection_id": "stockwise_mlflow",

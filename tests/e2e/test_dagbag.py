@@ -83,3 +83,17 @@ def test_shelf_vision_dag_structure(bag):
     # counting runs on the days the retrain is skipped
     assert dag.get_task("count_facings").trigger_rule == "none_failed"
     assert set(dag.params) == {"retrain", "promotion_margin", "run_date"}
+
+
+def test_stock_events_dag_is_woken_by_the_queue_and_swept_every_quarter_hour(bag):
+    dag = bag.dags["stock_events"]
+    assert dag.task_ids == ["replan"] and dag.max_active_runs == 1
+    asset = dag.timetable.asset_condition
+    assert asset.uri == "stockwise://events/stock"
+    (watcher,) = asset.watchers
+    path, kwargs = watcher.trigger.serialize()  # MessageQueueTrigger resolved to the redis+pubsub provider's
+    assert path == "airflow.providers.redis.triggers.redis_await_message.AwaitMessageTrigger"
+    # the channel the queue announces on, through the connection the job reads too, polled fast
+    assert kwargs["channels"] == ["stockwise:events:wake"] and kwargs["redis_conn_id"] == "stockwise_events"
+    assert kwargs["poll_interval"] <= 1
+    assert dag.timetable.timetable.expression == "*/15 * * * *"  # the sweep: a lost wake-up delays, never loses

@@ -149,7 +149,7 @@ def test_the_planning_dag_runs_on_celery_with_postgres_s3_and_the_spark_cluster(
     api = stack.Api(st)
     path = f"/api/v2/dags/inventory_planning/dagRuns/{urllib.parse.quote(run_id, safe='')}"
     log = json.dumps(api.call(f"{path}/taskInstances/extract/logs/1")["content"])
-    assert "settings from Airflow connections stockwise_erp, stockwise_lake, stockwise_mlflow" in log
+    assert "settings from Airflow connections stockwise_erp, stockwise_events, stockwise_lake, stockwise_mlflow" in log
     # the features ran on the standalone cluster, spread over both workers
     apps = [a for a in _spark(st)["completedapps"] if a["name"] == "stockwise-features"]
     assert apps and apps[0]["cores"] == 2
@@ -244,3 +244,106 @@ def test_training_registers_in_the_mlflow_server_with_s3_artifacts_and_the_new_c
     served = api.call(f"{path}/xcomEntries/return_value")["value"]
     served = served if isinstance(served, dict) else json.loads(served)
     assert served["is_baseline"] is False and not served["fallback"]
+
+
+def _events_in_lake(st: stack.Stack, day: date) -> list[str]:
+    from stockwise import lake
+    from stockwise.catalog import EVENTS
+    from stockwise.settings import Settings
+
+    env = st.stockwise_env()
+    s = Settings(
+        lake_url=env["STOCKWISE_LAKE_URL"],
+        s3_endpoint_url=env["STOCKWISE_S3_ENDPOINT_URL"],
+        aws_access_key_id=env["STOCKWISE_AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["STOCKWISE_AWS_SECRET_ACCESS_KEY"],
+    )
+    store = lake.open_official(s)
+    return sorted(EVENTS.read(store, day)["id"]) if EVENTS.exists(store, day) else []
+
+
+def _intraday(st: stack.Stack) -> list[tuple]:
+    eng = sa.create_engine(st.db_url("erp"))
+    with eng.connect() as c:
+        rows = c.execute(
+            sa.text(
+                "SELECT plan_id, sku, location_id, qty FROM purchase_requisitions"
+                " WHERE plan_id LIKE :p ORDER BY 1, 2, 3"
+            ),
+            {"p": "SW-%-r%"},
+        ).all()
+    eng.dispose()
+    return [tuple(r) for r in rows]
+
+
+def _asset_runs(st: stack.Stack, api: stack.Api) -> list[dict]:
+    return [r for r in stack.runs_of(st, "stock_events", api) if r.get("run_type") == "asset_triggered"]
+
+
+def _wait_asset_run(st: stack.Stack, api: stack.Api, seen: int, timeout: float = 240) -> dict:
+    """The first asset-triggered run after the `seen` ones, once it has ended."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = _asset_runs(st, api)
+        if len(runs) > seen:
+            first_new = sorted(runs, key=lambda r: r["run_after"])[seen]
+            return stack.wait_run(st, "stock_events", first_new["dag_run_id"], timeout, api)
+        time.sleep(2)
+    raise AssertionError(f"no stock_events run was triggered by the queue within {timeout:.0f}s")
+
+
+def test_stock_events_on_the_queue_replan_only_the_positions_they_touch(st):
+    """An event published to Redis wakes the stock_events DAG through the real triggerer
+    (AssetWatcher + MessageQueueTrigger) and scheduler; the run, on the Celery worker, replans
+    exactly the touched positions; the same events again change nothing; a burst is kept once."""
+    import redis
+
+    from stockwise.eventqueue import CHANNEL, EventQueue
+
+    api = stack.Api(st)
+    if not _requisitions(st):  # the plan in force of DS (the planning test made it; alone, make it)
+        rid = stack.trigger(st, "inventory_planning", DS, api=api)
+        assert stack.wait_run(st, "inventory_planning", rid, 1200)["state"] == "success"
+    api.call("/api/v2/dags/stock_events", "PATCH", {"is_paused": False})
+    r = redis.Redis.from_url(st.redis_url)
+    deadline = time.monotonic() + 180
+    while dict(r.pubsub_numsub(CHANNEL)).get(CHANNEL.encode(), 0) < 1:  # the triggerer listens
+        assert time.monotonic() < deadline, "the triggerer never subscribed to the wake channel"
+        time.sleep(2)
+    queue = EventQueue(st.redis_url)
+    day = date(2026, 1, 1)
+    (sku, loc, _), (sku2, loc2, _) = _requisitions(st)[:2]
+
+    def event(i: int, s: str, lc: str, qty: float, minute: int = 0) -> str:
+        at = f"{day}T{9 + minute // 60:02d}:{minute % 60:02d}:00+00:00"
+        return json.dumps(
+            {"v": 1, "id": f"t{i}", "kind": "movement", "sku": s, "location_id": lc, "qty": qty, "at": at}
+        )
+
+    # a large sale empties the first position; a small one touches the second
+    batch = [event(1, sku, loc, -10_000.0), event(2, sku2, loc2, -1.0)]
+    seen = len(_asset_runs(st, api))
+    queue.publish(batch)
+    assert _wait_asset_run(st, api, seen)["state"] == "success"
+    assert _events_in_lake(st, day) == ["t1", "t2"]
+    first = _intraday(st)
+    assert first and {(s, lc) for _, s, lc, _ in first} <= {(sku, loc), (sku2, loc2)}, first
+    assert (sku, loc) in {(s, lc) for _, s, lc, _ in first}  # the emptied position is ordered again
+    assert {p for p, *_ in first} == {f"SW-{DS}-r1"}
+    # the same events again (a replay at the source): a run, and nothing changes
+    seen = len(_asset_runs(st, api))
+    queue.publish(batch)
+    assert _wait_asset_run(st, api, seen)["state"] == "success"
+    assert _events_in_lake(st, day) == ["t1", "t2"] and _intraday(st) == first
+    # a burst of 300 events: each kept once, in far fewer runs than events
+    seen = len(_asset_runs(st, api))
+    burst = [event(100 + i, sku2, loc2, 0.0, minute=i % 600) for i in range(300)]
+    for i in range(0, 300, 20):
+        queue.publish(burst[i : i + 20])
+    deadline = time.monotonic() + 300
+    while len(_events_in_lake(st, day)) < 302:
+        assert time.monotonic() < deadline, f"the burst was not all kept: {len(_events_in_lake(st, day))} of 302"
+        time.sleep(3)
+    assert len(set(_events_in_lake(st, day))) == 302 and _intraday(st) == first
+    assert len(_asset_runs(st, api)) - seen < 15 + 1  # 15 wake-ups, folded into fewer runs
+    assert queue.backlog() == 0

@@ -72,3 +72,16 @@ def test_an_unusable_connection_says_which_and_what_is_missing():
         {"stockwise_erp": Conn("x", extra=json.dumps({"sqlalchemy_url": "sqlite:///e.db"}))}, {}
     )
     assert env == {"STOCKWISE_ERP_URL": "sqlite:///e.db"}
+
+
+def test_the_events_connection_gives_the_redis_url_of_the_queue():
+    env = connections.environment(
+        {"stockwise_events": Conn("redis", "10.0.0.5", password="r/p w", port=6380, extra='{"db": 3}')}, {}
+    )
+    assert env == {"STOCKWISE_EVENTS_URL": "redis://:r%2Fp%20w@10.0.0.5:6380/3"}
+    import redis
+
+    kw = redis.connection.parse_url(env["STOCKWISE_EVENTS_URL"])  # redis-py reads back what the connection holds
+    assert (kw["password"], kw["host"], kw["port"], kw["db"]) == ("r/p w", "10.0.0.5", 6380, 3)
+    with pytest.raises(connections.ConnectionError_, match="stockwise_events.*host"):
+        connections.environment({"stockwise_events": Conn("redis")}, {})
