@@ -187,7 +187,7 @@ class PartitionedLGBM:
             n_parts = len(slots)
 
             def by_slot(df: pd.DataFrame, name: str):
-                df = df.assign(**{SLOT: df[PART].map(slots).astype("int64")})
+                df[SLOT] = df[PART].map(slots).astype("int64")  # in place: the frame is this fit's own
                 return frame(df, name).repartition(n_parts, SLOT).groupBy(SLOT, PART)
 
             def tagged(rows: pd.DataFrame) -> pd.DataFrame:
