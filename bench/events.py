@@ -15,6 +15,7 @@ still queued when publishing stopped, and the throughput. The stack is stopped a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import sys
@@ -138,19 +139,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default=None, help="write the figures here")
     a = ap.parse_args(argv)
     home = Path(a.home or tempfile.mkdtemp(prefix="stockwise-events-bench-"))
-    print(f"[events] starting the stack in {home}", flush=True)
-    st = stack.up(home, prefix="swbench_events", demo=(a.skus, a.stores, 150, 7, DS), worker_memory="1g")
+    running = False
+    with contextlib.suppress(stack.StackError):  # no stack there yet
+        running = any(stack.alive(s) for s in stack.Stack.load(home.resolve()).services.values())
+    if running:  # a stack already up under --home: used as it is, and left running
+        print(f"[events] using the running stack in {home}", flush=True)
+        st = stack.Stack.load(home.resolve())
+    else:
+        print(f"[events] starting the stack in {home}", flush=True)
+        off = {"AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False"}  # on below, once the nightly DAGs are paused
+        st = stack.up(home, "swbench_events", (a.skus, a.stores, 150, 7, DS), worker_memory="1g", airflow_extra=off)
     rows = []
     try:
         api = stack.Api(st)
-        rid = stack.trigger(st, "inventory_planning", DS, api=api)
-        if stack.wait_run(st, "inventory_planning", rid, 1800, api)["state"] != "success":
-            raise SystemExit("the planning run failed: no plan in force to replan")
         from stockwise.catalog import PLANS
 
         store = _lake(st)
+        if not PLANS.exists(store, DS):
+            rid = stack.trigger(st, "inventory_planning", DS, api=api)
+            if stack.wait_run(st, "inventory_planning", rid, 1800, api)["state"] != "success":
+                raise SystemExit("the planning run failed: no plan in force to replan")
         plan = PLANS.read(store, DS, "all_positions.parquet")
         positions = list(zip(plan["sku"].astype(str), plan["location_id"].astype(str), strict=True))
+        for dag_id in ("inventory_planning", "model_training", "shelf_vision"):  # the demo ends on DS
+            api.call(f"/api/v2/dags/{dag_id}", "PATCH", {"is_paused": True})
+        stack.set_schedule(st, True)
         api.call("/api/v2/dags/stock_events", "PATCH", {"is_paused": False})
         import redis
 
@@ -168,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[events]   {json.dumps(row)}", flush=True)
             rows.append(row)
     finally:
-        stack.down(home, purge=True)
+        if not running:
+            stack.down(home, purge=True)
     print(
         "| events/min | events | kept | runs | p50 s | p95 s | max s | queued at stop | drained in s | throughput/min |"
     )

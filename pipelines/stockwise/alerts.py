@@ -69,7 +69,36 @@ def task_failed(
 
 
 def _headline(record: dict) -> str:
-    return f"Stockwise: {record['dag_id']}.{record['task_id']} failed for {record['ds']}"
+    return record.get("headline") or f"Stockwise: {record['dag_id']}.{record['task_id']} failed for {record['ds']}"
+
+
+def intraday_revision(settings: Settings, revision: dict, lines, exceptions) -> dict:
+    """What an intraday revision raised that cannot wait (urgent lines, a position below its
+    safety stock, an A item out of stock, a short receipt), to the on-call's webhook and e-mail
+    within the run; the ERP already has them as requisitions and planning exceptions."""
+    urgent = lines[lines["urgent"]] if len(lines) else lines
+    detail = [f"urgent: order {r.order_qty:g} of {r.sku} at {r.location_id} ({r.reason})" for r in urgent.itertuples()]
+    detail += [f"{r.kind}: {r.sku} at {r.location_id}: {r.detail}" for r in exceptions.itertuples()]
+    record = {
+        "headline": f"Stockwise: intraday revision {revision['plan_id']} for {revision['day']}: "
+        f"{len(urgent)} urgent line(s), {len(exceptions)} exception(s)",
+        "ds": revision["day"],
+        "dag_id": "stock_events",
+        "task_id": "replan",
+        "plan_id": revision["plan_id"],
+        "version": revision["version"],
+        "error": "\n".join(detail[:50]) + (f"\n... and {len(detail) - 50} more" if len(detail) > 50 else ""),
+    }
+    record["sent"] = []
+    if settings.alert_webhook_url and notify(settings.alert_webhook_url.get_secret_value(), record):
+        record["sent"].append("webhook")
+    if (
+        settings.alert_email_to
+        and settings.smtp_url
+        and email(settings.smtp_url.get_secret_value(), settings.alert_email_from, settings.alert_email_to, record)
+    ):
+        record["sent"].append("e-mail")
+    return record
 
 
 def email(smtp_url: str, sender: str, to: str, record: dict, timeout: float = 20.0) -> bool:

@@ -28,8 +28,8 @@ from datetime import date, timedelta
 
 import pandas as pd
 
+from stockwise import alerts, faults, lake, runlock
 from stockwise import events as ev
-from stockwise import faults, lake, runlock
 from stockwise.catalog import EVENTS, EVENTS_QUARANTINE, INTRADAY, PLANS
 from stockwise.erp.connect import connect
 from stockwise.errors import StockwiseError
@@ -206,6 +206,9 @@ def replan_day(store, conn, day: date, settings: Settings) -> dict | None:
     conn.commit_plan(pid, day, part.version, lines, new_exc, published_by="stockwise intraday")
     faults.point(settings, "intraday.after_erp_commit")
     lake.commit_partition(store, part, keep_history=True)
+    out = {**meta, "version": part.version, "day": day.isoformat()}
+    if meta["urgent"] or len(new_exc):
+        out["alerted"] = alerts.intraday_revision(settings, out, lines, new_exc)["sent"]
     log.warning(
         "intraday revision %s of %s: %d line(s) (%d urgent), %d new exception(s), from %d event(s)",
         pid,
@@ -215,7 +218,7 @@ def replan_day(store, conn, day: date, settings: Settings) -> dict | None:
         len(new_exc),
         len(events),
     )
-    return {**meta, "version": part.version, "day": day.isoformat()}
+    return out
 
 
 def _heal(store, conn, day: date, p: date) -> int:

@@ -796,6 +796,31 @@ def restart_worker(st: Stack) -> dict[str, Any]:
     return svc
 
 
+def set_schedule(st: Stack, on: bool) -> dict[str, Any]:
+    """Let the scheduler start scheduled and asset-triggered runs (`on`), or only what is
+    triggered by hand (the stack's default: the demo's history ends on --end, so a run for today
+    would fail as stale data). The scheduler restarts with the setting; the DAGs that should not
+    run by themselves stay paused. Event-driven DAGs (`stock_events`) need it on."""
+    saved = st.dir / "airflow-extra.json"
+    extra = json.loads(saved.read_text()) if saved.exists() else {}
+    extra["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "True" if on else "False"
+    saved.write_text(json.dumps(extra))
+    old = st.services.get("airflow-scheduler")
+    if old and alive(old):
+        stop_service(old)
+    cmd = [str(BIN / "airflow"), *AIRFLOW_COMMANDS["scheduler"]]
+    svc = start(st, "airflow-scheduler", cmd, base_env() | airflow_env(st), cwd=st.dir / "airflow")
+    st.save()
+
+    def healthy() -> bool:
+        h = http_json(f"{st.airflow}/api/v2/monitor/health")
+        return h.get("scheduler", {}).get("status") == "healthy"
+
+    wait_for("the Airflow scheduler", healthy, 120, svc["log"], svc)
+    say(f"the scheduler {'starts scheduled and asset-triggered runs' if on else 'runs only what is triggered'}")
+    return svc
+
+
 def _wait_worker_ready(svc: dict[str, Any], offset: int = 0) -> None:
     def ready() -> bool:
         with open(svc["log"], "rb") as f:
@@ -1020,6 +1045,11 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--ds", type=date.fromisoformat, default=date(2025, 12, 31))
     sub.add_parser("status", help="which of the stack's processes run")
     sub.add_parser("restart-worker", help="start the Celery worker again")
+    sc = sub.add_parser("schedule", help="let the scheduler start scheduled and event-driven runs (on), or not (off)")
+    sc.add_argument("state", choices=["on", "off"])
+    ev = sub.add_parser("events", help="replay a day of the demo ERP's movements as stock events on the stack's queue")
+    ev.add_argument("--speed", type=float, default=60.0, help="times real time (0: at once)")
+    ev.add_argument("--limit", type=int, default=None, help="send at most this many events")
     a = p.parse_args(argv)
     try:
         if a.command == "up":
@@ -1035,6 +1065,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name:24s} {'running' if ok else 'stopped'}")
         elif a.command == "restart-worker":
             restart_worker(Stack.load(a.home.resolve()))
+        elif a.command == "schedule":
+            set_schedule(Stack.load(a.home.resolve()), a.state == "on")
+        elif a.command == "events":
+            st = Stack.load(a.home.resolve())
+            cmd = [str(BIN / "stockwise"), "demo-events", "--speed", str(a.speed)]
+            cmd += ["--limit", str(a.limit)] if a.limit else []
+            return subprocess.run(cmd, env=base_env() | st.stockwise_env(), check=False).returncode
     except (StackError, subprocess.CalledProcessError) as e:
         say(f"error: {e}")
         return 1

@@ -17,6 +17,7 @@ from stockwise import intraday, lake
 from stockwise.catalog import EVENTS, EVENTS_QUARANTINE, INTRADAY, PLANS
 from stockwise.eventqueue import EventQueue
 from stockwise.settings import Settings
+from support.smtp import SmtpServer
 
 PLAN_DAY = date(2025, 12, 31)
 # a run in its own process, with a short lease on the lock (a killed run holds it until then)
@@ -101,7 +102,13 @@ def test_events_are_kept_once_and_the_touched_positions_replanned_as_a_revision(
             json.dumps({"v": 2, "id": "x", "kind": "count"}),
         ]
     )
-    r = intraday.run(DAY, s)
+    with SmtpServer() as smtp:  # what cannot wait reaches the on-call within the run
+        r = intraday.run(DAY, Settings(alert_email_to="oncall@shop.example", smtp_url=smtp.url))
+    ((_, mail),) = smtp.messages
+    subject = " ".join(str(mail["Subject"]).split())  # a long subject is folded over two lines
+    assert subject == "Stockwise: intraday revision SW-2025-12-31-r1 for 2026-01-01: 1 urgent line(s), 2 exception(s)"
+    body = mail.get_payload(decode=True).decode()
+    assert "urgent: order 13 of B at S01" in body and "short_receipt: D at S02: receipt PO9: 5 of 10" in body
     assert (r.read, r.new_events, r.duplicates, r.quarantined) == (6, 3, 1, 2), r
     assert r.backlog == 0  # acknowledged: nothing left in the stream's group
     kept = EVENTS.read(store, DAY)
