@@ -28,12 +28,12 @@ import pendulum
 from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
 from airflow.sdk import Asset, AssetOrTimeSchedule, AssetWatcher, CronTriggerTimetable, dag, task
 
-from stockwise.eventqueue import CHANNEL
+from stockwise.eventqueue import configured_channel
 from stockwise.orchestration import OWNER, call_from_airflow, failure_callback, owner_links, retry_delay
 
 # poll the channel every half second (the trigger's default, 60 s, would be most of the latency)
 WAKE = MessageQueueTrigger(
-    scheme="redis+pubsub", channels=[CHANNEL], redis_conn_id="stockwise_events", poll_interval=0.5
+    scheme="redis+pubsub", channels=[configured_channel()], redis_conn_id="stockwise_events", poll_interval=0.5
 )
 STOCK_EVENTS = Asset("stockwise://events/stock", watchers=[AssetWatcher(name="stock_events_queue", trigger=WAKE)])
 

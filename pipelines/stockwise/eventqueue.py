@@ -32,6 +32,14 @@ def wake_channel(stream: str = STREAM) -> str:
 CHANNEL = wake_channel()
 
 
+def configured_channel() -> str:
+    """The wake channel of the stream the settings name (`STOCKWISE_EVENTS_STREAM`): what the
+    `stock_events` DAG listens on, so the DAG processor needs the same setting as the workers."""
+    from stockwise.settings import Settings
+
+    return wake_channel(Settings().events_stream)
+
+
 @dataclass(frozen=True)
 class Message:
     id: str  # the stream entry's id (time-ordered)
