@@ -80,40 +80,7 @@ def run(ds: date, settings: Settings | None = None, consumer: str = "stockwise")
     out = IntradayResult()
     with runlock.held(store, LOCK, runlock.cli_owner(), lease_s=LEASE_S, wait_s=2 * LEASE_S):
         msgs = queue.read(consumer, count=settings.events_batch)
-        out.read = len(msgs)
-        good, bad = [], []
-        for m in msgs:
-            try:
-                good.append((m.id, ev.parse(m.data)))
-            except ev.BadEvent as e:
-                bad.append({"stream_id": m.id, "raw": m.data.decode("utf-8", "replace")[:2000], "error": str(e)})
-        if bad:
-            out.quarantined = len(bad)
-            name = f"batch-{bad[0]['stream_id']}.parquet"
-            if not _has_file(store, EVENTS_QUARANTINE, ds, name):
-                lake.append_partition(
-                    store, EVENTS_QUARANTINE.path, ds.isoformat(), {name: lake.parquet_bytes(pd.DataFrame(bad))}
-                )
-            log.warning("%d stock event(s) quarantined, e.g. %s: %s", len(bad), bad[0]["stream_id"], bad[0]["error"])
-        frame = ev.frame([e for _, e in good])
-        frame["stream_id"] = [i for i, _ in good]
-        days = sorted(set(frame["at"].dt.date)) if len(frame) else []
-        for day in days:
-            batch = frame[frame["at"].dt.date == day]
-            seen = EVENTS.read(store, day) if EVENTS.exists(store, day) else None
-            new = ev.unique(batch, seen)
-            out.duplicates += len(batch) - len(new)
-            if not len(new):
-                continue
-            out.new_events += len(new)
-            out.days.append(day.isoformat())
-            lake.append_partition(
-                store,
-                EVENTS.path,
-                day.isoformat(),
-                {f"batch-{new['stream_id'].iloc[0]}.parquet": lake.parquet_bytes(new)},
-                {"events": (0 if seen is None else len(seen)) + len(new)},
-            )
+        _keep(store, msgs, ds, out)
         faults.point(settings, "intraday.before_ack")
         queue.ack([m.id for m in msgs])  # in the lake (or quarantined, or seen before): done with them
         conn = connect(settings)
@@ -140,8 +107,47 @@ def run(ds: date, settings: Settings | None = None, consumer: str = "stockwise")
     return out
 
 
-def _has_file(store, dataset, ds, name: str) -> bool:
-    return dataset.exists(store, ds) and name in dataset.manifest(store, ds).files
+def _keep(store, msgs: list, ds: date, out: IntradayResult) -> None:
+    """Parse a batch; quarantine the bad events (under the run's date), append the new good
+    ones to their day's partition (each id once); count what happened in `out`."""
+    out.read = len(msgs)
+    good, bad = [], []
+    for m in msgs:
+        try:
+            good.append((m.id, ev.parse(m.data)))
+        except ev.BadEvent as e:
+            bad.append({"stream_id": m.id, "raw": m.data.decode("utf-8", "replace")[:2000], "error": str(e)})
+    if bad:
+        out.quarantined = len(bad)
+        log.warning("%d stock event(s) quarantined, e.g. %s: %s", len(bad), bad[0]["stream_id"], bad[0]["error"])
+        if EVENTS_QUARANTINE.exists(store, ds):  # a re-read batch: each entry quarantined once
+            done = set(EVENTS_QUARANTINE.read(store, ds)["stream_id"])
+            bad = [b for b in bad if b["stream_id"] not in done]
+    if bad:
+        lake.append_partition(
+            store,
+            EVENTS_QUARANTINE.path,
+            ds.isoformat(),
+            {f"batch-{bad[0]['stream_id']}.parquet": lake.parquet_bytes(pd.DataFrame(bad))},
+        )
+    frame = ev.frame([e for _, e in good])
+    frame["stream_id"] = [i for i, _ in good]
+    for day in sorted(set(frame["at"].dt.date)) if len(frame) else []:
+        batch = frame[frame["at"].dt.date == day]
+        seen = EVENTS.read(store, day) if EVENTS.exists(store, day) else None
+        new = ev.unique(batch, seen)
+        out.duplicates += len(batch) - len(new)
+        if not len(new):
+            continue
+        out.new_events += len(new)
+        out.days.append(day.isoformat())
+        lake.append_partition(  # named by its first new entry: a re-read batch never clashes
+            store,
+            EVENTS.path,
+            day.isoformat(),
+            {f"batch-{new['stream_id'].iloc[0]}.parquet": lake.parquet_bytes(new)},
+            {"events": (0 if seen is None else len(seen)) + len(new)},
+        )
 
 
 def _revision_id(plan_day: date, n: int) -> str:

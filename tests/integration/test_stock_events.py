@@ -174,7 +174,7 @@ def test_a_run_killed_after_the_erp_commit_is_healed_by_the_next(stream, home):
 
 def test_a_run_killed_before_acknowledging_reads_the_batch_again_and_keeps_it_once(stream):
     s = Settings()
-    stream.publish([_event(1, "movement", "C", "S02", -1), _event(2, "movement", "C", "S02", -1)])
+    stream.publish([_event(1, "movement", "C", "S02", -1), _event(2, "movement", "C", "S02", -1), "{bad"])
 
     p = subprocess.run(
         [
@@ -187,11 +187,13 @@ def test_a_run_killed_before_acknowledging_reads_the_batch_again_and_keeps_it_on
         text=True,
     )
     assert p.returncode == 86, p.stderr
-    assert stream.backlog() == 2  # read, in the lake, not acknowledged
-    stream.publish([_event(3, "movement", "C", "S02", -1)])
+    assert stream.backlog() == 3  # read, in the lake (or quarantined), not acknowledged
+    stream.publish([_event(3, "movement", "C", "S02", -1), "also bad"])
     r = intraday.run(DAY, s)
-    assert (r.read, r.new_events, r.duplicates, r.backlog) == (3, 1, 2, 0), r
+    assert (r.read, r.new_events, r.duplicates, r.backlog) == (5, 1, 2, 0), r
     assert sorted(EVENTS.read(lake.open_lake(s), DAY)["id"]) == ["e1", "e2", "e3"]
+    bad = EVENTS_QUARANTINE.read(lake.open_lake(s), DAY)
+    assert sorted(bad["raw"]) == ["also bad", "{bad"]  # each once: the re-read one, and the new one
 
 
 def test_events_of_a_day_without_a_plan_in_force_are_kept_and_not_replanned(stream):
