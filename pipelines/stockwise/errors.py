@@ -19,6 +19,10 @@ class ErpUnavailable(StockwiseError):
     """The ERP could not be reached (down, network): unlike a bad mapping, a retry may fix it."""
 
 
+class QueueUnavailable(StockwiseError):
+    """The stock-event queue (Redis) could not be reached: a retry may fix it; nothing was lost."""
+
+
 class ValidationFailed(StockwiseError):
     """One or more batches failed their Great Expectations suite; they have been quarantined."""
 

@@ -13,10 +13,13 @@ read again by the next run (`pending` first), and the lake keeps each event id o
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from stockwise.errors import QueueUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +57,32 @@ class EventQueue:
         self.stream, self.channel, self.group = stream, wake_channel(stream), group
         self.r = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
 
+    @contextlib.contextmanager
+    def _reach(self) -> Iterator[None]:
+        """A Redis that is down or unreachable, as one clear error (Airflow retries the task)."""
+        import redis
+
+        try:
+            yield
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            from stockwise.masking import mask_url
+
+            raise QueueUnavailable(
+                f"the stock-event queue at {mask_url(self.url)} cannot be reached ({e}); events stay in the "
+                "stream until a run takes them"
+            ) from e
+
     def publish(self, events: Iterable[str | bytes], maxlen: int = 5_000_000) -> list[str]:
         """Append events (JSON each) to the stream, then wake the consumers once."""
-        pipe = self.r.pipeline(transaction=False)
-        n = 0
-        for e in events:
-            pipe.xadd(self.stream, {"e": e}, maxlen=maxlen, approximate=True)
-            n += 1
-        ids = [i.decode() for i in pipe.execute()] if n else []
-        if ids:
-            self.r.publish(self.channel, f"{len(ids)} {ids[-1]}")
+        with self._reach():
+            pipe = self.r.pipeline(transaction=False)
+            n = 0
+            for e in events:
+                pipe.xadd(self.stream, {"e": e}, maxlen=maxlen, approximate=True)
+                n += 1
+            ids = [i.decode() for i in pipe.execute()] if n else []
+            if ids:
+                self.r.publish(self.channel, f"{len(ids)} {ids[-1]}")
         return ids
 
     def ensure_group(self) -> None:
@@ -78,10 +97,12 @@ class EventQueue:
     def read(self, consumer: str, count: int = 10_000) -> list[Message]:
         """Up to `count` events: first those this consumer read and never acknowledged (a run
         killed before its lake write), then new ones."""
-        self.ensure_group()
         out: list[Message] = []
+        with self._reach():
+            self.ensure_group()
         for start in ("0", ">"):
-            got: Any = self.r.xreadgroup(self.group, consumer, {self.stream: start}, count=count - len(out))
+            with self._reach():
+                got: Any = self.r.xreadgroup(self.group, consumer, {self.stream: start}, count=count - len(out))
             for _, entries in got or []:
                 out += [Message(i.decode(), f.get(b"e", b"")) for i, f in entries if f is not None]
             if len(out) >= count:
@@ -90,14 +111,16 @@ class EventQueue:
 
     def ack(self, ids: list[str]) -> int:
         n = 0
-        for i in range(0, len(ids), 1000):
-            n += int(self.r.xack(self.stream, self.group, *ids[i : i + 1000]))
+        with self._reach():
+            for i in range(0, len(ids), 1000):
+                n += int(self.r.xack(self.stream, self.group, *ids[i : i + 1000]))
         return n
 
     def backlog(self) -> int:
         """Events not yet acknowledged: sent but not in the lake (pending plus never read)."""
-        self.ensure_group()
-        info = {g["name"].decode(): g for g in self.r.xinfo_groups(self.stream)}
+        with self._reach():
+            self.ensure_group()
+            info = {g["name"].decode(): g for g in self.r.xinfo_groups(self.stream)}
         g = info.get(self.group)
         if g is None:
             return int(self.r.xlen(self.stream))

@@ -230,3 +230,30 @@ def test_demo_events_replays_a_day_of_the_demo_erp_as_valid_events(demo_home, re
         assert all(ev.parse(f[b"e"]).at.date() == date(2026, 1, 1) for _, f in q.r.xrange(name))
     finally:
         EventQueue(redis_url, stream=name).r.delete(name)
+
+
+def test_a_queue_that_is_down_fails_the_run_clearly_and_nothing_is_lost(stream, monkeypatch):
+    from stockwise.errors import QueueUnavailable
+    from stockwise.stack import free_port
+
+    stream.publish([_event(1, "movement", "A", "S01", -5)])
+    monkeypatch.setenv("STOCKWISE_EVENTS_URL", f"redis://:pw@127.0.0.1:{free_port()}/0")  # nothing listens
+    with pytest.raises(QueueUnavailable, match=r"cannot be reached.*stay in the stream") as e:
+        intraday.run(DAY, Settings())
+    assert "pw" not in str(e.value)  # the URL masked
+    assert not EVENTS.exists(lake.open_lake(Settings()), DAY) and stream.backlog() == 1  # waiting, not lost
+
+
+def test_two_runs_at_once_take_turns_on_the_lock(stream, monkeypatch):
+    from stockwise import runlock
+    from stockwise.errors import RunLocked
+
+    s = Settings()
+    store = lake.open_lake(s)
+    stream.publish([_event(1, "movement", "A", "S01", -5)])
+    monkeypatch.setattr(intraday, "LEASE_S", 1.0)  # the second run waits 2 s, then gives up
+    with runlock.held(store, intraday.LOCK, "another-run", lease_s=30), pytest.raises(RunLocked):
+        intraday.run(DAY, s)
+    assert stream.backlog() == 1 and not EVENTS.exists(store, DAY)  # it touched nothing
+    r = intraday.run(DAY, s)  # the lock given back: the next run takes the events
+    assert r.new_events == 1 and stream.backlog() == 0
