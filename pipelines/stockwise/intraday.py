@@ -180,6 +180,12 @@ def replan_day(store, conn, day: date, settings: Settings) -> dict | None:
     n += 1
     pid = _revision_id(p, n)
     lines = r.lines.assign(revision=n)
+    exc = r.exceptions.assign(revision=n)
+    if before is not None and len(before) and "revision" in before:  # an exception keeps the revision that raised it
+        first = before[["sku", "location_id", "kind", "revision"]]
+        exc = exc.drop(columns="revision").merge(first, on=["sku", "location_id", "kind"], how="left")
+        exc["revision"] = exc["revision"].fillna(n).astype(int)
+    day_lines = INTRADAY.read(store, day, "day_lines.parquet") if prev and "day_lines.parquet" in prev.files else None
     cumulative = pd.concat(
         [
             x
@@ -193,10 +199,10 @@ def replan_day(store, conn, day: date, settings: Settings) -> dict | None:
         "ordered.parquet": lake.parquet_bytes(cumulative[["sku", "location_id", "qty"]]),
         "positions.parquet": lake.parquet_bytes(r.positions),
         "exceptions.parquet": lake.parquet_bytes(
-            pd.concat([x for x in (before, r.exceptions) if x is not None], ignore_index=True).drop_duplicates(
-                ["sku", "location_id", "kind"], keep="last"
-            )
+            _stack(before, exc).drop_duplicates(["sku", "location_id", "kind"], keep="last")
         ),
+        # every line the day's revisions added, for the report's intraday section
+        "day_lines.parquet": lake.parquet_bytes(_stack(day_lines, lines)),
     }
     meta = {
         "revision": n,
@@ -212,7 +218,7 @@ def replan_day(store, conn, day: date, settings: Settings) -> dict | None:
     conn.commit_plan(pid, day, part.version, lines, new_exc, published_by="stockwise intraday")
     faults.point(settings, "intraday.after_erp_commit")
     lake.commit_partition(store, part, keep_history=True)
-    out = {**meta, "version": part.version, "day": day.isoformat()}
+    out = {**meta, "version": part.version, "day": day.isoformat(), "report": _report(store, p)}
     if meta["urgent"] or len(new_exc):
         out["alerted"] = alerts.intraday_revision(settings, out, lines, new_exc)["sent"]
     log.warning(
@@ -225,6 +231,28 @@ def replan_day(store, conn, day: date, settings: Settings) -> dict | None:
         len(events),
     )
     return out
+
+
+def _stack(before: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
+    """`before` then `new`, rows of either, the columns of `new` when both are empty."""
+    frames = [x for x in (before, new) if x is not None and len(x)]
+    return pd.concat(frames, ignore_index=True) if frames else new
+
+
+def _report(store, p: date) -> str | None:
+    """The report of the plan in force, re-written with the day's revisions in its intraday
+    section. The revision is published already: a report that cannot be written is logged, not
+    fatal (the next revision or the next render of the report writes the whole section)."""
+    from stockwise import report  # the page's modules, only when there is a revision to show
+
+    try:
+        uri = report.add_intraday(store, p)
+    except Exception:
+        log.exception("the report of %s could not show the intraday revision (it is in the ERP and the lake)", p)
+        return None
+    if uri is None:
+        log.info("no report of %s to show the intraday revision in", p)
+    return uri
 
 
 def _heal(store, conn, day: date, p: date) -> int:

@@ -9,10 +9,10 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from stockwise import catalog, drilldown, exports, finance, lake, workbook, worklist
-from stockwise.catalog import ANOMALIES, DATA_DOCS, FORECASTS, PLANS, REPORTS, STAGED_PLAN
+from stockwise.catalog import ANOMALIES, DATA_DOCS, FORECASTS, INTRADAY, PLANS, REPORTS, STAGED_PLAN
 from stockwise.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,8 @@ h1{margin-bottom:.2rem} .sub{color:#52606d;margin-top:0}
 table{border-collapse:collapse;width:100%;font-size:.85rem}
 th,td{padding:.35rem .5rem;border-bottom:1px solid #e4e7eb;text-align:left}
 th{background:#f5f7fa;position:sticky;top:0} td.n{text-align:right;font-variant-numeric:tabular-nums}
+.intraday{border:2px solid #e12d39;border-radius:8px;padding:.4rem 1rem;margin:1rem 0}
+.intraday h2{margin:.4rem 0} .intraday td.urgent{color:#e12d39;font-weight:600}
 .charts{display:flex;flex-wrap:wrap;gap:1rem} .charts img{max-width:48%;min-width:320px;border:1px solid #e4e7eb}
 """
 
@@ -219,6 +221,7 @@ def render(
     kinds: dict | None = None,
     pages: set[str] | None = None,
     money: str = "",
+    intraday: str = "",
 ) -> str:
     """The page: header and lineage, banners, KPIs, charts, the worklist (the workbook's order
     lines, purchase orders and positions at risk: `book`, `kinds`), exceptions, anomalies."""
@@ -245,6 +248,7 @@ script-src {worklist.script_hash()}">
 <a href="summary.pdf">PDF summary</a></p>
 {_lineage(meta, lineage, esc)}
 {_banners(gate, forecast_meta, lineage, esc)}
+{INTRADAY_MARK}{intraday}{INTRADAY_END}
 {comparison_section(comparison, esc)}
 <div class="kpis">{"".join(f"<div class='kpi'><b>{esc(v)}</b><span>{esc(k)}</span></div>" for k, v in kpis)}</div>
 <div class="charts">{imgs}</div>
@@ -433,6 +437,7 @@ def run(ds: date, settings: Settings | None = None) -> ReportResult:
         kinds,
         set(positions_pages),
         money,
+        "" if settings.scenario else intraday_section(store, ds),
     )
     xlsx = exports.xlsx_bytes(book, kinds)
     pdf = _pdf(d, meta, fmeta, lineage, sim, orders, positions, settings, book)
@@ -579,6 +584,14 @@ def compare_with_official(settings: Settings, ds: date, orders, sim: dict | None
 
 
 SUPERSEDED = "<!-- stockwise:superseded -->"
+INTRADAY_MARK, INTRADAY_END = "<!-- stockwise:intraday -->", "<!-- /stockwise:intraday -->"
+INTRADAY_ROWS = 500  # per table: the rest is in the ERP and in plans_intraday/
+INTRADAY_KINDS = {
+    "below_safety_stock": "below safety stock",
+    "stockout_a_item": "A item out of stock",
+    "short_receipt": "short receipt",
+}
+INTRADAY_DAYS = 7  # the days after a plan whose revisions it can be in force for
 
 
 def mark_superseded(store, failed_ds: date, task: str, reason: str) -> str | None:
@@ -611,4 +624,87 @@ def mark_superseded(store, failed_ds: date, task: str, reason: str) -> str | Non
         files,
         meta={**part.meta, "superseded_by_failure": {"ds": failed_ds.isoformat(), "task": task, "reason": first}},
     )
+    return store.uri(new.key("index.html"))
+
+
+def intraday_section(store, plan_day: date) -> str:
+    """The exceptions and lines that the stock events added to the plan of `plan_day` since it
+    was published (its intraday revisions, `stockwise.intraday`); "" when there are none."""
+    esc = html.escape
+    out = []
+    for back in range(1, INTRADAY_DAYS + 1):
+        day = plan_day + timedelta(days=back)
+        if not INTRADAY.exists(store, day):
+            continue
+        m = INTRADAY.manifest(store, day)
+        if m.meta.get("plan_in_force") != plan_day.isoformat():
+            continue
+        exc = INTRADAY.read(store, day, "exceptions.parquet")
+        lines = INTRADAY.read(store, day, "day_lines.parquet") if "day_lines.parquet" in m.files else None
+        out.append(_intraday_day(day.isoformat(), m.meta, exc, lines, esc))
+    return "".join(out)
+
+
+def _intraday_day(day: str, meta: dict, exc, lines, esc) -> str:
+    n = int(meta.get("revision", 0))
+    urgent = int(lines["urgent"].sum()) if lines is not None and len(lines) else 0
+    head = (
+        f"<div class='intraday' id='intraday-{esc(day)}'><h2>Since this plan: {len(exc):,} exception(s) and "
+        f"{0 if lines is None else len(lines):,} line(s) ({urgent:,} urgent) on {esc(day)}</h2><p>Stock events "
+        f"changed the positions below; revision {n} ({esc(str(meta.get('plan_id', '')))}) is in the ERP. "
+        "Act on these today: the nightly plan did not see them.</p>"
+    )
+    body = ""
+    if len(exc):
+        cells = [
+            [INTRADAY_KINDS.get(str(r.kind), str(r.kind)), r.sku, r.location_id, r.detail, getattr(r, "revision", "")]
+            for r in exc.sort_values(["kind", "sku", "location_id"]).head(INTRADAY_ROWS).itertuples(index=False)
+        ]
+        heads = ["exception", "sku", "location", "what happened", "revision"]
+        body += _intraday_table("Exceptions", "intraday-exceptions", heads, cells, {4}, len(exc), esc)
+    if lines is not None and len(lines):
+        lines = lines.sort_values(["urgent", "need_by", "order_value"], ascending=[False, True, False])
+        cells = [
+            ["urgent" if r.urgent else "order day", r.sku, r.location_id, f"{r.order_qty:g}", str(r.need_by)[:10]]
+            + [r.reason, int(r.revision)]
+            for r in lines.head(INTRADAY_ROWS).itertuples(index=False)
+        ]
+        heads = ["", "sku", "location", "qty", "need by", "why", "revision"]
+        body += _intraday_table("Lines ordered", "intraday-lines", heads, cells, {3, 6}, len(lines), esc)
+    return head + body + "</div>"
+
+
+def _intraday_table(title: str, cls: str, heads: list[str], cells: list[list], numeric: set[int], n: int, esc) -> str:
+    """A table of the intraday part: the first INTRADAY_ROWS rows of n; an urgent line in red."""
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td{' class=n' if i in numeric else ' class=urgent' if v == 'urgent' else ''}>{esc(str(v))}</td>"
+            for i, v in enumerate(row)
+        )
+        + "</tr>"
+        for row in cells
+    )
+    more = f"<p>The first {INTRADAY_ROWS:,} of {n:,}: every one is in the ERP and in plans_intraday/.</p>"
+    return (
+        f"<h3>{esc(title)}</h3><table class='{cls}'><thead><tr>{''.join(f'<th>{esc(h)}</th>' for h in heads)}"
+        f"</tr></thead><tbody>{rows}</tbody></table>{more if n > INTRADAY_ROWS else ''}"
+    )
+
+
+def add_intraday(store, plan_day: date) -> str | None:
+    """Re-write the report of `plan_day` with its intraday section as the lake holds it now (a
+    new version of the page; the workbook, PDF and drill-downs unchanged). Returns its URI
+    (None when the plan has no report, or the page predates the section)."""
+    if not REPORTS.exists(store, plan_day):
+        return None
+    part = REPORTS.manifest(store, plan_day)
+    page = store.get(part.key("index.html")).decode()
+    head, sep, tail = page.partition(INTRADAY_MARK)
+    if not sep or INTRADAY_END not in tail:
+        return None
+    page = head + INTRADAY_MARK + intraday_section(store, plan_day) + INTRADAY_END + tail.split(INTRADAY_END, 1)[1]
+    files = {n: store.get(f["key"]) for n, f in part.files.items() if n != "index.html"}
+    files["index.html"] = page.encode()
+    new = REPORTS.write(store, plan_day, files, meta=part.meta)
     return store.uri(new.key("index.html"))

@@ -1,13 +1,17 @@
 """The planner's report as a planner sees it: opened from the lake in headless Chromium."""
 
+import json
 import os
+import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from stockwise import lake
+from stockwise import intraday, lake
 from stockwise.catalog import REPORTS
+from stockwise.eventqueue import EventQueue
 from stockwise.screenshots import open_report
 from stockwise.settings import Settings
 from support.demo import TINY_DS
@@ -24,7 +28,7 @@ def _plan_day():
     return {ti.task_id: str(ti.state) for ti in dr.get_task_instances()}
 
 
-def test_the_worklist_filters_searches_and_sorts_in_chromium(airflow_db, demo_home, monkeypatch, tmp_path):
+def test_the_worklist_filters_searches_and_sorts_in_chromium(airflow_db, demo_home, monkeypatch, tmp_path, redis_url):
     monkeypatch.setenv("STOCKWISE_SPARK_MASTER", "local[1]")
     states = _plan_day()
     assert set(states.values()) == {"success"}, states
@@ -122,3 +126,31 @@ def test_the_worklist_filters_searches_and_sorts_in_chromium(airflow_db, demo_ho
         page.wait_for_load_state("load")
         assert page.locator("#worklist tbody tr").count() == len(plan) and r.errors == []
     assert (shots / "report-worklist.png").stat().st_size > 10_000
+
+    # the next morning a count finds an A item's shelf empty: the intraday revision is in the
+    # plan's report, at the top, before anything else a planner reads
+    stream = f"stockwise-test:{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv("STOCKWISE_EVENTS_URL", redis_url)
+    monkeypatch.setenv("STOCKWISE_EVENTS_STREAM", stream)
+    positions = lake.read_parquet(store, "plans", D, "all_positions.parquet")
+    # an A item with nothing on order: at 0 it is below its safety stock as well as out of stock
+    empty = (positions["on_order"] == 0) & (positions["order_qty"] == 0)
+    pick = positions[(positions["abc"] == "A") & (positions["safety_stock"] > 0) & empty].iloc[0]
+    day = TINY_DS + timedelta(days=1)
+    count = {"v": 1, "id": "count-1", "kind": "count", "sku": pick["sku"], "location_id": pick["location_id"]}
+    queue = EventQueue(redis_url, stream=stream)
+    try:
+        queue.publish([json.dumps({**count, "qty": 0, "at": f"{day.isoformat()}T09:30:00+00:00", "source": "count"})])
+        (rev,) = intraday.run(day).revisions
+    finally:
+        queue.r.delete(stream)
+    assert rev["report"] == REPORTS.uri(store, D)
+    with open_report(rev["report"]) as r:
+        box = r.page.locator(".intraday")
+        assert box.is_visible() and box.locator("h2").inner_text().startswith("Since this plan: 2 exception(s)")
+        cells = box.locator(".intraday-exceptions tbody tr").all_inner_texts()
+        assert len(cells) == 2 and all(pick["sku"] in c for c in cells)
+        assert {c.split("\t")[0] for c in cells} == {"below safety stock", "A item out of stock"}
+        assert box.bounding_box()["y"] < r.page.locator("h2", has_text="Worklist").bounding_box()["y"]
+        assert r.page.locator("#worklist tbody tr").count() == len(plan) and r.errors == []
+        box.screenshot(path=str(shots / "report-intraday.png"))

@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from stockwise import events as ev
-from stockwise import intraday, lake
-from stockwise.catalog import EVENTS, EVENTS_QUARANTINE, INTRADAY, PLANS
+from stockwise import intraday, lake, report
+from stockwise.catalog import EVENTS, EVENTS_QUARANTINE, INTRADAY, PLANS, REPORTS
 from stockwise.eventqueue import EventQueue
 from stockwise.settings import Settings
 from support.smtp import SmtpServer
@@ -151,6 +151,55 @@ def test_events_are_kept_once_and_the_touched_positions_replanned_as_a_revision(
     exc2 = INTRADAY.read(store, DAY, "exceptions.parquet")
     assert ("B", "stockout_a_item") in set(exc2[["sku", "kind"]].itertuples(index=False, name=None))
     assert len(_erp_lines(s)) == 2  # still the two lines of revision 1
+
+
+def _intraday_part(page: str) -> str:
+    return page.split(report.INTRADAY_MARK)[1].split(report.INTRADAY_END)[0]
+
+
+def test_the_report_of_the_plan_in_force_shows_what_the_revisions_added(stream, monkeypatch):
+    s = Settings()
+    store = lake.open_lake(s)
+    # the nightly report of the plan in force, as rendered: the intraday section empty
+    page = f"<h1>Reorder plan</h1>{report.INTRADAY_MARK}{report.INTRADAY_END}<h2>Worklist</h2>"
+    REPORTS.write(store, PLAN_DAY, {"index.html": page.encode(), "reorder_plan.xlsx": b"book"}, {"plan_id": "p"})
+    stream.publish(
+        [
+            _event(1, "movement", "A", "S01", -5),
+            _event(2, "movement", "B", "S01", -5),
+            _event(3, "receipt", "D", "S02", 5, po_id="PO9", expected_qty=10),
+        ]
+    )
+    (rev,) = intraday.run(DAY, s).revisions
+    assert rev["report"] == REPORTS.uri(store, PLAN_DAY)
+    first = _intraday_part(REPORTS.read_bytes(store, PLAN_DAY).decode())
+    assert "2 exception(s) and 2 line(s) (1 urgent) on 2026-01-01" in first and "SW-2025-12-31-r1" in first
+    assert "below safety stock" in first and "receipt PO9: 5 of 10 expected (50% short)" in first
+    assert first.count("<tr>") == 2 + 1 + 2 + 1  # two exceptions, two lines, each table with its header
+    assert REPORTS.read_bytes(store, PLAN_DAY, "reorder_plan.xlsx") == b"book"  # the rest of the report kept
+    assert REPORTS.read_bytes(store, PLAN_DAY).decode().endswith("<h2>Worklist</h2>")
+
+    # revision 2 adds an exception (B, an A item, counted empty): all three listed, each with its revision
+    stream.publish([_event(5, "count", "B", "S01", 0, hour=13)])
+    (rev2,) = intraday.run(DAY, s).revisions
+    second = _intraday_part(REPORTS.read_bytes(store, PLAN_DAY).decode())
+    assert rev2["revision"] == 2 and "3 exception(s) and 2 line(s) (1 urgent)" in second
+    exc = INTRADAY.read(store, DAY, "exceptions.parquet").set_index("kind")
+    assert exc["revision"].to_dict() == {"below_safety_stock": 1, "short_receipt": 1, "stockout_a_item": 2}
+    assert "out of stock" in second and "SW-2025-12-31-r2" in second
+    # a re-render of the nightly report carries the same section; a plan no revision is for has none
+    assert report.intraday_section(store, PLAN_DAY) == second
+    assert report.intraday_section(store, date(2025, 12, 30)) == ""
+
+    # the page cannot be written (a full disk, a permission): the revision stands, the run goes on
+    def broken(*_):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(report, "add_intraday", broken)
+    stream.publish([_event(7, "count", "C", "S02", 0, hour=15)])
+    (rev3,) = intraday.run(DAY, s).revisions
+    assert rev3["revision"] == 3 and rev3["report"] is None and rev3["lines"] == 1
+    assert _intraday_part(REPORTS.read_bytes(store, PLAN_DAY).decode()) == second  # as it was
 
 
 def test_a_run_killed_after_the_erp_commit_is_healed_by_the_next(stream, home):

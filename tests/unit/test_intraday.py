@@ -1,5 +1,6 @@
 """Stock events applied to positions, and the intraday replan's decisions (pure functions)."""
 
+import html
 import json
 from datetime import date
 
@@ -140,3 +141,16 @@ def test_a_position_outside_the_plan_or_without_master_data_is_never_ordered():
 def test_a_bad_event_is_refused_naming_the_field(raw, why):
     with pytest.raises(ev.BadEvent, match=why):
         ev.parse(json.dumps(raw))
+
+
+def test_the_reports_intraday_part_escapes_names_and_says_what_it_leaves_out():
+    from stockwise import report
+
+    n = report.INTRADAY_ROWS + 1
+    exc = pd.DataFrame(
+        {"sku": ["<script>x</script>"] + [f"S{i}" for i in range(1, n)], "location_id": "L1", "kind": "short_receipt"}
+    ).assign(detail="d", revision=1)
+    part = report._intraday_day("2026-01-01", {"revision": 1, "plan_id": "SW-2025-12-31-r1"}, exc, None, html.escape)
+    assert part.count("<tr>") == report.INTRADAY_ROWS + 1  # the header and the first rows
+    assert f"The first {report.INTRADAY_ROWS:,} of {n:,}" in part and f"{n:,} exception(s) and 0 line(s)" in part
+    assert "<script>" not in part and "&lt;script&gt;" in part
