@@ -13,6 +13,8 @@ same stochastic lead times (common random numbers), review calendar, packs and M
   ABC/XYZ segment is tuned on the training window until the baseline's fill rate matches
   Stockwise's there, so that the two are compared at equal service, not at whatever service the
   ERP happened to be configured for.
+- The textbook safety stock fed the same forecasts (z·σ·√(L+R) over the forecast's mean, the
+  same cycle quantity), its z per segment matched the same ways, or 1.645 for every item.
 - Both are then measured on the later evaluation window: fill rate, cycle service level,
   stockouts, average inventory value, orders and cost. Goal (demo ERP, 95% target): Stockwise's
   fill rate >= 94.5% and its average inventory value >= 20% below the matched min/max.
@@ -41,10 +43,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from m5_data import m5_daily
+from scipy.stats import norm
 
 from stockwise.forecasting import baseline
 from stockwise.planning import leadtime, supplier
 from stockwise.planning.engine import PlanConfig, compute_levels
+from stockwise.planning.quantity import cycle_quantity
 from stockwise.planning.simulator import SimItems, SimParams, SimPolicy, simulate
 from stockwise.planning.targets import TargetParams, assign, segments
 
@@ -270,6 +274,30 @@ def stockwise_policy(sc: Scenario, rp: Replans, target: float, cfg: PlanConfig) 
     return SimPolicy(f"stockwise@{target:.3g}", s, S, q, cfg.policy, cfg.rounding)
 
 
+def textbook_policy(sc: Scenario, rp: Replans, z: np.ndarray, cfg: PlanConfig) -> SimPolicy:
+    """The textbook policy fed the same forecasts and re-planned on the same days: reorder point
+    = mean demand over lead time + review period P, plus z * sigma * sqrt(P) (sigma the
+    forecast's daily spread; lead-time variability, packs and the fill-rate shape ignored, as the
+    formula does), order-up-to = reorder point + the same cycle quantity as Stockwise's."""
+    n, T = sc.demand.shape
+    s, S = np.zeros((n, T)), np.zeros((n, T))
+    q = None
+    for k, day in enumerate(rp.days):
+        p = rp.parts[k]
+        mu_d, sd_d = p["mu"].mean(axis=1), np.sqrt((p["sd"] ** 2).mean(axis=1))
+        L = np.nan_to_num(p["L"], nan=float(np.nanmedian(p["L"])) if np.isfinite(p["L"]).any() else 7.0)
+        P = L + np.asarray(p["R"], dtype=float)
+        q = cycle_quantity(
+            mu_d, p["unit_cost"], p["R"], cfg.order_cost, cfg.holding_rate, cfg.max_cycle_days, p["pack"], p["moq"]
+        )
+        end = rp.days[k + 1] if k + 1 < len(rp.days) else T
+        s[:, day:end] = (mu_d * P + z * sd_d * np.sqrt(P))[:, None]
+        S[:, day:end] = s[:, [day]] + q[:, None]
+    first = rp.days[0]
+    s[:, :first], S[:, :first] = s[:, [first]], S[:, [first]]
+    return SimPolicy("textbook z*sigma*sqrt(L+R)", s, S, q, "rsS", cfg.rounding)
+
+
 def minmax_policy(sc: Scenario, mult: np.ndarray) -> SimPolicy:
     mn, mx = sc.minmax
     return SimPolicy("erp min/max", mn * mult, mx * mult, None, "minmax", "up")
@@ -294,18 +322,25 @@ def tune_minmax(
     sc: Scenario, target_fill: pd.Series, seg: np.ndarray, a: int, b: int, params: SimParams, iters: int = 18
 ) -> np.ndarray:
     """One multiplier per segment, by bisection on its log, so each segment's fill matches."""
-    lo = {g: np.log(0.1) for g in target_fill.index}
-    hi = {g: np.log(10.0) for g in target_fill.index}
+    make = lambda k: minmax_policy(sc, np.exp(k))  # noqa: E731
+    return np.exp(tune(sc, make, target_fill, seg, a, b, params, (np.log(0.1), np.log(10.0)), iters))
+
+
+def tune(sc, make, target_fill: pd.Series, seg: np.ndarray, a: int, b: int, params: SimParams, bounds, iters=18):
+    """One knob per segment (the policy's fill rising with it), by bisection within `bounds`,
+    until each segment's fill rate in days a..b matches `target_fill`; the knob per series."""
+    lo = dict.fromkeys(target_fill.index, bounds[0])
+    hi = dict.fromkeys(target_fill.index, bounds[1])
     for _ in range(iters):
-        m = np.exp(np.array([(lo[g] + hi[g]) / 2 if g in lo else 0.0 for g in seg]))
-        fill = segment_fill(run_sim(sc, minmax_policy(sc, m), a, b, params).per_series, seg)
+        k = np.array([(lo[g] + hi[g]) / 2 if g in lo else 0.0 for g in seg])
+        fill = segment_fill(run_sim(sc, make(k), a, b, params).per_series, seg)
         for g in target_fill.index:
             mid = (lo[g] + hi[g]) / 2
             if fill.get(g, 1.0) < target_fill[g]:
                 lo[g] = mid
             else:
                 hi[g] = mid
-    return np.exp(np.array([hi.get(g, 0.0) for g in seg]))
+    return np.array([hi.get(g, 0.0) for g in seg])
 
 
 def evaluate(
@@ -330,6 +365,16 @@ def evaluate(
     # min/max, and the comparison at equal fill that the goal means)
     mult_h = tune_minmax(sc, segment_fill(ev_sw.per_series, seg), seg, e0 - warmup, T, params)
     ev_mmh = run_sim(sc, minmax_policy(sc, mult_h), e0 - warmup, T, params)
+    # the textbook safety stock fed the same forecasts, its z per segment tuned the same way
+    # (hindsight): the formula a planner would set up by hand, at Stockwise's fill
+    make = lambda k: textbook_policy(sc, rp, k, cfg)  # noqa: E731
+    z_h = tune(sc, make, segment_fill(ev_sw.per_series, seg), seg, e0 - warmup, T, params, (-3.0, 6.0))
+    ev_tb = run_sim(sc, make(z_h), e0 - warmup, T, params)
+    # ... tuned on the training window as an ERP could (Stockwise's fill there), and as a planner
+    # would configure it: z of the 95% cycle service for every item
+    z_t = tune(sc, make, match, seg, t0 - warmup, e0, params, (-3.0, 6.0))
+    ev_tbt = run_sim(sc, make(z_t), e0 - warmup, T, params)
+    ev_tbc = run_sim(sc, make(np.full(len(seg), float(norm.ppf(target)))), e0 - warmup, T, params)
     out = {
         "dataset": sc.name,
         "notes": sc.notes,
@@ -339,18 +384,25 @@ def evaluate(
         "eval_window": [str(sc.dates[e0].date()), str(sc.dates[-1].date())],
         "multipliers": {g: round(float(mult[seg == g][0]), 3) for g in sorted(set(seg))},
         "multipliers_hindsight": {g: round(float(mult_h[seg == g][0]), 3) for g in sorted(set(seg))},
+        "textbook_z_hindsight": {g: round(float(z_h[seg == g][0]), 3) for g in sorted(set(seg))},
+        "textbook_z_training": {g: round(float(z_t[seg == g][0]), 3) for g in sorted(set(seg))},
         "train_fill": {"stockwise": train_sw.kpis["fill_rate"], "minmax_matched": train_mm.kpis["fill_rate"]},
         "eval": {
             "stockwise": ev_sw.kpis,
             "minmax_matched": ev_mm.kpis,
             "minmax_hindsight": ev_mmh.kpis,
             "minmax_as_configured": ev_erp.kpis,
+            "textbook_hindsight": ev_tb.kpis,
+            "textbook_matched": ev_tbt.kpis,
+            "textbook_as_configured": ev_tbc.kpis,
         },
     }
     v_sw, v_mm = ev_sw.kpis["avg_inventory_value"], ev_mm.kpis["avg_inventory_value"]
     out["inventory_reduction"] = 1 - v_sw / v_mm if v_mm else float("nan")
     v_mmh = ev_mmh.kpis["avg_inventory_value"]
     out["inventory_reduction_equal_fill"] = 1 - v_sw / v_mmh if v_mmh else float("nan")
+    v_tb = ev_tb.kpis["avg_inventory_value"]
+    out["inventory_reduction_vs_textbook"] = 1 - v_sw / v_tb if v_tb else float("nan")
     if curve:
         pts = []
         for tg in CURVE_TARGETS:
@@ -373,6 +425,9 @@ def table(res: dict) -> str:
         ("min/max, matched on training", res["eval"]["minmax_matched"]),
         ("min/max, matched on evaluation (hindsight)", res["eval"]["minmax_hindsight"]),
         ("min/max, as configured", res["eval"]["minmax_as_configured"]),
+        ("textbook z·σ·√(L+R), z per segment matched on training", res["eval"]["textbook_matched"]),
+        ("textbook z·σ·√(L+R), z per segment matched on evaluation (hindsight)", res["eval"]["textbook_hindsight"]),
+        (f"textbook z·σ·√(L+R), z = {norm.ppf(res['target']):.3f} for all", res["eval"]["textbook_as_configured"]),
     ]
     head = (
         "| policy | fill rate | cycle service | stockout units | avg inventory value | orders | "
@@ -497,6 +552,8 @@ def main() -> int:
         print(f"{res['notes']}")
         print(f"min/max multipliers per segment (tuned on the training window): {json.dumps(res['multipliers'])}")
         print(f"... tuned on the evaluation window (hindsight): {json.dumps(res['multipliers_hindsight'])}")
+        print(f"textbook z per segment (training): {json.dumps(res['textbook_z_training'])}")
+        print(f"textbook z per segment (hindsight): {json.dumps(res['textbook_z_hindsight'])}")
         print(
             f"training-window fill: Stockwise {res['train_fill']['stockwise']:.2%}, "
             f"matched min/max {res['train_fill']['minmax_matched']:.2%}\n"
@@ -511,7 +568,9 @@ def main() -> int:
             f"inventory value {res['inventory_reduction_equal_fill']:.1%} below the min/max at equal fill "
             f"({h['fill_rate']:.2%}, matched on the evaluation window; goal >= 20%: "
             f"{'met' if ok_inv else 'MISSED'}), {res['inventory_reduction']:.1%} below the min/max matched on "
-            f"training (fill {res['eval']['minmax_matched']['fill_rate']:.2%}); {res['seconds']:.0f} s"
+            f"training (fill {res['eval']['minmax_matched']['fill_rate']:.2%}); "
+            f"{res['inventory_reduction_vs_textbook']:.1%} below the textbook z*sigma*sqrt(L+R) policy at equal fill "
+            f"({res['eval']['textbook_hindsight']['fill_rate']:.2%}); {res['seconds']:.0f} s"
         )
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=2, default=float))
