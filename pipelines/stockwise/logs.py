@@ -43,7 +43,7 @@ WROTE = {
     "data_docs": "Data Docs",
 }
 # result keys counted in the closing line, in this order
-COUNTS = ("rows", "series", "lines", "order_lines", "alerts", "requisitions_upserted")
+COUNTS = ("rows", "series", "lines", "order_lines", "alerts", "requisitions_upserted", "new_events")
 
 
 def _common_folder(uris: list[str]) -> str:
@@ -72,6 +72,11 @@ def done_line(job: str, day: str, out: dict, seconds: float) -> str:
     uris = out.get("uris")
     if isinstance(uris, dict) and uris:
         wrote.append(f"{len(uris)} files under {_common_folder([str(u) for u in uris.values()])}")
+    for rev in out.get("revisions") or []:  # the intraday job's plan revisions
+        if isinstance(rev, dict) and rev.get("plan_id"):
+            what = f"revision {rev['plan_id']} ({rev.get('lines', 0)} lines, {rev.get('urgent', 0)} urgent, "
+            what += f"{rev.get('exceptions', 0)} new exceptions) to the ERP"
+            wrote.append(what + (f", shown in report {rev['report']}" if rev.get("report") else ""))
     if out.get("requisitions_upserted") is not None and out.get("erp"):
         wrote.append(f"requisitions to {out['erp']}")
     text = f"{job} {day} done in {seconds:.1f} s"
