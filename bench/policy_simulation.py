@@ -558,6 +558,12 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=28)
     ap.add_argument("--method", default="paths", choices=["paths", "normal"])
     ap.add_argument("--no-curve", action="store_true")
+    ap.add_argument(
+        "--allowance",
+        type=float,
+        default=TargetParams.allowance,
+        help="how far below its segment's target the optimiser may plan a series (the engine's default)",
+    )
     ap.add_argument("--skus", type=int, default=200, help="demo ERP size (the goal is stated for 200 x 5)")
     ap.add_argument("--stores", type=int, default=5)
     ap.add_argument("--png", default=str(REPO / "docs" / "img" / "cost_of_service.png"))
@@ -568,7 +574,7 @@ def main() -> int:
     if a.replot:
         plot_curve(json.loads(Path(a.replot).read_text()), Path(a.png))
         return 0
-    cfg = PlanConfig(target=a.target, method=a.method, targets=TargetParams(kind="fill_rate"))
+    cfg = PlanConfig(target=a.target, method=a.method, targets=TargetParams(kind="fill_rate", allowance=a.allowance))
     results = []
     for name in a.datasets:
         sc = demo_scenario(a.skus, a.stores) if name == "demo" else m5_scenario()
