@@ -176,6 +176,8 @@ def replan_day(store, conn, day: date, settings: Settings) -> dict | None:
         new_exc = new_exc[~pd.MultiIndex.from_frame(new_exc[["sku", "location_id", "kind"]]).isin(known)]
     if not len(r.lines) and not len(new_exc):
         log.info("stock events of %s: %d position(s) replanned, nothing more to order", day, len(r.positions))
+        if n and _report_behind(store, p):  # a run killed after its flip, before the page
+            _report(store, p)
         return None
     n += 1
     pid = _revision_id(p, n)
@@ -186,14 +188,7 @@ def replan_day(store, conn, day: date, settings: Settings) -> dict | None:
         exc = exc.drop(columns="revision").merge(first, on=["sku", "location_id", "kind"], how="left")
         exc["revision"] = exc["revision"].fillna(n).astype(int)
     day_lines = INTRADAY.read(store, day, "day_lines.parquet") if prev and "day_lines.parquet" in prev.files else None
-    cumulative = pd.concat(
-        [
-            x
-            for x in (ordered, lines[["sku", "location_id", "order_qty"]].rename(columns={"order_qty": "qty"}))
-            if x is not None
-        ],
-        ignore_index=True,
-    )
+    cumulative = _stack(ordered, lines[["sku", "location_id", "order_qty"]].rename(columns={"order_qty": "qty"}))
     files = {
         "lines.parquet": lake.parquet_bytes(lines),
         "ordered.parquet": lake.parquet_bytes(cumulative[["sku", "location_id", "qty"]]),
@@ -218,6 +213,7 @@ def replan_day(store, conn, day: date, settings: Settings) -> dict | None:
     conn.commit_plan(pid, day, part.version, lines, new_exc, published_by="stockwise intraday")
     faults.point(settings, "intraday.after_erp_commit")
     lake.commit_partition(store, part, keep_history=True)
+    faults.point(settings, "intraday.before_report")
     out = {**meta, "version": part.version, "day": day.isoformat(), "report": _report(store, p)}
     if meta["urgent"] or len(new_exc):
         out["alerted"] = alerts.intraday_revision(settings, out, lines, new_exc)["sent"]
@@ -237,6 +233,16 @@ def _stack(before: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
     """`before` then `new`, rows of either, the columns of `new` when both are empty."""
     frames = [x for x in (before, new) if x is not None and len(x)]
     return pd.concat(frames, ignore_index=True) if frames else new
+
+
+def _report_behind(store, p: date) -> bool:
+    from stockwise import report
+
+    try:
+        return report.intraday_behind(store, p)
+    except Exception:
+        log.exception("could not compare the report of %s with its intraday revisions", p)
+        return False
 
 
 def _report(store, p: date) -> str | None:

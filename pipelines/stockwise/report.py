@@ -421,6 +421,8 @@ def run(ds: date, settings: Settings | None = None) -> ReportResult:
         d, urgent, panel, FORECASTS.read_if_there(store, d), alerts, _lineage(meta, lineage, html.escape)
     )
     money = _money(store, ds, positions, settings, book, kinds)  # adds its tables to the workbook too
+    # read before the page's part: a revision landing in between shows as one the page lacks
+    shown = {} if settings.scenario else intraday_revisions(store, ds)
     page = render(
         d,
         orders,
@@ -456,6 +458,7 @@ def run(ds: date, settings: Settings | None = None) -> ReportResult:
             "order_lines": len(orders),
             "held": held,
             "scenario": settings.scenario,
+            "intraday_revisions": shown,
         },
     )
     uri = store.uri(part.key("index.html"))
@@ -627,22 +630,40 @@ def mark_superseded(store, failed_ds: date, task: str, reason: str) -> str | Non
     return store.uri(new.key("index.html"))
 
 
+def _intraday_parts(store, plan_day: date):
+    """(day, manifest) of each day whose intraday revisions were made from the plan of `plan_day`."""
+    for back in range(1, INTRADAY_DAYS + 1):
+        day = plan_day + timedelta(days=back)
+        if INTRADAY.exists(store, day):
+            m = INTRADAY.manifest(store, day)
+            if m.meta.get("plan_in_force") == plan_day.isoformat():
+                yield day, m
+
+
 def intraday_section(store, plan_day: date) -> str:
     """The exceptions and lines that the stock events added to the plan of `plan_day` since it
     was published (its intraday revisions, `stockwise.intraday`); "" when there are none."""
-    esc = html.escape
     out = []
-    for back in range(1, INTRADAY_DAYS + 1):
-        day = plan_day + timedelta(days=back)
-        if not INTRADAY.exists(store, day):
-            continue
-        m = INTRADAY.manifest(store, day)
-        if m.meta.get("plan_in_force") != plan_day.isoformat():
-            continue
+    for day, m in _intraday_parts(store, plan_day):
         exc = INTRADAY.read(store, day, "exceptions.parquet")
         lines = INTRADAY.read(store, day, "day_lines.parquet") if "day_lines.parquet" in m.files else None
-        out.append(_intraday_day(day.isoformat(), m.meta, exc, lines, esc))
+        out.append(_intraday_day(day.isoformat(), m.meta, exc, lines, html.escape))
     return "".join(out)
+
+
+def intraday_behind(store, plan_day: date) -> bool:
+    """Whether the report of `plan_day` shows fewer intraday revisions than the lake holds (a run
+    killed between a revision's flip and the page, or a nightly re-render racing a revision)."""
+    if not REPORTS.exists(store, plan_day):
+        return False
+    shown = REPORTS.manifest(store, plan_day).meta.get("intraday_revisions") or {}
+    held = intraday_revisions(store, plan_day)
+    return bool(held) and shown != held
+
+
+def intraday_revisions(store, plan_day: date) -> dict[str, int]:
+    """Day -> the newest intraday revision the lake holds for the plan of `plan_day`."""
+    return {d.isoformat(): int(m.meta.get("revision", 0)) for d, m in _intraday_parts(store, plan_day)}
 
 
 def _intraday_day(day: str, meta: dict, exc, lines, esc) -> str:
@@ -703,8 +724,9 @@ def add_intraday(store, plan_day: date) -> str | None:
     head, sep, tail = page.partition(INTRADAY_MARK)
     if not sep or INTRADAY_END not in tail:
         return None
+    held = intraday_revisions(store, plan_day)
     page = head + INTRADAY_MARK + intraday_section(store, plan_day) + INTRADAY_END + tail.split(INTRADAY_END, 1)[1]
     files = {n: store.get(f["key"]) for n, f in part.files.items() if n != "index.html"}
     files["index.html"] = page.encode()
-    new = REPORTS.write(store, plan_day, files, meta=part.meta)
+    new = REPORTS.write(store, plan_day, files, meta={**part.meta, "intraday_revisions": held})
     return store.uri(new.key("index.html"))

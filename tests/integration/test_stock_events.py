@@ -221,6 +221,28 @@ def test_a_run_killed_after_the_erp_commit_is_healed_by_the_next(stream, home):
     assert len(_erp_lines(s)) == 1
 
 
+def test_a_run_killed_before_the_report_page_leaves_it_to_the_next_run(stream):
+    s = Settings()
+    store = lake.open_lake(s)
+    page = f"<h1>Reorder plan</h1>{report.INTRADAY_MARK}{report.INTRADAY_END}"
+    REPORTS.write(store, PLAN_DAY, {"index.html": page.encode()}, {"plan_id": "p"})
+    stream.publish([_event(1, "movement", "A", "S01", -6)])
+    env = {**os.environ, "STOCKWISE_FAULT_POINT": "intraday.before_report"}
+    p = subprocess.run([sys.executable, "-c", KILLED_RUN], env=env, capture_output=True, text=True)
+    assert p.returncode == 86, p.stderr  # killed after the revision's flip, before its page
+    assert INTRADAY.manifest(store, DAY).meta["revision"] == 1
+    assert _intraday_part(REPORTS.read_bytes(store, PLAN_DAY).decode()) == ""
+    assert report.intraday_behind(store, PLAN_DAY)
+    # the next run has nothing new to publish, and still brings the page up to the lake
+    r = intraday.run(DAY, s)
+    assert (r.new_events, r.revisions) == (0, []), r
+    assert "SW-2025-12-31-r1" in _intraday_part(REPORTS.read_bytes(store, PLAN_DAY).decode())
+    assert not report.intraday_behind(store, PLAN_DAY)
+    version = REPORTS.manifest(store, PLAN_DAY).version
+    intraday.run(DAY, s)  # up to date: not written again
+    assert REPORTS.manifest(store, PLAN_DAY).version == version
+
+
 def test_a_run_killed_before_acknowledging_reads_the_batch_again_and_keeps_it_once(stream):
     s = Settings()
     stream.publish([_event(1, "movement", "C", "S02", -1), _event(2, "movement", "C", "S02", -1), "{bad"])
