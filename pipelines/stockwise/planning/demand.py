@@ -49,6 +49,24 @@ def sample_lead_times(
     return np.maximum(1, np.round(draw)).astype(int)
 
 
+def daily_paths(
+    mu: np.ndarray, sigma: np.ndarray, length: int, params: PathParams, rng: np.random.Generator
+) -> np.ndarray:
+    """Daily demand [series, paths, length] drawn from the forecast's per-day mean and spread
+    (negative binomial as gamma-Poisson, with the path's shared level shock)."""
+    m = extend(mu, length)
+    s = extend(sigma, length)
+    var = np.maximum(s**2, m * (1 + 1e-6))
+    over = (var > m * (1 + 1e-3)) & (m > 0)
+    shape = np.where(over, np.maximum(m**2 / np.maximum(var - m, 1e-12), 1e-3), 1e6)  # NB as gamma-Poisson
+    k = len(m)
+    lam = m[:, None, :] * rng.gamma(shape[:, None, :], 1 / shape[:, None, :], (k, params.n_paths, length))
+    if params.level_cv > 0:
+        c = 1 / params.level_cv**2
+        lam *= rng.gamma(c, 1 / c, (k, params.n_paths, 1))
+    return rng.poisson(lam).astype(np.float32)
+
+
 def sample_interval(
     mu: np.ndarray,
     sigma: np.ndarray,
@@ -56,16 +74,20 @@ def sample_interval(
     lead_std: np.ndarray,
     review: np.ndarray,
     params: PathParams = PathParams(),
+    lead: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Samples [series, paths] of demand over the lead time (D_L) and over lead time + review (D_P).
 
-    `mu`, `sigma`: the forecast's daily mean and spread [series, days]; `review` in whole days.
+    `mu`, `sigma`: the forecast's daily mean and spread [series, days]; `review` in whole days;
+    `lead`: lead times already drawn [series, paths] (whole days, at least one), e.g. a store's
+    transfer lead time plus its wait at the DC; drawn from `lead_mean`, `lead_std` when absent.
     """
     rng = np.random.default_rng(params.seed)
     n = mu.shape[0]
     d_l = np.zeros((n, params.n_paths), dtype=np.float32)
     d_p = np.zeros((n, params.n_paths), dtype=np.float32)
-    lead = sample_lead_times(lead_mean, lead_std, params.n_paths, rng)
+    drawn = sample_lead_times(lead_mean, lead_std, params.n_paths, rng)
+    lead = drawn if lead is None else np.maximum(np.asarray(lead, dtype=int), 1)
     rv_all = np.maximum(review.astype(int), 0)
     need = (lead + rv_all[:, None]).max(axis=1) if n else np.zeros(0, dtype=int)
     # blocks of series that need about as many days: a block draws every path to its longest
@@ -76,18 +98,8 @@ def sample_interval(
         idx = order[a : a + params.chunk]
         lt, rv = lead[idx], rv_all[idx]
         length = int(need[idx].max())
-        m = extend(mu[idx], length)
-        s = extend(sigma[idx], length)
-        var = np.maximum(s**2, m * (1 + 1e-6))
-        over = (var > m * (1 + 1e-3)) & (m > 0)
-        shape = np.where(over, np.maximum(m**2 / np.maximum(var - m, 1e-12), 1e-3), 1e6)  # NB as gamma-Poisson
-        k = len(idx)
-        lam = m[:, None, :] * rng.gamma(shape[:, None, :], 1 / shape[:, None, :], (k, params.n_paths, length))
-        if params.level_cv > 0:
-            c = 1 / params.level_cv**2
-            lam *= rng.gamma(c, 1 / c, (k, params.n_paths, 1))
-        cum = np.cumsum(rng.poisson(lam).astype(np.float32), axis=2)
-        rows = np.arange(k)[:, None]
+        cum = np.cumsum(daily_paths(mu[idx], sigma[idx], length, params, rng), axis=2)
+        rows = np.arange(len(idx))[:, None]
         cols = np.arange(params.n_paths)[None, :]
         d_l[idx] = cum[rows, cols, lt - 1]
         d_p[idx] = cum[rows, cols, lt + rv[:, None] - 1]

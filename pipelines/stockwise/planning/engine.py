@@ -282,9 +282,9 @@ def plan_detail(inp: Inputs, ds: date, cfg: PlanConfig = PlanConfig()) -> Planne
     return Planned(out, lv, mu, sd, L, sL, R, mask)
 
 
-def _positions(df: pd.DataFrame, inp: Inputs, ds: date, cfg: PlanConfig) -> pd.DataFrame:
-    """Master data, learned lead times and the inventory position of every line; suspected
-    phantom stock planned as an empty shelf; what master data each line lacks."""
+def with_master_data(df: pd.DataFrame, inp: Inputs, ds: date, cfg: PlanConfig) -> pd.DataFrame:
+    """Lines (sku, location_id) with their item master, supplier (order days, minimum, learned
+    lead time) and inventory position (zero where the ERP has none)."""
     item_cols = ["sku", "name", "category", "unit_cost", "unit_price", "pack_size", "moq", "supplier_id"]
     df = df.merge(inp.items[[c for c in item_cols if c in inp.items.columns]], on="sku", how="left")
     lt = leadtime.learn(inp.receipts, inp.items, inp.suppliers, ds, cfg.lead_times)
@@ -292,7 +292,14 @@ def _positions(df: pd.DataFrame, inp: Inputs, ds: date, cfg: PlanConfig) -> pd.D
     df = df.merge(sup, on="supplier_id", how="left")
     df = df.merge(inventory_position(inp.stock, inp.open_orders, ds), on=KEYS, how="left")
     for c in ("on_hand", "on_order", "backorders", "inventory_position"):
-        df[c] = df[c].fillna(0.0)
+        df[c] = pd.to_numeric(df[c], errors="coerce").fillna(0.0)
+    return df
+
+
+def _positions(df: pd.DataFrame, inp: Inputs, ds: date, cfg: PlanConfig) -> pd.DataFrame:
+    """Master data, learned lead times and the inventory position of every line; suspected
+    phantom stock planned as an empty shelf; what master data each line lacks."""
+    df = with_master_data(df, inp, ds, cfg)
     df["open_order_lines"] = df["open_order_lines"].fillna(0).astype(int)
     df["stock_note"] = ""
     if inp.suspect_stock is not None and len(inp.suspect_stock):

@@ -59,10 +59,10 @@ def from_samples(d_p: np.ndarray, target: np.ndarray, kind: str, q: np.ndarray, 
         idx = np.clip(np.ceil(target * x.shape[1]).astype(int) - 1, 0, x.shape[1] - 1)
         return x[np.arange(len(x)), idx]
     cand, fill = fill_curves(d_p, q, cycle_demand)
-    return _first_reaching(cand, fill, target)
+    return first_reaching(cand, fill, target)
 
 
-def _first_reaching(cand: np.ndarray, fill: np.ndarray, target: np.ndarray) -> np.ndarray:
+def first_reaching(cand: np.ndarray, fill: np.ndarray, target: np.ndarray) -> np.ndarray:
     ok = fill >= np.asarray(target)[:, None] - 1e-12
     first = np.where(ok.any(axis=1), ok.argmax(axis=1), cand.shape[1] - 1)
     return cand[np.arange(len(cand)), first]
