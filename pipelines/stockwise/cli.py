@@ -30,7 +30,7 @@ def cmd_demo_erp(a: argparse.Namespace) -> dict:
 
     s = Settings()
     s.resolved_home.mkdir(parents=True, exist_ok=True)
-    cfg = demo.DemoConfig(skus=a.skus, stores=a.stores, days=a.days, end=a.end, seed=a.seed)
+    cfg = demo.DemoConfig(skus=a.skus, stores=a.stores, days=a.days, end=a.end, seed=a.seed, network=a.network)
     logging.getLogger(__name__).info("generating demo ERP: %s", cfg)
     d = demo.generate(cfg)
     counts = demo.write(d, s.erp, s.truth)
@@ -388,6 +388,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--days", type=int, default=730, help="days of history")
     d.add_argument("--end", type=_date, default=date(2025, 12, 31), help="last day of history")
     d.add_argument("--seed", type=int, default=7, help="random seed: the same seed writes the same ERP")
+    d.add_argument(
+        "--network",
+        action="store_true",
+        help="the stores are served by the warehouse DC01 from the last day on (sourcing table, DC stock)",
+    )
     d.set_defaults(func=cmd_demo_erp)
 
     e = sub.add_parser("demo-events", help="replay a day of the demo ERP's movements as stock events on the queue")

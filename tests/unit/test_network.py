@@ -284,3 +284,15 @@ def test_no_sourcing_leaves_the_plan_as_it_was():
     net = apply_network(planned, inp, DS, cfg, None)
     assert net.levels is None and (net.frame["order_type"] == "purchase").all()
     pd.testing.assert_frame_equal(net.frame[planned.frame.columns], planned.frame)
+
+
+def test_nothing_moves_for_an_item_nobody_is_expected_to_buy():
+    st_, dc = network(n_sku=2, n_store=3)
+    st_.mu[st_.parent == 0] = 0.0  # sku 0: no demand expected anywhere
+    lv = plan_levels(st_, dc, weekday=0)
+    st_.position[:] = 0
+    dc.position[:] = 0
+    _, req = transfer_orders(st_, lv.store_s, lv.store_S, weekday=0, dc_available=np.array([100.0, 100.0]))
+    assert not req[st_.parent == 0].any() and req[st_.parent == 1].all()
+    po = dc_orders(dc, lv.dc_s, lv.dc_S, weekday=1, requested=np.zeros(2), rate=lv.dc_rate)
+    assert po[0] == 0 and po[1] > 0

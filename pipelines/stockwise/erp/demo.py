@@ -46,6 +46,10 @@ class DemoConfig:
     end: date = date(2025, 12, 31)
     seed: int = 7
     anomaly_rate: float = 0.002  # share of sku x store x day rows that carry an injected anomaly
+    # the stores are served by the warehouse DC01 from the run date on (a cut-over: the history
+    # is the stores buying from suppliers; DC01 holds two weeks of their demand, a sourcing table
+    # says which store it serves, on which truck days): see `_network`
+    network: bool = False
 
 
 @dataclass
@@ -72,6 +76,7 @@ def generate(cfg: DemoConfig) -> DemoERP:
     demand = _true_demand(rng, cfg, master, dates)
     sim = _replenish(rng, cfg, master, demand, dates)
     tables, truth = _tables(cfg, master, demand, sim, dates)
+    _network(cfg, tables)
     log.info(
         "demo ERP: %d items x %d stores x %d days, %d sales rows, %d movements, %d POs, %d anomalies",
         cfg.skus,
@@ -640,6 +645,46 @@ def _anomaly_labels(
             for r, s, lc in zip(anomalies["ref"], anomalies["sku"], anomalies["location_id"], strict=True)
         ]
     return anomalies
+
+
+TRUCK_DAYS = ("mon,wed,fri", "tue,thu,sat")  # stores alternate, so the DC's work is spread over the week
+
+
+def _network(cfg: DemoConfig, tables: dict[str, pd.DataFrame]) -> None:
+    """The sourcing table (empty unless `cfg.network`) and, with the network, DC01's stock for
+    the last two weeks (two weeks of the stores' recent sales per item) and store packs (a
+    quarter of the supplier's case from cases of 12 up, else single units). No draw from the
+    seeded stream: the rest of the demo is the same with or without it."""
+    stores = tables["locations"].query("type == 'store'")["location_id"].tolist()
+    cols = ["location_id", "source_id", "lead_time_days_mean", "lead_time_days_std", "ship_weekdays"]
+    if not cfg.network:
+        tables["sourcing"] = pd.DataFrame(columns=cols)
+        return
+    tables["sourcing"] = pd.DataFrame(
+        {
+            "location_id": stores,
+            "source_id": "DC01",
+            "lead_time_days_mean": 1.0,
+            "lead_time_days_std": 0.3,
+            "ship_weekdays": [TRUCK_DAYS[i % 2] for i in range(len(stores))],
+        }
+    )[cols]
+    sales = tables["sales"]
+    recent = sales[sales["date"] > pd.Timestamp(cfg.end) - pd.Timedelta(days=28)]
+    daily = recent.groupby("sku")["qty"].sum() / 28
+    dc_stock = np.ceil(daily.reindex(tables["items"]["sku"]).fillna(0).to_numpy() * 14)
+    days = pd.date_range(pd.Timestamp(cfg.end) - pd.Timedelta(days=13), pd.Timestamp(cfg.end), freq="D")
+    dc = pd.DataFrame(
+        {
+            "date": np.repeat(days, len(dc_stock)),
+            "sku": np.tile(tables["items"]["sku"].to_numpy(), len(days)),
+            "location_id": "DC01",
+            "on_hand": np.tile(dc_stock, len(days)),
+        }
+    )
+    tables["stock"] = pd.concat([tables["stock"], dc], ignore_index=True)
+    pack = tables["items"]["pack_size"].to_numpy()
+    tables["items"] = tables["items"].assign(store_pack_size=np.where(pack >= 12, pack // 4, 1).astype(int))
 
 
 def _overrides(cfg: DemoConfig, items: pd.DataFrame, locations: pd.DataFrame) -> pd.DataFrame:

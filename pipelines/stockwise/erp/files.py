@@ -126,15 +126,25 @@ class FilesConnector:
         published_by: str = "",
         before_commit: Callable[[], None] | None = None,
     ) -> dict[str, int]:
-        """One CSV per plan in `outbox/purchase_requisitions/`, replaced whole; every row carries
-        the plan version. The exceptions go first; the lines' rename is the commit point, and
+        """One CSV per plan in `outbox/purchase_requisitions/` (and `outbox/transfer_orders/` for
+        a network plan's DC -> store lines), replaced whole; every row carries the plan version.
+        The exceptions and transfers go first; the requisitions' rename is the commit point, and
         the publication record (`outbox/publications/<plan>.json`) follows it."""
         import json
 
         import pandas as pd
 
+        from stockwise.erp.sql import split_lines
+
         box = self.folder / "outbox"
-        df = lines.assign(plan_id=plan_id, plan_version=version, status="proposed", created_ds=ds.isoformat())
+        stamp = {"plan_id": plan_id, "plan_version": version, "status": "proposed", "created_ds": ds.isoformat()}
+        purchases, transfers = split_lines(lines)
+        df = purchases.assign(**stamp)
+        moves = transfers.assign(**stamp).rename(
+            columns={"location_id": "to_location_id", "source_id": "from_location_id", "order_qty": "qty"}
+        )
+        move_cols = ["plan_id", "plan_version", "sku", "from_location_id", "to_location_id", "qty", "requested_qty"]
+        move_cols += ["need_by", "reason", "status", "created_ds"]
         cols = [
             "plan_id",
             "plan_version",
@@ -152,6 +162,8 @@ class FilesConnector:
             box / "planning_exceptions" / f"{plan_id}.csv",
             exc.assign(plan_id=plan_id, plan_version=version).to_csv(index=False),
         )
+        if len(moves) or (box / "transfer_orders" / f"{plan_id}.csv").exists():
+            _replace(box / "transfer_orders" / f"{plan_id}.csv", moves.reindex(columns=move_cols).to_csv(index=False))
         if before_commit is not None:
             before_commit()
         _replace(
@@ -162,12 +174,12 @@ class FilesConnector:
             "plan_id": plan_id,
             "ds": ds.isoformat(),
             "version": version,
-            "lines": len(df),
+            "lines": len(df) + len(moves),
             "exceptions": len(exc),
             "published_by": published_by,
         }
         _replace(box / "publications" / f"{plan_id}.json", json.dumps(record))
-        return {"upserted": len(df), "removed": 0, "exceptions": len(exc)}
+        return {"upserted": len(df), "transfers": len(moves), "removed": 0, "exceptions": len(exc)}
 
     def publication(self, plan_id: str) -> dict | None:
         import json

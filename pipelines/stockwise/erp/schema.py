@@ -60,11 +60,20 @@ EXTRACTS: dict[str, Extract] = {
                 "moq": "int",
                 "supplier_id": "str",
                 "shelf_facings": "int",
+                "store_pack_size": "int",  # the pack a DC ships to stores in (transfers)
             },
-            non_negative=("unit_cost", "unit_price", "moq", "shelf_facings"),
-            max_abs={"unit_cost": 1e7, "unit_price": 1e7, "pack_size": 1e5, "moq": 1e7, "shelf_facings": 1e4},
+            non_negative=("unit_cost", "unit_price", "moq", "shelf_facings", "store_pack_size"),
+            max_abs={
+                "unit_cost": 1e7,
+                "unit_price": 1e7,
+                "pack_size": 1e5,
+                "moq": 1e7,
+                "shelf_facings": 1e4,
+                "store_pack_size": 1e5,
+            },
             required=("unit_cost", "pack_size", "supplier_id"),
             must_not_be_empty=True,
+            optional_columns=("store_pack_size",),
         ),
         Extract(
             "locations",
@@ -158,6 +167,22 @@ EXTRACTS: dict[str, Extract] = {
             max_abs={"min_qty": 1e7, "max_qty": 1e7},
             optional=True,
         ),
+        # optional: which location replenishes which (stores from a DC): the transfer lead time
+        # and the truck days; locations not listed buy from their items' suppliers
+        Extract(
+            "sourcing",
+            ("location_id",),
+            {
+                "location_id": "str",
+                "source_id": "str",
+                "lead_time_days_mean": "float",
+                "lead_time_days_std": "float",
+                "ship_weekdays": "str",
+            },
+            non_negative=("lead_time_days_mean", "lead_time_days_std"),
+            max_abs={"lead_time_days_mean": 60, "lead_time_days_std": 60},
+            optional=True,
+        ),
         # optional: planner overrides (a blank location means every location)
         Extract(
             "overrides",
@@ -186,6 +211,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # Stockwise writes these back to the ERP.
 PURCHASE_REQUISITIONS = "purchase_requisitions"
+TRANSFER_ORDERS = "transfer_orders"  # DC -> store transfers of a network plan
 CYCLE_COUNT_TASKS = "cycle_count_tasks"
 PLANNING_EXCEPTIONS = "planning_exceptions"  # lines Stockwise would not order (e.g. missing master data)
 PUBLICATIONS = "stockwise_publications"  # which plan version the ERP holds, per plan id

@@ -16,6 +16,7 @@ from stockwise.erp.schema import (
     PLANNING_EXCEPTIONS,
     PUBLICATIONS,
     PURCHASE_REQUISITIONS,
+    TRANSFER_ORDERS,
     conform,
 )
 from stockwise.errors import ErpUnavailable, ExtractError
@@ -36,6 +37,21 @@ requisitions_table = sa.Table(
     sa.Column("location_id", sa.String(64), primary_key=True),
     sa.Column("supplier_id", sa.String(64)),
     sa.Column("qty", sa.Float, nullable=False),
+    sa.Column("need_by", sa.Date),
+    sa.Column("reason", sa.Text),
+    sa.Column("status", sa.String(16), nullable=False, server_default="proposed"),
+    sa.Column("created_ds", sa.Date, nullable=False),
+)
+# the DC -> store transfers of a network plan, keyed like the requisitions by the receiving store
+transfers_table = sa.Table(
+    TRANSFER_ORDERS,
+    _meta,
+    sa.Column("plan_id", sa.String(64), primary_key=True),
+    sa.Column("sku", sa.String(64), primary_key=True),
+    sa.Column("to_location_id", sa.String(64), primary_key=True),
+    sa.Column("from_location_id", sa.String(64), nullable=False),
+    sa.Column("qty", sa.Float, nullable=False),
+    sa.Column("requested_qty", sa.Float),
     sa.Column("need_by", sa.Date),
     sa.Column("reason", sa.Text),
     sa.Column("status", sa.String(16), nullable=False, server_default="proposed"),
@@ -198,6 +214,7 @@ class SqlConnector:
         removed while still 'proposed'; lines a buyer already acted on are left alone.
         """
         create_writeback_tables(self.engine)
+        purchases, transfers = split_lines(lines)
         rows = [
             {
                 "plan_id": plan_id,
@@ -205,12 +222,27 @@ class SqlConnector:
                 "location_id": r.location_id,
                 "supplier_id": r.supplier_id,
                 "qty": float(r.order_qty),
-                "need_by": r.need_by.date() if hasattr(r.need_by, "date") else r.need_by,
+                "need_by": _day(r.need_by),
                 "reason": r.reason,
                 "status": "proposed",
                 "created_ds": ds,
             }
-            for r in lines.itertuples(index=False)
+            for r in purchases.itertuples(index=False)
+        ]
+        moves = [
+            {
+                "plan_id": plan_id,
+                "sku": r.sku,
+                "to_location_id": r.location_id,
+                "from_location_id": r.source_id,
+                "qty": float(r.order_qty),
+                "requested_qty": float(r.requested_qty),
+                "need_by": _day(r.need_by),
+                "reason": r.reason,
+                "status": "proposed",
+                "created_ds": ds,
+            }
+            for r in transfers.itertuples(index=False)
         ]
         exc = (
             []
@@ -228,12 +260,14 @@ class SqlConnector:
                 for r in exceptions.itertuples(index=False)
             ]
         )
-        t, e = requisitions_table, exceptions_table
+        t, e, m = requisitions_table, exceptions_table, transfers_table
         with self.engine.begin() as conn:
             removed = _replace_proposed(conn, t, plan_id, rows, ["sku", "location_id"], "proposed")
+            removed += _replace_proposed(conn, m, plan_id, moves, ["sku", "to_location_id"], "proposed")
             _replace_proposed(conn, e, plan_id, exc, ["sku", "location_id", "kind"], "open")
             for table, batch, keys in (
                 (t, rows, ["plan_id", "sku", "location_id"]),
+                (m, moves, ["plan_id", "sku", "to_location_id"]),
                 (e, exc, ["plan_id", "sku", "location_id", "kind"]),
             ):
                 for i in range(0, len(batch), 500):
@@ -242,7 +276,7 @@ class SqlConnector:
                 "plan_id": plan_id,
                 "ds": ds,
                 "version": version,
-                "lines": len(rows),
+                "lines": len(rows) + len(moves),
                 "exceptions": len(exc),
                 "published_at": datetime.now(UTC).replace(tzinfo=None),
                 "published_by": published_by[:200],
@@ -250,7 +284,7 @@ class SqlConnector:
             conn.execute(_upsert(conn, publications_table, [record], ["plan_id"], keep=()))
             if before_commit is not None:
                 before_commit()
-        return {"upserted": len(rows), "removed": removed, "exceptions": len(exc)}
+        return {"upserted": len(rows), "transfers": len(moves), "removed": removed, "exceptions": len(exc)}
 
     def publication(self, plan_id: str) -> dict | None:
         """The plan version the ERP holds for `plan_id` (None when nothing was published)."""
@@ -274,6 +308,19 @@ class SqlConnector:
 
         with self.engine.connect() as conn:
             return pd.read_sql(sa.text(f"SELECT * FROM {name}"), conn)  # noqa: S608 - our own table names
+
+
+def split_lines(lines: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A plan's order lines as (purchases, transfers): transfers are DC -> store lines of a
+    network plan (`order_type` 'transfer'); a plan without the column is all purchases."""
+    if "order_type" not in lines:
+        return lines, lines.iloc[0:0]
+    t = lines["order_type"].eq("transfer")
+    return lines[~t], lines[t]
+
+
+def _day(x):
+    return x.date() if hasattr(x, "date") else x
 
 
 def _first_line(e: BaseException) -> str:

@@ -138,6 +138,7 @@ class Inputs:
     overrides: pd.DataFrame | None = None
     reorder_rules: pd.DataFrame | None = None  # the ERP's min/max (policy 'minmax')
     suspect_stock: pd.DataFrame | None = None  # sku, location_id, reason: book stock not trusted (open phantom stock)
+    sourcing: pd.DataFrame | None = None  # which location serves which (stores from a DC: `network_plan`)
 
 
 def forecast_matrices(forecast: pd.DataFrame, ds: date) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.Series]:

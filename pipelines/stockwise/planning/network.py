@@ -299,13 +299,18 @@ def transfer_orders(
     store packs) and what the DC can ship of them. Returns (shipped, requested)."""
     assert st.parent is not None
     req = order_quantity(st.position, s, S, st.q, "rsS", st.pack, st.moq, rounding)
-    req = np.where(st.order_mask[:, weekday], req, 0.0)
+    demand = st.mu.mean(axis=1) > 0 if st.mu is not None and st.mu.shape[1] else np.ones(len(req), dtype=bool)
+    req = np.where(st.order_mask[:, weekday] & demand, req, 0.0)  # nothing for a line nobody buys
     return allocate(req, st.parent, dc_available, st.pack), req
 
 
-def dc_orders(dc: Echelon, s: np.ndarray, S: np.ndarray, weekday: int, requested: np.ndarray) -> np.ndarray:
+def dc_orders(
+    dc: Echelon, s: np.ndarray, S: np.ndarray, weekday: int, requested: np.ndarray, rate: np.ndarray | None = None
+) -> np.ndarray:
     """Today's DC purchase orders: on its supplier's order days, from its position after today's
-    store requests (those shipped leave its stock, those it could not ship are owed)."""
+    store requests (those shipped leave its stock, those it could not ship are owed); none for an
+    item its stores are not expected to sell (`rate`, the DC's daily demand, zero) unless it owes."""
     ip = dc.position - requested
     qty = order_quantity(ip, s, S, dc.q, "rsS", dc.pack, dc.moq)
-    return np.where(dc.order_mask[:, weekday], qty, 0.0)
+    needed = np.ones(len(qty), dtype=bool) if rate is None else (np.asarray(rate) > 0) | (ip < 0)
+    return np.where(dc.order_mask[:, weekday] & needed, qty, 0.0)

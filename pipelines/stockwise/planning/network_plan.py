@@ -39,6 +39,9 @@ class NetworkPlan:
     levels: NetworkLevels | None
     stores: int  # store lines planned across echelons
     dcs: int  # DC lines
+    store_echelon: Echelon | None = None  # what the levels were planned from (the gate replays it)
+    dc_echelon: Echelon | None = None
+    store_keys: pd.DataFrame | None = None  # sku, location_id in the store echelon's row order
 
 
 def apply_network(
@@ -56,6 +59,12 @@ def apply_network(
     if sourcing is None or not len(sourcing):
         return NetworkPlan(df[COLUMNS + NETWORK_COLUMNS], None, 0, 0)
     src = sourcing.drop_duplicates("location_id", keep="last").set_index("location_id")
+    chained = sorted(set(src["source_id"]) & set(src.index))
+    if chained:
+        raise ValueError(
+            f"sourcing: {', '.join(map(str, chained))} both serve(s) stores and is/are served by another "
+            "location; Stockwise plans two echelons (stores from a DC, the DC from suppliers)"
+        )
     sourced = df["location_id"].isin(src.index).to_numpy() & df["needs_master_data"].eq("").to_numpy()
     if not sourced.any():
         return NetworkPlan(df[COLUMNS + NETWORK_COLUMNS], None, 0, 0)
@@ -73,12 +82,20 @@ def apply_network(
     on_hand_dc = dc_df["on_hand"].to_numpy(dtype=float)
     shipped, requested = transfer_orders(st, lv.store_s, lv.store_S, wd, on_hand_dc, cfg.rounding)
     asked = np.bincount(parent, weights=requested, minlength=len(dc_keys))
-    po = dc_orders(dc, lv.dc_s, lv.dc_S, wd, asked)
+    po = dc_orders(dc, lv.dc_s, lv.dc_S, wd, asked, lv.dc_rate)
     st_df = _store_lines(st_df, st, lv, R_st, shipped, requested, dc_df, parent, ds)
     dc_df = _dc_lines(dc_df, dc, lv, po, asked, parent, ds, cfg)
     out = pd.concat([df[~sourced], st_df, dc_df], ignore_index=True)
     out = out.sort_values(["order_value", "sku", "location_id"], ascending=[False, True, True]).reset_index(drop=True)
-    return NetworkPlan(out[COLUMNS + NETWORK_COLUMNS], lv, int(sourced.sum()), len(dc_df))
+    return NetworkPlan(
+        out[COLUMNS + NETWORK_COLUMNS],
+        lv,
+        int(sourced.sum()),
+        len(dc_df),
+        st,
+        dc,
+        st_df[KEYS].reset_index(drop=True),
+    )
 
 
 def _stores(st_df, src, planned: Planned, inp: Inputs, parent, cfg: PlanConfig) -> tuple[Echelon, np.ndarray]:

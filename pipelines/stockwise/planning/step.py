@@ -16,7 +16,8 @@ import pandas as pd
 
 from stockwise import catalog, lake
 from stockwise.planning.engine import Inputs, PlanConfig, plan_detail
-from stockwise.planning.gate import GateParams, check
+from stockwise.planning.gate import GateParams, check, check_network
+from stockwise.planning.network_plan import apply_network
 from stockwise.planning.targets import TargetParams
 from stockwise.settings import Settings
 from stockwise.version import code_version
@@ -79,6 +80,7 @@ def read_inputs(store, d: str, settings: Settings) -> Inputs:
         overrides=ovr,
         reorder_rules=catalog.validated("reorder_rules").read_if_there(store, d),
         suspect_stock=suspect,
+        sourcing=catalog.validated("sourcing").read_if_there(store, d),
     )
 
 
@@ -107,24 +109,26 @@ def run(
     )
     inp = read_inputs(store, d, settings)
     planned = plan_detail(inp, ds, cfg)
-    df = planned.frame
+    net = apply_network(planned, inp, ds, cfg, inp.sourcing)
+    df = net.frame
+    if net.levels is not None:
+        log.info("network: %d store lines get transfers from %d DC lines (sourcing table)", net.stores, net.dcs)
     log.info(
         "plan: %d sku x locations planned in %.1fs; replaying the policy on recent demand",
         len(df),
         time.monotonic() - t0,
     )
-    sim = check(
-        planned,
-        inp.sales,
-        ds,
-        cfg,
-        GateParams(
-            window_days=settings.gate_window_days,
-            margin=gate_margin if gate_margin is not None else settings.gate_margin,
-            min_days=settings.gate_min_days,
-        ),
-        reorder_rules=inp.reorder_rules,
+    gp = GateParams(
+        window_days=settings.gate_window_days,
+        margin=gate_margin if gate_margin is not None else settings.gate_margin,
+        min_days=settings.gate_min_days,
     )
+    sim = check(planned, inp.sales, ds, cfg, gp, reorder_rules=inp.reorder_rules)
+    if net.levels is not None and sim["checked"]:
+        # what is published for the sourced stores is the network's plan: replay that too
+        sim["network"] = check_network(net, inp.sales, ds, gp)
+        sim["passed"] = bool(sim["passed"] and sim["network"]["passed"])
+        sim["why"] += "; " + sim["network"]["why"]
     held = not sim["passed"] and not publish_if_gate_fails
     why = sim["why"] + (
         "; plan held back (not published)"
@@ -155,6 +159,7 @@ def run(
             "method": cfg.method,
             "horizon_days": horizon_days or settings.horizon_days,
             "budget": cfg.budget,
+            "network": {"store_lines": net.stores, "dc_lines": net.dcs} if net.levels is not None else None,
             "gate": {
                 "passed": sim["passed"],
                 "checked": sim["checked"],

@@ -102,6 +102,12 @@ def _rules_of(name: str) -> list:
         "receipts": [
             gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="received_date", column_B="order_date", or_equal=True)
         ],
+        "sourcing": [
+            gxe.ExpectColumnValuesToNotBeNull(column="source_id"),
+            gxe.ExpectColumnValuesToBeInSet(column="source_id", value_set={"$PARAMETER": KNOWN_LOCATIONS}),
+            gxe.ExpectColumnValuesToNotBeNull(column="lead_time_days_mean"),
+            gxe.ExpectColumnValuesToMatchRegex(column="ship_weekdays", regex=rf"^(?:{DAY})(?:,(?:{DAY}))*$"),
+        ],
         "reorder_rules": [
             gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="max_qty", column_B="min_qty", or_equal=True)
         ],

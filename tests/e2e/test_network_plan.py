@@ -1,0 +1,83 @@
+"""The network plan end to end: the tiny demo written with its stores served by DC01 (`--network`),
+every stage run, then the ERP holds transfer orders (DC01 -> stores) and DC01's purchase
+requisitions; the stores buy nothing from suppliers; a rerun changes nothing."""
+
+import dataclasses
+import io
+import json
+import sqlite3
+
+import pandas as pd
+import pytest
+
+from stockwise import lake
+from stockwise.cli import main
+from stockwise.erp.demo import generate, write
+from stockwise.settings import Settings
+from support.demo import TINY, TINY_DS
+
+pytestmark = [pytest.mark.slow, pytest.mark.spark]
+D = TINY_DS.isoformat()
+
+
+@pytest.fixture(scope="module")
+def network_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("network") / "stockwise"
+    home.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STOCKWISE_HOME", str(home))
+        mp.setenv("STOCKWISE_SPARK_MASTER", "local[1]")
+        s = Settings()
+        demo = generate(dataclasses.replace(TINY, network=True))
+        write(demo, s.erp, s.truth)
+        assert main(["-q", "run", "--ds", D]) == 0
+        yield home, s, demo
+
+
+def _erp(home):
+    with sqlite3.connect(home / "erp.db") as c:
+        return (
+            pd.read_sql("SELECT * FROM transfer_orders", c),
+            pd.read_sql("SELECT * FROM purchase_requisitions", c),
+            pd.read_sql("SELECT * FROM stockwise_publications", c),
+        )
+
+
+def test_the_erp_gets_transfers_from_the_dc_and_the_dcs_purchases(network_home):
+    home, s, demo = network_home
+    transfers, reqs, pubs = _erp(home)
+    stores = set(demo.tables["sourcing"]["location_id"])
+    assert len(transfers) > 0
+    assert set(transfers["from_location_id"]) == {"DC01"} and set(transfers["to_location_id"]) <= stores
+    assert (transfers["status"] == "proposed").all()
+    # store packs, and never more than the DC had on the run date
+    packs = transfers["sku"].map(demo.tables["items"].set_index("sku")["store_pack_size"])
+    assert (transfers["qty"] % packs == 0).all() and (transfers["qty"] > 0).all()
+    stock = demo.tables["stock"]
+    dc = stock[(stock["location_id"] == "DC01") & (stock["date"] == pd.Timestamp(TINY_DS))].set_index("sku")["on_hand"]
+    shipped = transfers.groupby("sku")["qty"].sum()
+    assert (shipped <= dc.reindex(shipped.index)).all()
+    assert (transfers["requested_qty"] >= transfers["qty"]).all()
+    # the stores no longer buy from suppliers: the DC does
+    assert not reqs["location_id"].isin(stores).any()
+    assert set(reqs["location_id"]) <= {"DC01"}
+    assert pubs.loc[0, "lines"] == len(transfers) + len(reqs)
+    # the plan in the lake says the same, line for line, and why
+    store = lake.open_lake(s)
+    part = lake.read_manifest(store, "plans", D)
+    plan = pd.read_parquet(io.BytesIO(store.get(part.key("reorder_plan.parquet"))))
+    t = plan[plan["order_type"] == "transfer"]
+    assert len(t) == len(transfers) and t["reason"].str.contains("transfer from DC01").all()
+    sim = json.loads(store.get(part.key("simulation.json")))
+    assert sim["network"]["checked"] and "network replay" in sim["why"]
+
+
+def test_a_rerun_of_the_publish_changes_nothing_in_the_erp(network_home):
+    home, s, _ = network_home
+    before = _erp(home)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STOCKWISE_HOME", str(home))
+        assert main(["-q", "publish", "--ds", D]) == 0
+    after = _erp(home)
+    for b, a in zip(before[:2], after[:2], strict=True):
+        pd.testing.assert_frame_equal(b, a)
