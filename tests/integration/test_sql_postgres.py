@@ -56,9 +56,15 @@ def _lines(n: int, qty: float = 12.0) -> pd.DataFrame:
 
 def test_requisitions_upsert_is_idempotent_and_transactional(pg_erp):
     conn = SqlConnector(pg_erp)
-    assert conn.commit_plan("SW-1", TINY_DS, "v1", _lines(5)) == {"upserted": 5, "removed": 0, "exceptions": 0}
+    assert conn.commit_plan("SW-1", TINY_DS, "v1", _lines(5)) == {
+        "upserted": 5,
+        "transfers": 0,
+        "removed": 0,
+        "exceptions": 0,
+    }
     assert conn.commit_plan("SW-1", TINY_DS, "v2", _lines(5, qty=24.0)) == {
         "upserted": 5,
+        "transfers": 0,
         "removed": 0,
         "exceptions": 0,
     }
@@ -68,7 +74,12 @@ def test_requisitions_upsert_is_idempotent_and_transactional(pg_erp):
     # a buyer approved one line; the rerun drops the plan's other stale lines but not that one
     with conn.engine.begin() as c:
         c.execute(sa.text("UPDATE purchase_requisitions SET status='approved' WHERE sku='SKU00004'"))
-    assert conn.commit_plan("SW-1", TINY_DS, "v3", _lines(2)) == {"upserted": 2, "removed": 2, "exceptions": 0}
+    assert conn.commit_plan("SW-1", TINY_DS, "v3", _lines(2)) == {
+        "upserted": 2,
+        "transfers": 0,
+        "removed": 2,
+        "exceptions": 0,
+    }
     assert sorted(conn.read_table("purchase_requisitions")["sku"]) == ["SKU00000", "SKU00001", "SKU00004"]
     # a batch that fails half-way leaves the previous lines exactly as they were
     before = conn.read_table("purchase_requisitions").sort_values("sku").reset_index(drop=True)
@@ -135,3 +146,24 @@ def pa_buffer(data: bytes):
     import pyarrow as pa
 
     return pa.BufferReader(data)
+
+
+def test_transfer_orders_go_beside_the_requisitions_in_one_transaction(pg_erp):
+    """A network plan's DC -> store lines land in transfer_orders, keyed by the receiving store;
+    a rerun refreshes them and drops those no longer proposed, in the same transaction."""
+    conn = SqlConnector(pg_erp)
+    dc = _lines(1).assign(location_id="DC01", order_type="purchase", source_id="SUP000", requested_qty=12.0)
+    moves = _lines(2, qty=6.0).assign(order_type="transfer", source_id="DC01", requested_qty=[6.0, 18.0])
+    got = conn.commit_plan("SW-NET", TINY_DS, "v1", pd.concat([dc, moves], ignore_index=True))
+    assert got == {"upserted": 1, "transfers": 2, "removed": 0, "exceptions": 0}
+    t = conn.read_table("transfer_orders")
+    t = t[t["plan_id"] == "SW-NET"].sort_values("sku")
+    assert list(t["from_location_id"]) == ["DC01", "DC01"] and list(t["to_location_id"]) == ["ST00", "ST00"]
+    assert list(t["qty"]) == [6.0, 6.0] and list(t["requested_qty"]) == [6.0, 18.0]
+    assert conn.publication("SW-NET")["lines"] == 3
+    again = conn.commit_plan("SW-NET", TINY_DS, "v2", pd.concat([dc, moves.iloc[:1]], ignore_index=True))
+    assert again == {"upserted": 1, "transfers": 1, "removed": 1, "exceptions": 0}
+    t = conn.read_table("transfer_orders")
+    assert list(t[t["plan_id"] == "SW-NET"]["sku"]) == ["SKU00000"]
+    r = conn.read_table("purchase_requisitions")
+    assert list(r[r["location_id"] == "DC01"]["sku"]) == ["SKU00000"]

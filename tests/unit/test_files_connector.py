@@ -89,3 +89,32 @@ def test_write_back_replaces_the_plan_file(drop):
     assert out["sku"].tolist() == ["A"] and out["qty"].tolist() == [12.0]
     # the lines name the version they belong to; the publication record agrees
     assert set(out["plan_version"]) == {"v2"} and conn.publication("SW-1")["version"] == "v2"
+
+
+def test_a_network_plans_transfers_get_their_own_file_replaced_with_the_plan(drop):
+    conn = FilesConnector(drop, load_mapping(drop / "mapping.yaml"))
+    lines = pd.DataFrame(
+        {
+            "sku": ["A", "A", "B"],
+            "location_id": ["DC1", "S1", "S2"],
+            "supplier_id": ["V", "DC1", "DC1"],
+            "source_id": ["V", "DC1", "DC1"],
+            "order_type": ["purchase", "transfer", "transfer"],
+            "order_qty": [48.0, 6.0, 12.0],
+            "requested_qty": [48.0, 6.0, 18.0],
+            "need_by": "2026-01-05",
+            "reason": "r",
+        }
+    )
+    assert conn.commit_plan("SW-2", TINY_DS, "v1", lines)["transfers"] == 2
+    box = drop / "outbox"
+    moves = pd.read_csv(box / "transfer_orders" / "SW-2.csv")
+    assert moves[["from_location_id", "to_location_id", "qty", "requested_qty"]].values.tolist() == [
+        ["DC1", "S1", 6.0, 6.0],
+        ["DC1", "S2", 12.0, 18.0],
+    ]
+    assert pd.read_csv(box / "purchase_requisitions" / "SW-2.csv")["location_id"].tolist() == ["DC1"]
+    assert conn.publication("SW-2")["lines"] == 3
+    # the rerun proposes no transfer: the file is replaced by an empty one, not left stale
+    conn.commit_plan("SW-2", TINY_DS, "v2", lines.head(1))
+    assert pd.read_csv(box / "transfer_orders" / "SW-2.csv").empty

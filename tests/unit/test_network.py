@@ -296,3 +296,11 @@ def test_nothing_moves_for_an_item_nobody_is_expected_to_buy():
     assert not req[st_.parent == 0].any() and req[st_.parent == 1].all()
     po = dc_orders(dc, lv.dc_s, lv.dc_S, weekday=1, requested=np.zeros(2), rate=lv.dc_rate)
     assert po[0] == 0 and po[1] > 0
+
+
+def test_a_dc_served_by_another_location_is_refused_by_name():
+    inp, sourcing = _network_inputs(dc_on_hand=100.0)
+    chained = pd.concat([sourcing, sourcing.iloc[:1].assign(location_id="DC1", source_id="DC0")], ignore_index=True)
+    cfg = PlanConfig(targets=TargetParams(kind="fill_rate"))
+    with pytest.raises(ValueError, match=r"sourcing: DC1 .*two echelons"):
+        apply_network(plan_detail(inp, DS, cfg), inp, DS, cfg, chained)
