@@ -194,6 +194,59 @@ def exceptions_section(exceptions, esc) -> str:
     )
 
 
+NETWORK_ROWS = 200  # DC lines at risk shown on the page (all are in the plan's files)
+
+
+def network_section(positions, esc) -> str:
+    """A network plan's view: stock and buffer by echelon per DC, and the DC lines at risk of
+    starving their stores (stores asked for more than the DC has today, or its stock runs out
+    before a purchase ordered today could land). Empty for a plan without DC lines."""
+    if positions is None or "echelon" not in positions or not positions["echelon"].eq("dc").any():
+        return ""
+    p = positions
+    dcs = p[p["echelon"] == "dc"]
+    st = p[p["order_type"] == "transfer"]
+    value = lambda d, c: float((d[c].clip(lower=0) * d["unit_cost"]).sum())  # noqa: E731
+    rows = []
+    for dc_id, d in dcs.groupby("location_id"):
+        s = st[st["source_id"] == dc_id]
+        rows.append(
+            f"<tr><td>{esc(str(dc_id))}</td><td class='n'>{len(d):,}</td><td class='n'>{value(d, 'on_hand'):,.0f}</td>"
+            f"<td class='n'>{value(d, 'safety_stock'):,.0f}</td><td class='n'>{(d['order_qty'] > 0).sum():,}</td>"
+            f"<td class='n'>{s['location_id'].nunique():,}</td><td class='n'>{value(s, 'on_hand'):,.0f}</td>"
+            f"<td class='n'>{value(s, 'safety_stock'):,.0f}</td><td class='n'>{(s['order_qty'] > 0).sum():,}</td>"
+            f"<td class='n'>{float(s['requested_qty'].sum() - s['order_qty'].sum()):,.0f}</td></tr>"
+        )
+    asked = st.groupby(["sku", "source_id"])[["requested_qty", "order_qty"]].sum()
+    d = dcs.merge(asked, left_on=["sku", "location_id"], right_index=True, how="left", suffixes=("", "_stores"))
+    owed = (d["requested_qty_stores"] - d["order_qty_stores"]).fillna(0.0)
+    cover = d["on_hand"] / d["mu_d"].where(d["mu_d"] > 0)
+    risk = d[(owed > 1e-9) | (cover < d["lead_time_days"])].assign(owed=owed, cover=cover)
+    risk = risk.sort_values(["owed", "cover"], ascending=[False, True])
+    lines = "".join(
+        f"<tr><td>{esc(str(r.sku))}</td><td>{esc(str(r.name))}</td><td>{esc(str(r.location_id))}</td>"
+        f"<td class='n'>{r.on_hand:,.0f}</td><td class='n'>{r.mu_d:,.1f}</td>"
+        f"<td class='n'>{'–' if r.cover != r.cover else f'{r.cover:,.1f}'}</td>"
+        f"<td class='n'>{r.lead_time_days:,.0f}</td>"
+        f"<td class='n'>{r.owed:,.0f}</td><td class='n'>{r.order_qty:,.0f}</td></tr>"
+        for r in risk.head(NETWORK_ROWS).itertuples(index=False)
+    )
+    more = f"<p>{len(risk) - NETWORK_ROWS:,} more in the plan's files.</p>" if len(risk) > NETWORK_ROWS else ""
+    return (
+        "<section id='network'><h2>Network: stores served by a DC</h2>"
+        "<p>Stock and safety stock by echelon, at cost. Each store line's reason says where its buffer sits "
+        "and why; the DC's planned fill rate to its stores is on its line.</p>"
+        "<table class='network'><thead><tr><th>DC</th><th>DC lines</th><th>DC stock</th><th>DC buffer</th>"
+        "<th>DC orders today</th><th>stores</th><th>store stock</th><th>store buffer</th><th>transfers today</th>"
+        f"<th>units owed to stores</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"<h3>DC lines at risk of starving stores ({len(risk):,})</h3>"
+        "<p>Stores asked for more than the DC has today, or its stock lasts less than its supplier's lead time.</p>"
+        "<table class='network-risk'><thead><tr><th>sku</th><th>item</th><th>DC</th><th>on hand</th>"
+        "<th>stores' demand/day</th><th>days of stock</th><th>lead time</th><th>owed today</th><th>ordered today</th>"
+        f"</tr></thead><tbody>{lines}</tbody></table>{more}</section>"
+    )
+
+
 def plan_kpis(orders, sim: dict | None) -> dict:
     k = (sim or {}).get("stockwise") or {}
     return {
@@ -253,6 +306,7 @@ script-src {worklist.script_hash()}">
 <div class="kpis">{"".join(f"<div class='kpi'><b>{esc(v)}</b><span>{esc(k)}</span></div>" for k, v in kpis)}</div>
 <div class="charts">{imgs}</div>
 {worklist.sections(ds, book, kinds or {}, pages)}
+{network_section(positions, esc)}
 {money}
 {exceptions_section(exceptions, esc)}
 {anomaly_section(alerts, esc)}

@@ -81,3 +81,28 @@ def test_a_rerun_of_the_publish_changes_nothing_in_the_erp(network_home):
     after = _erp(home)
     for b, a in zip(before[:2], after[:2], strict=True):
         pd.testing.assert_frame_equal(b, a)
+
+
+@pytest.mark.browser
+def test_the_report_shows_the_network_by_echelon_and_the_dc_lines_at_risk(network_home, tmp_path):
+    from stockwise.catalog import REPORTS
+    from stockwise.screenshots import open_report
+
+    home, s, demo = network_home
+    store = lake.open_lake(s)
+    plan = pd.read_parquet(io.BytesIO(store.get(lake.read_manifest(store, "plans", D).key("all_positions.parquet"))))
+    dcs = plan[plan["echelon"] == "dc"]
+    with open_report(store.uri(REPORTS.manifest(store, D).key("index.html"))) as r:
+        page = r.page
+        section = page.locator("#network")
+        assert section.is_visible() and "Network" in section.text_content()
+        rows = page.locator("table.network tbody tr")
+        assert rows.count() == dcs["location_id"].nunique() == 1
+        cells = rows.first.locator("td").all_text_contents()
+        assert cells[0] == "DC01" and int(cells[1]) == len(dcs)
+        assert int(cells[5]) == len(demo.tables["sourcing"])  # the stores it serves
+        risk = page.locator("table.network-risk tbody tr")
+        heading = page.locator("h3", has_text="DC lines at risk").text_content()
+        assert f"({risk.count()})" in heading
+        page.locator("#network").screenshot(path=str(tmp_path / "network.png"))
+        assert r.errors == []

@@ -36,7 +36,7 @@ import numpy as np
 from stockwise.planning import levels
 from stockwise.planning.demand import PathParams, daily_paths, sample_lead_times
 from stockwise.planning.quantity import order_quantity
-from stockwise.planning.supplier import days_to_next_order
+from stockwise.planning.supplier import days_to_next_order, mean_review_days
 
 DC_FILL_GRID = (0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.995)
 
@@ -46,6 +46,18 @@ class NetworkParams:
     dc_fill_grid: tuple[float, ...] = DC_FILL_GRID
     paths: PathParams = field(default_factory=PathParams)
     chunk: int = 256  # DC rows per block of the order-stream simulation (bounds memory)
+    # the review gap in each protection interval: 'next', from today to the next truck or order
+    # day (a plan made every day orders only on those days), or 'mean', the average gap between
+    # them (levels held for several days, as in a weekly re-plan)
+    review: str = "next"
+
+    def __post_init__(self) -> None:
+        if self.review not in ("next", "mean"):
+            raise ValueError(f"review must be 'next' or 'mean', not {self.review!r}")
+
+
+def review_days(mask: np.ndarray, weekday: int, how: str) -> np.ndarray:
+    return days_to_next_order(mask, weekday) if how == "next" else mean_review_days(mask)
 
 
 @dataclass
@@ -87,9 +99,11 @@ class NetworkLevels:
     grid_value: np.ndarray  # [dc rows, grid] network on-hand value at each DC fill rate
 
 
-def _expected_on_hand(samples: np.ndarray, s: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Average on hand over a cycle: what is left when the order lands, E[(s - D_P)^+], plus half a cycle."""
-    return np.maximum(s[:, None] - samples, 0).mean(axis=1) + q / 2
+def _expected_on_hand(samples: np.ndarray, S: np.ndarray, review_demand: np.ndarray) -> np.ndarray:
+    """Average on hand under periodic review: what is left just before an order placed at S
+    lands, E[(S - D_P)^+], plus half the demand between two reviews (it falls by that much
+    over a cycle; a cycle quantity above a review's demand comes back as the undershoot)."""
+    return np.maximum(S[:, None] - samples, 0).mean(axis=1) + review_demand / 2
 
 
 def _cycle_demand(rate: np.ndarray, q: np.ndarray, review: np.ndarray) -> np.ndarray:
@@ -151,8 +165,8 @@ def plan_levels(st: Echelon, dc: Echelon, weekday: int, params: NetworkParams = 
     parent = np.asarray(st.parent, dtype=int)
     n_st, n_dc = len(st.position), len(dc.position)
     grid = np.asarray(params.dc_fill_grid, dtype=float)
-    R_st = days_to_next_order(st.order_mask, weekday)
-    R_dc = days_to_next_order(dc.order_mask, weekday)
+    R_st = review_days(st.order_mask, weekday, params.review)
+    R_dc = review_days(dc.order_mask, weekday, params.review)
     rate_st = st.mu.mean(axis=1) if st.mu.shape[1] else np.zeros(n_st)
     rate_dc = np.bincount(parent, weights=rate_st, minlength=n_dc)
     out = {
@@ -244,8 +258,8 @@ def _plan_block(st, dc, rows, dcs, par, R_st, R_dc, rate_st, rate_dc, weekday, g
         d_p = interval(lead_st + wait)
         s_st = levels.from_samples(d_p, target, "fill_rate", q_st, cyc_st)
         s_st_g[g], s_dc_g[g], f_dc_g[g], wait_g[g] = s_st, s_dc, f_dc, wait.mean(axis=1)
-        v_st_g[g] = st.unit_cost[rows] * _expected_on_hand(d_p, s_st, q_st)
-        v_dc_g[g] = dc.unit_cost[dcs] * _expected_on_hand(X, s_dc, q_dc)
+        v_st_g[g] = st.unit_cost[rows] * _expected_on_hand(d_p, s_st + q_st, rate_st * R_st)
+        v_dc_g[g] = dc.unit_cost[dcs] * _expected_on_hand(X, s_dc + q_dc, rate_dc * R_dc)
     total = v_dc_g + np.stack([np.bincount(par, weights=v, minlength=k_dc) for v in v_st_g])
     best = total.argmin(axis=0)
     bs, r = best[par], np.arange(k_st)
