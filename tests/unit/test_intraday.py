@@ -154,3 +154,39 @@ def test_the_reports_intraday_part_escapes_names_and_says_what_it_leaves_out():
     assert part.count("<tr>") == report.INTRADAY_ROWS + 1  # the header and the first rows
     assert f"The first {report.INTRADAY_ROWS:,} of {n:,}" in part and f"{n:,} exception(s) and 0 line(s)" in part
     assert "<script>" not in part and "&lt;script&gt;" in part
+
+
+def test_a_network_plans_lines_raise_exceptions_but_are_left_to_the_nightly_plan():
+    plan = pd.DataFrame(
+        {
+            "sku": ["A", "A", "B"],
+            "location_id": ["L", "DC", "L"],
+            "supplier_id": ["DC", "V", "V"],
+            "on_hand": [5.0, 40.0, 5.0],
+            "on_order": [0.0, 0.0, 0.0],
+            "reorder_point": [8.0, 50.0, 8.0],
+            "order_up_to": [20.0, 90.0, 20.0],
+            "safety_stock": [3.0, 10.0, 3.0],
+            "order_today": [True, True, True],
+            "order_qty": [0.0, 0.0, 0.0],
+            "needs_master_data": ["", "", ""],
+            "policy": ["rsS", "rsS", "rsS"],
+            "unit_cost": [1.0, 1.0, 1.0],
+            "order_type": ["transfer", "purchase", "purchase"],
+            "echelon": ["store", "dc", "store"],
+        }
+    )
+    events = ev.frame(
+        [
+            ev.parse(
+                {"v": 1, "id": f"e{i}", "kind": "movement", "sku": s, "location_id": loc, "qty": -4, "at": T.format(9)}
+            )  # fmt: skip
+            for i, (s, loc) in enumerate([("A", "L"), ("A", "DC"), ("B", "L")])
+        ]
+    )
+    r = intraday.replan(plan, events, None, date(2026, 1, 1))
+    # only the store that buys from its supplier is reordered; the transfer and the DC wait for the night
+    assert r.lines[["sku", "location_id"]].values.tolist() == [["B", "L"]]
+    why = r.positions.set_index(["sku", "location_id"])["reason"]
+    assert "network plan" in why[("A", "L")] and "network plan" in why[("A", "DC")]
+    assert ("A", "L") in set(map(tuple, r.exceptions[["sku", "location_id"]].values))  # 1 < 3: still raised

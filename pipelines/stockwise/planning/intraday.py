@@ -95,23 +95,37 @@ def replan(
     order_day = df["order_today"].eq(True).to_numpy()  # missing (a position outside the plan): no
     below = known & (ip < ss)
     no_master = df["needs_master_data"].fillna("").astype(str).ne("").to_numpy()
-    qty = np.where((order_day | below) & known & ~no_master, qty, 0.0)
+    # a network plan's lines (a store's transfer from its DC, the DC's purchase) move with the
+    # DC's stock, which the events do not carry: the nightly plan moves them; exceptions still show
+    network = (
+        (df["order_type"].eq("transfer") | df["echelon"].eq("dc")).to_numpy()
+        if "order_type" in df and "echelon" in df
+        else np.zeros(len(df), dtype=bool)
+    )
+    qty = np.where((order_day | below) & known & ~no_master & ~network, qty, 0.0)
     df["already_ordered"], df["inventory_position"], df["order_qty"] = already, ip, qty
     df["urgent"] = (qty > 0) & ~order_day
     df["order_value"] = qty * df["unit_cost"].fillna(0.0).to_numpy(dtype=float)
     lead = df["lead_time_days"].fillna(7.0).to_numpy(dtype=float) if "lead_time_days" in df else np.full(len(df), 7.0)
     df["need_by"] = pd.Timestamp(day) + pd.to_timedelta(np.ceil(lead), unit="D")
-    df["reason"] = [_why(*a) for a in zip(df["events"], ip, s, ss, qty, order_day, known, no_master, strict=True)]
+    df["reason"] = [
+        _why(*a) for a in zip(df["events"], ip, s, ss, qty, order_day, known, no_master, network, strict=True)
+    ]
     lines = df.loc[qty > 0, [c for c in LINE_COLUMNS if c in df]].reset_index(drop=True)
     return Replan(lines, df, _exceptions(df, events, ip, ss, known, cfg))
 
 
-def _why(n, ip, s, ss, qty, order_day, known, no_master) -> str:
+def _why(n, ip, s, ss, qty, order_day, known, no_master, network=False) -> str:
     moved = f"{n} event(s) today moved the position to {ip:g}"
     if not known:
         return f"{moved}; not in the plan in force (no forecast or levels): the next nightly plan covers it"
     if no_master:
         return f"{moved}; not ordered: master data missing (see the exceptions)"
+    if network:
+        return (
+            f"{moved}; a line of the network plan (a transfer from its DC, or the DC's purchase): "
+            "not reordered intraday, the DC's stock is not in the events; the next nightly plan moves it"
+        )
     if qty > 0 and not order_day:
         return f"{moved}, below its safety stock {ss:.1f}: urgent order of {qty:g} outside the order day"
     if qty > 0:
