@@ -25,7 +25,15 @@ import pandas as pd
 
 from stockwise.planning import supplier
 from stockwise.planning.engine import COLUMNS, Inputs, PlanConfig, Planned, with_master_data
-from stockwise.planning.network import Echelon, NetworkLevels, NetworkParams, dc_orders, plan_levels, transfer_orders
+from stockwise.planning.network import (
+    Echelon,
+    NetworkLevels,
+    NetworkParams,
+    dc_orders,
+    plan_levels,
+    review_days,
+    transfer_orders,
+)
 from stockwise.planning.quantity import cycle_quantity
 
 KEYS = ["sku", "location_id"]
@@ -75,7 +83,7 @@ def apply_network(
     parent = st_df.merge(
         dc_keys.reset_index(), left_on=["sku", "source_id"], right_on=["sku", "location_id"], how="left"
     )["index"].to_numpy()
-    st, R_st = _stores(st_df, src, planned, inp, parent, cfg)
+    st, _ = _stores(st_df, src, planned, inp, parent, cfg)
     dc_df, dc = _dcs(dc_keys, st, parent, inp, ds, cfg)
     wd = ds.weekday()
     lv = plan_levels(st, dc, wd, params)
@@ -83,6 +91,8 @@ def apply_network(
     shipped, requested = transfer_orders(st, lv.store_s, lv.store_S, wd, on_hand_dc, cfg.rounding)
     asked = np.bincount(parent, weights=requested, minlength=len(dc_keys))
     po = dc_orders(dc, lv.dc_s, lv.dc_S, wd, asked, lv.dc_rate)
+    # the review gap the levels were planned with (the cycle quantity's bound uses the average one)
+    R_st = review_days(st.order_mask, wd, params.review)
     st_df = _store_lines(st_df, st, lv, R_st, shipped, requested, dc_df, parent, ds)
     dc_df = _dc_lines(dc_df, dc, lv, po, asked, parent, ds, cfg)
     out = pd.concat([df[~sourced], st_df, dc_df], ignore_index=True)
