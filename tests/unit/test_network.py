@@ -15,7 +15,7 @@ from stockwise.planning.demand import PathParams, sample_interval, sample_lead_t
 from stockwise.planning.engine import Inputs, PlanConfig, plan_detail
 from stockwise.planning.network import Echelon, NetworkParams, allocate, dc_orders, plan_levels, transfer_orders
 from stockwise.planning.network_plan import apply_network
-from stockwise.planning.network_sim import NetworkPolicy, NetworkRows, simulate_network
+from stockwise.planning.network_sim import NetworkPolicy, rows_of, simulate_network
 from stockwise.planning.quantity import cycle_quantity
 from stockwise.planning.targets import TargetParams
 
@@ -192,11 +192,7 @@ def test_the_network_plan_delivers_its_store_fill_rate_and_holds_what_it_planned
     rate = st_.mu[:, :1]
     shape = rate**2 / np.maximum(st_.sd[:, :1] ** 2 - rate, 1e-9)
     demand = rng.poisson(rate * rng.gamma(shape, 1 / shape, (len(rate), days)))
-    rows = NetworkRows(
-        parent=st_.parent, st_cost=st_.unit_cost, st_pack=st_.pack, st_lead_mean=st_.L, st_lead_std=st_.sL,
-        st_mask=st_.order_mask, dc_cost=dc.unit_cost, dc_pack=dc.pack, dc_moq=dc.moq, dc_lead_mean=dc.L,
-        dc_lead_std=dc.sL, dc_mask=dc.order_mask,
-    )  # fmt: skip
+    rows = rows_of(st_, dc)
     pol = NetworkPolicy("network", lv.store_s, lv.store_S, lv.dc_s, lv.dc_S)
     res = simulate_network(demand.astype(float), pd.date_range("2025-01-06", periods=days), rows, pol)
     assert res.shipped_over_stock <= 1e-9
@@ -321,3 +317,24 @@ def test_the_reports_network_view_sums_each_echelon_and_lists_the_dc_lines_at_ri
     assert "<td>DC1</td><td class='n'>2</td><td class='n'>180</td>" in page  # 2 lines, 2 x 30 units at 3.0
     assert "DC lines at risk of starving stores (2)" in page
     assert network_section(df[df["echelon"] != "dc"], html.escape) == ""
+
+
+def test_the_gate_holds_a_network_plan_whose_dc_would_starve_its_stores():
+    from stockwise.planning.gate import GateParams, check_network
+
+    inp, sourcing = _network_inputs(dc_on_hand=600.0)
+    cfg = PlanConfig(targets=TargetParams(kind="fill_rate"))
+    net = apply_network(plan_detail(inp, DS, cfg), inp, DS, cfg, sourcing)
+    days = pd.date_range(end=pd.Timestamp(DS), periods=84)
+    sales = pd.DataFrame(
+        [(d, s, loc, 6.0) for d in days for s in ("A", "B") for loc in ("S1", "S2", "S3")],
+        columns=["date", "sku", "location_id", "qty"],
+    )
+    ok = check_network(net, sales, DS, GateParams())
+    assert ok["passed"] and ok["kpis"]["store_fill_rate"] >= 0.93
+    # a DC that never reorders: the stores run dry once its stock is gone, and the gate says so
+    assert net.levels is not None
+    net.levels.dc_s[:] = -1e9
+    net.levels.dc_S[:] = -1e9
+    held = check_network(net, sales, DS, GateParams())
+    assert not held["passed"] and "misses" in held["why"] and held["kpis"]["store_fill_rate"] < 0.9

@@ -24,7 +24,7 @@ import pandas as pd
 
 from stockwise.planning.engine import PlanConfig, Planned, compute_levels
 from stockwise.planning.network_plan import NetworkPlan
-from stockwise.planning.network_sim import NetworkPolicy, NetworkRows, simulate_network
+from stockwise.planning.network_sim import NetworkPolicy, rows_of, simulate_network
 from stockwise.planning.simulator import SimItems, SimParams, SimPolicy, simulate
 from stockwise.planning.targets import assign
 
@@ -179,13 +179,8 @@ def check_network(net: NetworkPlan, sales: pd.DataFrame, ds: date, params: GateP
     assert st is not None and dc is not None and lv is not None and net.store_keys is not None
     keys = net.store_keys.assign(row=np.arange(len(net.store_keys)))
     demand, dates = demand_matrix(sales, keys, ds, params.window_days + params.warmup_days)
-    rows = NetworkRows(
-        parent=np.asarray(st.parent), st_cost=st.unit_cost, st_pack=st.pack, st_lead_mean=st.L,
-        st_lead_std=st.sL, st_mask=st.order_mask, dc_cost=dc.unit_cost, dc_pack=dc.pack, dc_moq=dc.moq,
-        dc_lead_mean=dc.L, dc_lead_std=dc.sL, dc_mask=dc.order_mask,
-    )  # fmt: skip
     pol = NetworkPolicy("network", lv.store_s, lv.store_S, lv.dc_s, lv.dc_S)
-    r = simulate_network(demand, dates, rows, pol, seed=params.seed, warmup_days=params.warmup_days)
+    r = simulate_network(demand, dates, rows_of(st, dc), pol, seed=params.seed, warmup_days=params.warmup_days)
     assert st.target is not None and st.mu is not None
     target = float(np.average(st.target, weights=st.mu.mean(axis=1) + 1e-9))
     k = r.kpis

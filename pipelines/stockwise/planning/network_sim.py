@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from stockwise.planning.network import allocate
+from stockwise.planning.network import Echelon, allocate
 from stockwise.planning.quantity import order_quantity
 
 
@@ -38,6 +38,16 @@ class NetworkRows:
     dc_lead_mean: np.ndarray
     dc_lead_std: np.ndarray
     dc_mask: np.ndarray  # [dcs, 7] supplier order days
+
+
+def rows_of(st: Echelon, dc: Echelon) -> NetworkRows:
+    """The replay's rows for echelons as a plan saw them (its lead times, calendars, packs)."""
+    assert st.parent is not None
+    return NetworkRows(
+        parent=np.asarray(st.parent), st_cost=st.unit_cost, st_pack=st.pack, st_lead_mean=st.L,
+        st_lead_std=st.sL, st_mask=st.order_mask, dc_cost=dc.unit_cost, dc_pack=dc.pack, dc_moq=dc.moq,
+        dc_lead_mean=dc.L, dc_lead_std=dc.sL, dc_mask=dc.order_mask,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
