@@ -11,7 +11,9 @@ target fill rate by two models, then the (R, s, S) policy is replayed for a year
 - the engine's (`levels.from_samples`): shortage per cycle E[(D_P - s)+] - E[(D_P - s - Q)+]
   over lead time + review, i.e. the position at s when the protection interval starts;
 - the (R, S) one: shortage per review E[(D_{L+R} - S)+] - E[(D_L - S)+] at S = s + Q, i.e. the
-  position at S after every review (an order at each one).
+  position at S after every review (an order at each one);
+- the periodic-review one (`levels.from_samples` with `d_l`, what the engine uses for (R, s, S)):
+  the same shortage per review with the position after a review drawn from its steady state.
 
 A well-calibrated model delivers its target. See docs/benchmarks.md ("Network planning").
 """
@@ -53,16 +55,21 @@ def main() -> int:
             hi, lo = np.where(ok, m, hi), np.where(ok, lo, m)
         return hi
 
-    print("| Q (days of demand) | target | engine's model: fill replayed | (R, S) model: fill replayed |")
-    print("|---|---|---|---|")
+    print("| Q (days of demand) | target | (s, Q) model: fill replayed | (R, S) model | periodic-review model |")
+    print("|---|---|---|---|---|")
     for qdays in (2, 3.5, 7, 14):
         q = rate * qdays
         for target in (0.8, 0.95):
             got = []
-            for s in (levels.from_samples(d_p, target, "fill_rate", q, np.maximum(q, rate * R)), rs_level(target, q)):
+            cyc = np.maximum(q, rate * R)
+            for s in (
+                levels.from_samples(d_p, target, "fill_rate", q, cyc),
+                rs_level(target, q),
+                levels.from_samples(d_p, target, "fill_rate", q, cyc, d_l=d_l),
+            ):
                 k = simulate(demand, dates, items, SimPolicy("x", s, s + q, q, "rsS", "nearest"), SimParams()).kpis
                 got.append(f"{k['fill_rate']:.1%} (inventory {k['avg_inventory_value']:,.0f})")
-            print(f"| {qdays:g} | {target:.0%} | {got[0]} | {got[1]} |")
+            print(f"| {qdays:g} | {target:.0%} | {' | '.join(got)} |")
     return 0
 
 

@@ -197,17 +197,17 @@ def independent(plans: list[Plan], T: int, target: float, params: NetworkParams)
         R_st = mean_review_days(st.order_mask)
         R_dc = mean_review_days(dc.order_mask)
         mu_d = st.mu.mean(axis=1)
-        _, d_st = sample_interval(st.mu, st.sd, st.L, st.sL, R_st, params.paths)
-        s_st = levels.from_samples(d_st, target, "fill_rate", st.q, np.maximum(st.q, mu_d * R_st))
+        l_st, d_st = sample_interval(st.mu, st.sd, st.L, st.sL, R_st, params.paths)
+        s_st = levels.from_samples(d_st, target, "fill_rate", st.q, np.maximum(st.q, mu_d * R_st), l_st)
         mu_dc = np.stack(
             [np.bincount(st.parent, weights=st.mu[:, j], minlength=n_dc) for j in range(st.mu.shape[1])], 1
         )
         var_dc = np.stack(
             [np.bincount(st.parent, weights=st.sd[:, j] ** 2, minlength=n_dc) for j in range(st.sd.shape[1])], 1
         )
-        _, d_dc = sample_interval(mu_dc, np.sqrt(var_dc), dc.L, dc.sL, R_dc, params.paths)
+        l_dc, d_dc = sample_interval(mu_dc, np.sqrt(var_dc), dc.L, dc.sL, R_dc, params.paths)
         rate = mu_dc.mean(axis=1)
-        s_dc = levels.from_samples(d_dc, target, "fill_rate", dc.q, np.maximum(dc.q, rate * R_dc))
+        s_dc = levels.from_samples(d_dc, target, "fill_rate", dc.q, np.maximum(dc.q, rate * R_dc), l_dc)
         return s_st, s_st + st.q, s_dc, s_dc + dc.q
 
     return NetworkPolicy(f"independent @{target:g}", *_spread(plans, T, one))

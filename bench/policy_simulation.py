@@ -47,6 +47,7 @@ from scipy.stats import norm
 
 from stockwise.forecasting import baseline
 from stockwise.planning import leadtime, supplier
+from stockwise.planning.demand import exposed_days
 from stockwise.planning.engine import PlanConfig, compute_levels
 from stockwise.planning.quantity import cycle_quantity
 from stockwise.planning.simulator import SimItems, SimParams, SimPolicy, simulate
@@ -190,13 +191,14 @@ class Replans:
     days: np.ndarray  # day index of each re-plan
     d_p: list[np.ndarray]  # samples of protection-interval demand per re-plan
     parts: list[dict]  # per re-plan: mu, sd, L, sL, R, unit_cost, pack, moq, segment frame
+    d_l: list[np.ndarray]  # the lead time's demand on the same paths
 
 
 def replan(sc: Scenario, start: int, every: int, cfg: PlanConfig) -> Replans:
     it = sc.keys.merge(sc.items, on=[c for c in KEYS if c in sc.items.columns], how="left")
     mask = sc.sim_items.order_mask
     R = supplier.mean_review_days(mask)
-    out = Replans(np.arange(start, len(sc.dates), every), [], [])
+    out = Replans(np.arange(start, len(sc.dates), every), [], [], [])
     for n, day in enumerate(out.days):
         ds = sc.dates[day - 1].date()  # plan at the end of the day before
         fc, _ = baseline.forecast(sc.panel[sc.panel["date"] <= pd.Timestamp(ds)], ds, 42)
@@ -237,6 +239,7 @@ def replan(sc: Scenario, start: int, every: int, cfg: PlanConfig) -> Replans:
             replace(cfg, paths=replace(cfg.paths, seed=cfg.paths.seed + n)),
         )
         out.d_p.append(lv.d_p)
+        out.d_l.append(lv.d_l)
         out.parts.append(part)
         if n % 8 == 0:
             log.info("%s: re-plan %d/%d at %s", sc.name, n + 1, len(out.days), ds)
@@ -251,7 +254,7 @@ def calibration(sc: Scenario, rp: Replans) -> pd.DataFrame:
     rows = []
     for k, day in enumerate(rp.days):
         p, dp = rp.parts[k], rp.d_p[k]
-        P = np.round(np.nan_to_num(p["L"], nan=7.0) + np.asarray(p["R"], dtype=float)).astype(int)
+        P = np.round(exposed_days(np.nan_to_num(p["L"], nan=7.0)) + np.asarray(p["R"], dtype=float)).astype(int)
         ok = day + P <= sc.demand.shape[1]
         cum = np.concatenate([np.zeros((len(P), 1)), np.cumsum(sc.demand[:, day:], axis=1)], axis=1)
         real = cum[np.arange(len(P)), np.minimum(P, cum.shape[1] - 1)]
@@ -291,6 +294,7 @@ def stockwise_policy(sc: Scenario, rp: Replans, target: float, cfg: PlanConfig) 
             p["moq"],
             cfg,
             d_p=rp.d_p[k],
+            d_l=rp.d_l[k],
             aggregate=target,
         )
         end = rp.days[k + 1] if k + 1 < len(rp.days) else T
@@ -566,6 +570,7 @@ def main() -> int:
     )
     ap.add_argument("--skus", type=int, default=200, help="demo ERP size (the goal is stated for 200 x 5)")
     ap.add_argument("--stores", type=int, default=5)
+    ap.add_argument("--level-cv", type=float, default=None, help="the sample paths' shared level shock (PathParams)")
     ap.add_argument("--png", default=str(REPO / "docs" / "img" / "cost_of_service.png"))
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--replot", default=None, help="only redraw the curve from a --json file")
@@ -575,6 +580,8 @@ def main() -> int:
         plot_curve(json.loads(Path(a.replot).read_text()), Path(a.png))
         return 0
     cfg = PlanConfig(target=a.target, method=a.method, targets=TargetParams(kind="fill_rate", allowance=a.allowance))
+    if a.level_cv is not None:
+        cfg = replace(cfg, paths=replace(cfg.paths, level_cv=a.level_cv))
     results = []
     for name in a.datasets:
         sc = demo_scenario(a.skus, a.stores) if name == "demo" else m5_scenario()

@@ -31,8 +31,9 @@ def test_fill_rate_safety_factor_from_the_loss_table():
 
 def test_sigma_p_combines_demand_and_lead_time_variability():
     mean, sig = normal_interval(np.array([10.0]), np.array([3.0]), np.array([5.0]), np.array([1.0]), np.array([7.0]))
-    assert mean[0] == 120
-    assert sig[0] == pytest.approx(np.sqrt(12 * 9 + 100 * 1))
+    # an order placed tonight with lead time 5 is on the shelf for day 5's sales: days 1-4 at risk, then 7
+    assert mean[0] == 110
+    assert sig[0] == pytest.approx(np.sqrt(11 * 9 + 100 * 1))
 
 
 def test_normal_levels_cycle_service_and_fill_rate():
@@ -91,3 +92,56 @@ def test_the_fill_rate_optimisation_gives_the_same_levels_in_blocks_as_in_one_pa
     s1, fill1 = levels.optimize_fill(*args)
     assert np.array_equal(s, s1) and np.array_equal(fill, fill1)
     assert (mu * fill).sum() / mu.sum() >= 0.95 - 1e-9
+
+
+def test_the_interval_counts_the_days_an_order_placed_tonight_is_exposed_to():
+    mu = np.full((2, 30), 1.0)
+    d_l, d_p = sample_interval(
+        mu, np.zeros((2, 30)), np.array([1.0, 4.0]), np.zeros(2), np.array([3, 3]), PathParams(n_paths=50, level_cv=0.0)
+    )
+    # lead time 1: received tomorrow before any sale, nothing at risk until the next review's order lands
+    assert d_l.mean(axis=1) == pytest.approx([0.0, 3.0], abs=0.5)
+    assert d_p.mean(axis=1) == pytest.approx([3.0, 6.0], abs=0.8)
+
+
+def test_the_periodic_position_is_at_s_plus_q_after_every_review_when_q_is_below_a_reviews_demand():
+    from stockwise.planning.levels import periodic_samples
+
+    rng = np.random.default_rng(1)
+    d_l = rng.poisson(20, (3, 2000)).astype(float)
+    d_p = d_l + rng.poisson(70, (3, 2000))
+    q = np.array([10.0, 700.0, 0.0])
+    x_l, x_p = periodic_samples(d_l, d_p, q)
+    w = x_p - d_p
+    assert np.array_equal(w[0], np.zeros(2000)) and np.array_equal(w[2], np.zeros(2000))
+    # Q of ten reviews: the position is spread evenly below S (renewal theory), never Q or more
+    assert (w[1] < 700).all() and w[1].mean() == pytest.approx(350 - 70 / 2, rel=0.08)
+    assert np.array_equal(x_p - x_l, d_p - d_l)  # one W per path for both intervals
+
+
+def test_the_periodic_fill_model_delivers_its_target_in_a_replay_where_the_old_one_overshot():
+    import pandas as pd
+
+    from stockwise.planning.simulator import SimItems, SimParams, SimPolicy, simulate
+
+    rng = np.random.default_rng(3)
+    n, days = 120, 364
+    rate = rng.uniform(2, 20, n)
+    mu = np.repeat(rate[:, None], 42, 1)
+    sd = np.sqrt(mu) * 1.3
+    L, sL = np.full(n, 3.0), np.full(n, 0.5)
+    mask = np.zeros((n, 7), bool)
+    mask[:, 0] = True  # weekly reviews, Mondays
+    d_l, d_p = sample_interval(mu, sd, L, sL, np.full(n, 7), PathParams(level_cv=0.0))
+    shape = rate[:, None] ** 2 / (sd[:, :1] ** 2 - rate[:, None])
+    demand = rng.poisson(rate[:, None] * rng.gamma(shape, 1 / shape, (n, days))).astype(float)
+    items = SimItems(np.ones(n), np.ones(n) * 2, np.ones(n), np.zeros(n), L, sL, mask)
+    dates = pd.date_range("2025-01-06", periods=days)
+    q = rate * 14
+    got = {}
+    for name, dl in (("periodic", d_l), ("sQ", None)):
+        s = from_samples(d_p, 0.95, "fill_rate", q, q, d_l=dl)
+        got[name] = simulate(demand, dates, items, SimPolicy(name, s, s + q, q, "rsS", "nearest"), SimParams()).kpis
+    assert 0.935 <= got["periodic"]["fill_rate"] <= 0.97
+    assert got["sQ"]["fill_rate"] > 0.985  # the continuous-review model protects an (R, s, S) store twice over
+    assert got["periodic"]["avg_inventory_value"] < 0.85 * got["sQ"]["avg_inventory_value"]

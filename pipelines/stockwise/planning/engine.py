@@ -64,6 +64,7 @@ class Levels:
     mean_p: np.ndarray  # expected demand over the protection interval
     sigma_p: np.ndarray
     d_p: np.ndarray | None = None  # its samples, when drawn
+    d_l: np.ndarray | None = None  # the lead time's demand on the same paths
     planned_fill: np.ndarray | None = None  # the fill rate each series is planned for (fill-rate targets)
 
 
@@ -82,10 +83,12 @@ def compute_levels(
     rules: np.ndarray | None = None,
     fixed: np.ndarray | None = None,
     aggregate: float | None = None,
+    d_l: np.ndarray | None = None,
 ) -> Levels:
     """Reorder point, order-up-to level and cycle quantity per series from the forecast's daily
     mean and spread [series, days], lead times and review periods. `d_p`: samples of demand over
-    the protection interval already drawn (what-ifs on the target reuse them)."""
+    the protection interval already drawn (what-ifs on the target reuse them), `d_l` over the lead
+    time on the same paths (the periodic-review fill model of (R, s, S) and (R, S) needs both)."""
     mu_d = mu.mean(axis=1) if mu.shape[1] else np.zeros(len(mu))
     sd_d = np.sqrt((sd**2).mean(axis=1)) if sd.shape[1] else np.zeros(len(mu))
     mean_p, sigma_p = normal_interval(mu_d, sd_d, L, sL, R.astype(float))
@@ -96,21 +99,29 @@ def compute_levels(
     planned = None
     if cfg.method == "paths":
         if d_p is None:
-            _, d_p = sample_interval(mu, sd, L, sL, R, cfg.paths)
+            d_l, d_p = sample_interval(mu, sd, L, sL, R, cfg.paths)
         mean_p = d_p.mean(axis=1).astype(float)
+        # periodic review: the position after a review (an (R, S) policy orders at every one: Q = 0)
+        periodic = d_l if cfg.policy in ("rsS", "RS") else None
+        if cfg.policy == "RS" and periodic is not None:
+            q_cycle = np.zeros_like(q_cycle)
         if cfg.targets.kind == "fill_rate" and cfg.targets.mode == "optimized":
             # the segment targets become a band; planner-fixed targets stay exact
             fx = np.zeros(len(target), dtype=bool) if fixed is None else np.asarray(fixed, dtype=bool)
             lo = np.where(fx, target, np.maximum(target - cfg.targets.allowance, cfg.targets.floor))
             hi = np.where(fx, target, cfg.targets.ceiling)
             s, planned = levels.optimize_fill(
-                d_p, q_cycle, cycle_demand, mu_d, unit_cost, cfg.target if aggregate is None else aggregate, lo, hi
-            )
+                d_p, q_cycle, cycle_demand, mu_d, unit_cost, cfg.target if aggregate is None else aggregate, lo, hi,
+                periodic,
+            )  # fmt: skip
             if fx.any():
-                s[fx] = levels.from_samples(d_p[fx], target[fx], "fill_rate", q_cycle[fx], cycle_demand[fx])
+                s[fx] = levels.from_samples(
+                    d_p[fx], target[fx], "fill_rate", q_cycle[fx], cycle_demand[fx],
+                    None if periodic is None else periodic[fx],
+                )  # fmt: skip
                 planned[fx] = target[fx]
         else:
-            s = levels.from_samples(d_p, target, cfg.targets.kind, q_cycle, cycle_demand)
+            s = levels.from_samples(d_p, target, cfg.targets.kind, q_cycle, cycle_demand, periodic)
     else:
         s = levels.from_normal(mean_p, sigma_p, target, cfg.targets.kind, q_cycle, cycle_demand)
     if cfg.policy in ("rsS", "sQ"):
@@ -123,7 +134,7 @@ def compute_levels(
         if rules is None:
             raise ValueError("policy 'minmax' needs the ERP's reorder rules")
         s, S = rules[0], rules[1]
-    return Levels(s, S, q, mu_d, sd_d, mean_p, sigma_p, d_p, planned)
+    return Levels(s, S, q, mu_d, sd_d, mean_p, sigma_p, d_p, d_l, planned)
 
 
 @dataclass

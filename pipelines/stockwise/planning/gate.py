@@ -157,6 +157,7 @@ def check(
             items.moq,
             cfg,
             d_p=lv.d_p,
+            d_l=lv.d_l,
             aggregate=t,
         )
         r = simulate(demand, dates, items, SimPolicy(f"stockwise@{t}", tl.s, tl.S, tl.q, cfg.policy, cfg.rounding), sp)

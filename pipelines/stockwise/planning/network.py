@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stockwise.planning import levels
-from stockwise.planning.demand import PathParams, daily_paths, sample_lead_times
+from stockwise.planning.demand import PathParams, daily_paths, exposed_days, sample_lead_times
 from stockwise.planning.quantity import order_quantity
 from stockwise.planning.supplier import days_to_next_order, mean_review_days
 
@@ -99,11 +99,15 @@ class NetworkLevels:
     grid_value: np.ndarray  # [dc rows, grid] network on-hand value at each DC fill rate
 
 
-def _expected_on_hand(samples: np.ndarray, S: np.ndarray, review_demand: np.ndarray) -> np.ndarray:
-    """Average on hand under periodic review: what is left just before an order placed at S
-    lands, E[(S - D_P)^+], plus half the demand between two reviews (it falls by that much
-    over a cycle; a cycle quantity above a review's demand comes back as the undershoot)."""
-    return np.maximum(S[:, None] - samples, 0).mean(axis=1) + review_demand / 2
+def _expected_on_hand(d_l: np.ndarray, d_p: np.ndarray, S: np.ndarray, q: np.ndarray, seed: int) -> np.ndarray:
+    """Average on hand under periodic review: the position after a review, S - W in its steady
+    state (`levels.periodic_samples`), less the demand until the receipt that review's order
+    brings (on the shelf just after it lands), halfway to the next one and until it (just
+    before), weighted 1/4, 1/2, 1/4 (the trapezoid over the two ends alone overstates a stock
+    that runs out between them)."""
+    x_l, x_p = levels.periodic_samples(d_l, d_p, q, seed=seed)
+    left = [np.maximum(S[:, None] - x, 0).mean(axis=1) for x in (x_l, (x_l + x_p) / 2, x_p)]
+    return 0.25 * left[0] + 0.5 * left[1] + 0.25 * left[2]
 
 
 def _cycle_demand(rate: np.ndarray, q: np.ndarray, review: np.ndarray) -> np.ndarray:
@@ -218,27 +222,31 @@ def _plan_block(st, dc, rows, dcs, par, R_st, R_dc, rate_st, rate_dc, weekday, g
     cum = np.concatenate([np.zeros((k_st, P, 1), np.float32), np.cumsum(demand, axis=2)], axis=2)
     r_i, p_i = np.arange(k_st)[:, None], np.arange(P)[None, :]
 
-    def interval(lead: np.ndarray) -> np.ndarray:
-        return cum[r_i, p_i, np.minimum(lead + R_st[:, None], length)]
+    def interval(lead: np.ndarray, review: bool = True) -> np.ndarray:
+        return cum[r_i, p_i, np.minimum(exposed_days(lead) + (R_st[:, None] if review else 0), length)]
 
     cyc_st = _cycle_demand(rate_st, q_st, R_st)
     cyc_dc = _cycle_demand(rate_dc, q_dc, R_dc)
     target = st.target[rows]
     # stores with no wait at the DC: the levels whose orders make the DC's demand
-    s0 = levels.from_samples(interval(lead_st), target, "fill_rate", q_st, cyc_st)
+    s0 = levels.from_samples(interval(lead_st), target, "fill_rate", q_st, cyc_st, interval(lead_st, False))
     # each path starts where an (R, s, S) store's position spends its time: anywhere in (s, S]
     # (the levels hold for the days until the next plan, not only from today's position)
     start = s0[:, None] + u_start * q_st[:, None]
     orders = store_orders(st, rows, demand, s0, s0 + q_st, int(need_dc.max()), weekday, start)
     agg = np.zeros((k_dc, P, orders.shape[2]), dtype=np.float32)
     np.add.at(agg, par, orders)
-    X = np.cumsum(agg, axis=2)[np.arange(k_dc)[:, None], np.arange(P)[None, :], need_dc - 1]
+    cum_dc = np.concatenate([np.zeros((k_dc, P, 1), np.float32), np.cumsum(agg, axis=2)], axis=2)
+    expo_dc = exposed_days(lead_dc)
+    X_L = cum_dc[np.arange(k_dc)[:, None], np.arange(P)[None, :], expo_dc]
+    X = cum_dc[np.arange(k_dc)[:, None], np.arange(P)[None, :], expo_dc + R_dc[:, None]]
     # the spread of the same interval's sales, for the reasons (how much lumpier the orders are)
     sales = np.zeros((k_dc, P))
-    np.add.at(sales, par, cum[r_i, p_i, np.minimum(need_dc[par], length)])
-    del orders, agg
+    np.add.at(sales, par, cum[r_i, p_i, np.minimum(expo_dc[par] + R_dc[par][:, None], length)])
+    del orders, agg, cum_dc
 
-    cand, fill = levels.fill_curves(X, q_dc, cyc_dc)
+    cand, fill = levels.fill_curves(X, q_dc, cyc_dc, X_L)
+    xl_dc, xp_dc = levels.periodic_samples(X_L, X, q_dc)  # the DC's position after a review, as the curves drew it
     G = len(grid)
     s_st_g, v_st_g, wait_g = np.zeros((G, k_st)), np.zeros((G, k_st)), np.zeros((G, k_st))
     s_dc_g, f_dc_g, v_dc_g = np.zeros((G, k_dc)), np.zeros((G, k_dc)), np.zeros((G, k_dc))
@@ -247,19 +255,22 @@ def _plan_block(st, dc, rows, dcs, par, R_st, R_dc, rate_st, rate_dc, weekday, g
         s_dc = levels.first_reaching(cand, fill, np.full(k_dc, level))
         j = np.clip((cand < s_dc[:, None] - 1e-9).sum(axis=1), 0, cand.shape[1] - 1)
         f_dc = fill[rows_dc, j]
-        excess = np.clip(X - s_dc[:, None], 0, np.maximum(q_dc, 1)[:, None])  # units short per path
-        # a unit short is likelier on a path with a larger shortfall; it waits until the DC's
-        # receipt (uniform over the shortfall's days), then for the store's next truck day
-        e = excess[par[:, None], _weighted_pick(excess, par, u_pick)]
-        days_short = e / np.maximum(rate_dc[par], 1e-9)[:, None]
+        up_to = (s_dc + q_dc)[:, None]
+        excess = np.maximum(xp_dc - up_to, 0) - np.maximum(xl_dc - up_to, 0)  # units short per path and review
+        # a unit short is likelier on a path with a larger shortfall in the review period; it waits
+        # until the DC's receipt, uniform over the stockout, whose length is the backlog the receipt
+        # meets ((D_{L+R} + W - S)^+, which may have built up over several review periods) over
+        # the DC's demand rate; then for the store's next truck day
+        pick = _weighted_pick(excess, par, u_pick)
+        days_short = np.maximum(xp_dc - up_to, 0)[par[:, None], pick] / np.maximum(rate_dc[par], 1e-9)[:, None]
         late = u_late < (1 - f_dc[par])[:, None]
         wait = np.where(late, np.ceil(u_wait * days_short) + np.floor(u_truck * R_st[:, None]), 0.0)
         wait = np.minimum(wait, max_wait[:, None]).astype(int)
-        d_p = interval(lead_st + wait)
-        s_st = levels.from_samples(d_p, target, "fill_rate", q_st, cyc_st)
+        d_p, d_l = interval(lead_st + wait), interval(lead_st + wait, False)
+        s_st = levels.from_samples(d_p, target, "fill_rate", q_st, cyc_st, d_l)
         s_st_g[g], s_dc_g[g], f_dc_g[g], wait_g[g] = s_st, s_dc, f_dc, wait.mean(axis=1)
-        v_st_g[g] = st.unit_cost[rows] * _expected_on_hand(d_p, s_st + q_st, rate_st * R_st)
-        v_dc_g[g] = dc.unit_cost[dcs] * _expected_on_hand(X, s_dc + q_dc, rate_dc * R_dc)
+        v_st_g[g] = st.unit_cost[rows] * _expected_on_hand(d_l, d_p, s_st + q_st, q_st, g)
+        v_dc_g[g] = dc.unit_cost[dcs] * _expected_on_hand(X_L, X, s_dc + q_dc, q_dc, 0)
     total = v_dc_g + np.stack([np.bincount(par, weights=v, minlength=k_dc) for v in v_st_g])
     best = total.argmin(axis=0)
     bs, r = best[par], np.arange(k_st)
