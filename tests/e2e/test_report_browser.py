@@ -133,24 +133,46 @@ def test_the_worklist_filters_searches_and_sorts_in_chromium(airflow_db, demo_ho
     monkeypatch.setenv("STOCKWISE_EVENTS_URL", redis_url)
     monkeypatch.setenv("STOCKWISE_EVENTS_STREAM", stream)
     positions = lake.read_parquet(store, "plans", D, "all_positions.parquet")
-    # an A item with nothing on order: at 0 it is below its safety stock as well as out of stock
+    # counts of 0: an A item with nothing on order (out of stock), and an item whose position
+    # without its shelf (what is on order and ordered today) is below its safety stock
     empty = (positions["on_order"] == 0) & (positions["order_qty"] == 0)
-    pick = positions[(positions["abc"] == "A") & (positions["safety_stock"] > 0) & empty].iloc[0]
+    pick = positions[(positions["abc"] == "A") & empty].iloc[0]
+    left = positions["on_order"] + positions["order_qty"]
+    low = positions[(positions["abc"] != "A") & (left < positions["safety_stock"])].iloc[0]
+    expected = [(pick, "A item out of stock"), (low, "below safety stock")]
+    if left[pick.name] < pick["safety_stock"]:
+        expected.append((pick, "below safety stock"))
     day = TINY_DS + timedelta(days=1)
-    count = {"v": 1, "id": "count-1", "kind": "count", "sku": pick["sku"], "location_id": pick["location_id"]}
     queue = EventQueue(redis_url, stream=stream)
     try:
-        queue.publish([json.dumps({**count, "qty": 0, "at": f"{day.isoformat()}T09:30:00+00:00", "source": "count"})])
+        queue.publish(
+            [
+                json.dumps(
+                    {
+                        "v": 1,
+                        "id": f"count-{k}",
+                        "kind": "count",
+                        "sku": p["sku"],
+                        "location_id": p["location_id"],
+                        "qty": 0,
+                        "at": f"{day.isoformat()}T09:3{k}:00+00:00",
+                        "source": "count",
+                    }
+                )  # fmt: skip
+                for k, p in enumerate((pick, low))
+            ]
+        )
         (rev,) = intraday.run(day).revisions
     finally:
         queue.r.delete(stream)
     assert rev["report"] == REPORTS.uri(store, D)
     with open_report(rev["report"]) as r:
         box = r.page.locator(".intraday")
-        assert box.is_visible() and box.locator("h2").inner_text().startswith("Since this plan: 2 exception(s)")
+        n = len(expected)
+        assert box.is_visible() and box.locator("h2").inner_text().startswith(f"Since this plan: {n} exception(s)")
         cells = box.locator(".intraday-exceptions tbody tr").all_inner_texts()
-        assert len(cells) == 2 and all(pick["sku"] in c for c in cells)
-        assert {c.split("\t")[0] for c in cells} == {"below safety stock", "A item out of stock"}
+        assert len(cells) == n
+        assert sorted((c.split("\t")[0], c.split("\t")[1]) for c in cells) == sorted((k, p["sku"]) for p, k in expected)
         assert box.bounding_box()["y"] < r.page.locator("h2", has_text="Worklist").bounding_box()["y"]
         assert r.page.locator("#worklist tbody tr").count() == len(plan) and r.errors == []
         box.screenshot(path=str(shots / "report-intraday.png"))

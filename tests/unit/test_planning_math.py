@@ -145,3 +145,17 @@ def test_the_periodic_fill_model_delivers_its_target_in_a_replay_where_the_old_o
     assert 0.935 <= got["periodic"]["fill_rate"] <= 0.97
     assert got["sQ"]["fill_rate"] > 0.985  # the continuous-review model protects an (R, s, S) store twice over
     assert got["periodic"]["avg_inventory_value"] < 0.85 * got["sQ"]["avg_inventory_value"]
+
+
+def test_the_safety_stock_of_a_periodic_policy_is_what_is_left_when_an_order_lands():
+    from stockwise.planning.levels import periodic_safety_stock
+
+    rng = np.random.default_rng(2)
+    d_l = rng.poisson(30, (2, 4000)).astype(float)
+    d_p = d_l + rng.poisson(10, (2, 4000))
+    s = np.array([50.0, 50.0])
+    ss = periodic_safety_stock(d_l, d_p, s, np.array([0.0, 60.0]))
+    # (R, S): every review orders, the undershoot is a whole review's demand: S - E[D_{L+R}]
+    assert ss[0] == pytest.approx(50 - 40, abs=0.5)
+    # Q of six reviews: the position crosses s by about half a review's demand (and a bit: E[D_R^2] / 2E[D_R])
+    assert 50 - 30 - 10 * 0.75 < ss[1] < 50 - 30 - 10 * 0.45

@@ -372,7 +372,11 @@ def _todays_orders(
     df["mu_d"], df["sigma_d"] = lv.mu_d, lv.sd_d
     df["expected_interval_demand"], df["sigma_interval"] = lv.mean_p, lv.sigma_p
     df["reorder_point"], df["order_up_to"], df["cycle_qty"] = lv.s, lv.S, lv.q
-    df["safety_stock"] = lv.s - lv.mean_p
+    if lv.d_l is not None and lv.d_p is not None and cfg.policy in ("rsS", "RS"):
+        q_model = lv.q if cfg.policy == "rsS" else np.zeros_like(lv.q)
+        df["safety_stock"] = levels.periodic_safety_stock(lv.d_l, lv.d_p, lv.s, q_model)
+    else:
+        df["safety_stock"] = lv.s - lv.mean_p
     df["order_qty"] = np.where(df["order_today"], qty, 0.0)
     df["days_of_cover"] = np.where(lv.mu_d > 0, ip / np.maximum(lv.mu_d, 1e-9), np.inf)
     return df

@@ -139,6 +139,26 @@ def periodic_samples(
 CURVE_BLOCK = 1024  # series per block of `fill_curves`
 
 
+def periodic_safety_stock(d_l: np.ndarray, d_p: np.ndarray, s: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Safety stock of an (R, s, S) policy: the stock expected just before an order lands, s - E[U]
+    - E[D_L], U the undershoot (how far below s the position is at a review that orders: the
+    steady-state W plus a review's demand, less Q, where that crosses). For (R, S) (Q = 0) every
+    review orders and it is S - E[D_{L+R}]; s - E[D_{L+R}], the continuous-review convention,
+    would call most periodic buffers negative."""
+    x_l, x_p = periodic_samples(d_l, d_p, q)
+    over = (x_p - d_l) - np.asarray(q, dtype=float)[:, None]  # W + D_R - Q per path
+    crossing = (over >= 0).mean(axis=1)
+    undershoot = np.where(crossing > 0, np.maximum(over, 0).mean(axis=1) / np.maximum(crossing, 1e-12), 0.0)
+    return np.asarray(s, dtype=float) - undershoot - d_l.mean(axis=1)
+
+
+def undershoot_estimate(review_demand: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """E[U] without samples: a review's demand less Q when most reviews order, else about half a
+    review's demand (the renewal residual of a steady stream)."""
+    review_demand = np.asarray(review_demand, dtype=float)
+    return np.maximum(review_demand - np.asarray(q, dtype=float), review_demand / 2)
+
+
 def from_samples(
     d_p: np.ndarray,
     target: np.ndarray,

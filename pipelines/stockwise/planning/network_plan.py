@@ -23,7 +23,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from stockwise.planning import supplier
+from stockwise.planning import levels, supplier
+from stockwise.planning.demand import exposed_days
 from stockwise.planning.engine import COLUMNS, Inputs, PlanConfig, Planned, with_master_data
 from stockwise.planning.network import (
     Echelon,
@@ -184,7 +185,11 @@ def _store_lines(st_df, st: Echelon, lv: NetworkLevels, R, shipped, requested, d
     d["review_days"], d["pack_size"], d["moq"] = R, st.pack, 0.0
     d["order_today"] = st.order_mask[:, ds.weekday()]
     d["reorder_point"], d["order_up_to"], d["cycle_qty"] = lv.store_s, lv.store_S, st.q
-    d["safety_stock"] = lv.store_s - d["mu_d"].to_numpy(float) * (st.L + R + lv.store_wait)
+    # the stock expected just before a transfer lands (levels.periodic_safety_stock, estimated)
+    mu_d = d["mu_d"].to_numpy(float)
+    d["safety_stock"] = (
+        lv.store_s - mu_d * exposed_days(st.L + lv.store_wait) - levels.undershoot_estimate(mu_d * R, st.q)
+    )
     d["requested_qty"], d["order_qty"] = requested, shipped
     d["order_value"] = d["order_qty"] * d["unit_cost"]
     d["min_order_value"], d["supplier_note"], d["budget_note"] = 0.0, "", ""
@@ -233,7 +238,7 @@ def _dc_lines(d, dc: Echelon, lv: NetworkLevels, po, asked, parent, ds: date, cf
     d["order_today"] = mask[:, wd]
     d["next_order_date"] = [pd.Timestamp(ds) + pd.Timedelta(days=int(k)) for k in R]
     d["expected_interval_demand"], d["sigma_interval"] = lv.dc_mean, lv.dc_sigma
-    d["safety_stock"] = lv.dc_s - lv.dc_mean
+    d["safety_stock"] = lv.dc_s - lv.dc_rate * exposed_days(dc.L) - levels.undershoot_estimate(lv.dc_rate * R, dc.q)
     d["reorder_point"], d["order_up_to"], d["cycle_qty"] = lv.dc_s, lv.dc_S, dc.q
     d["requested_qty"] = d["order_qty"] = po
     d["order_value"] = d["order_qty"] * d["unit_cost"].fillna(0.0)
