@@ -11,9 +11,10 @@ stochastic-service model, all from sample paths of the forecast:
   the DC's review gap). Lumpy, synchronised store orders make the DC's demand more variable
   than the sum of the stores' sales; pooling many stores makes it less variable than any one.
 - **A DC that is short makes stores wait.** For a DC reorder point, the same paths give the DC's
-  fill rate and how long a unit short waits (until the DC's receipt: uniform over the shortfall's
-  days at the DC's demand rate), then the next truck day. That wait, drawn per path, joins each
-  store's transfer lead time in the store's protection interval.
+  fill rate (the periodic-review model of `levels.fill_curves`) and how long a unit short waits
+  (until the DC's receipt: uniform over the stockout, whose length is the backlog that receipt
+  meets over the DC's demand rate), then the next truck day. That wait, drawn per path, joins
+  each store's transfer lead time in the store's protection interval.
 - **Placement.** For each DC fill rate on a grid, the DC's reorder point, the stores' reorder
   points for their own fill-rate targets with that wait, and the network's expected on-hand
   value; per sku and DC the grid point with the least value wins. Cheap pooled protection at the
