@@ -100,13 +100,12 @@ class NetworkLevels:
     grid_value: np.ndarray  # [dc rows, grid] network on-hand value at each DC fill rate
 
 
-def _expected_on_hand(d_l: np.ndarray, d_p: np.ndarray, S: np.ndarray, q: np.ndarray, seed: int) -> np.ndarray:
+def _expected_on_hand(x_l: np.ndarray, x_p: np.ndarray, S: np.ndarray) -> np.ndarray:
     """Average on hand under periodic review: the position after a review, S - W in its steady
     state (`levels.periodic_samples`), less the demand until the receipt that review's order
     brings (on the shelf just after it lands), halfway to the next one and until it (just
     before), weighted 1/4, 1/2, 1/4 (the trapezoid over the two ends alone overstates a stock
     that runs out between them)."""
-    x_l, x_p = levels.periodic_samples(d_l, d_p, q, seed=seed)
     left = [np.maximum(S[:, None] - x, 0).mean(axis=1) for x in (x_l, (x_l + x_p) / 2, x_p)]
     return 0.25 * left[0] + 0.5 * left[1] + 0.25 * left[2]
 
@@ -270,8 +269,9 @@ def _plan_block(st, dc, rows, dcs, par, R_st, R_dc, rate_st, rate_dc, weekday, g
         d_p, d_l = interval(lead_st + wait), interval(lead_st + wait, False)
         s_st = levels.from_samples(d_p, target, "fill_rate", q_st, cyc_st, d_l)
         s_st_g[g], s_dc_g[g], f_dc_g[g], wait_g[g] = s_st, s_dc, f_dc, wait.mean(axis=1)
-        v_st_g[g] = st.unit_cost[rows] * _expected_on_hand(d_l, d_p, s_st + q_st, q_st, g)
-        v_dc_g[g] = dc.unit_cost[dcs] * _expected_on_hand(X_L, X, s_dc + q_dc, q_dc, 0)
+        on_hand_st = _expected_on_hand(*levels.periodic_samples(d_l, d_p, q_st, seed=g), s_st + q_st)
+        v_st_g[g] = st.unit_cost[rows] * on_hand_st
+        v_dc_g[g] = dc.unit_cost[dcs] * _expected_on_hand(xl_dc, xp_dc, s_dc + q_dc)  # the curves' own draw
     total = v_dc_g + np.stack([np.bincount(par, weights=v, minlength=k_dc) for v in v_st_g])
     best = total.argmin(axis=0)
     bs, r = best[par], np.arange(k_st)
