@@ -29,6 +29,8 @@ SKUS ?= 200
 STORES ?= 5
 DAYS ?= 730
 SEED ?= 7
+# DEMO_FLAGS=--direct: every store buys from its suppliers (no DC01)
+DEMO_FLAGS ?=
 DS ?= 2025-12-31
 PYTEST_ARGS ?=
 
@@ -65,7 +67,7 @@ install: $(STAMP)
 
 $(STOCKWISE_HOME)/erp.db: | $(STAMP)
 	@echo "[stockwise] generating the demo ERP: $(SKUS) skus x $(STORES) stores x $(DAYS) days"
-	$(BIN)/stockwise demo-erp --skus $(SKUS) --stores $(STORES) --days $(DAYS) --seed $(SEED) --end $(DS)
+	$(BIN)/stockwise demo-erp --skus $(SKUS) --stores $(STORES) --days $(DAYS) --seed $(SEED) --end $(DS) $(DEMO_FLAGS)
 
 demo: $(STAMP)
 	rm -f $(STOCKWISE_HOME)/erp.db

@@ -67,6 +67,10 @@ def _grid(spark: SparkSession, sales: DataFrame, stock: DataFrame | None, ds: da
     first_sale = sales.where(F.col("qty") > 0).groupBy("sku", "location_id").agg(F.min("date").alias("first_sale"))
     if stock is not None:
         first = stock.groupBy("sku", "location_id").agg(F.min("date").alias("first_date"))
+        # a location that never sold anything (a warehouse) holds stock for others: its stock
+        # rows are not demand series (its demand is its stores' orders: planning.network)
+        selling = sales.select("location_id").distinct()
+        first = first.join(F.broadcast(selling), "location_id", "left_semi")
         series = first.join(first_sale, ["sku", "location_id"], "full").select(
             "sku", "location_id", F.least("first_date", "first_sale").alias("start")
         )

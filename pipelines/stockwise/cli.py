@@ -388,10 +388,20 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--days", type=int, default=730, help="days of history")
     d.add_argument("--end", type=_date, default=date(2025, 12, 31), help="last day of history")
     d.add_argument("--seed", type=int, default=7, help="random seed: the same seed writes the same ERP")
-    d.add_argument(
+    net = d.add_mutually_exclusive_group()
+    net.add_argument(
         "--network",
+        dest="network",
         action="store_true",
-        help="the stores are served by the warehouse DC01 from the last day on (sourcing table, DC stock)",
+        default=True,
+        help="the stores are served by the warehouse DC01: a sourcing table, its transfers, stock and "
+        "purchase orders over the whole history (the default)",
+    )
+    net.add_argument(
+        "--direct",
+        dest="network",
+        action="store_false",
+        help="every store buys from the suppliers itself (no DC stock, no transfers)",
     )
     d.set_defaults(func=cmd_demo_erp)
 

@@ -69,8 +69,21 @@ def cost_of_service_chart(sim: dict):
         ax.annotate(f"{p['target']:.1%}", (xi, yi), textcoords="offset points", xytext=(4, -10), fontsize=7)
     k = sim["stockwise"]
     ax.plot(k["fill_rate"] * 100, k["avg_inventory_value"], "*", ms=14, color="#0b6e4f", label="this plan")
-    mm = sim.get("minmax")
-    if mm:
+    net = sim.get("network")
+    if net and not sim.get("direct_lines"):
+        # the curve is the stores buying direct; what is published is the network (store + DC stock)
+        ax.lines[0].set_label("stores buying direct, target 85%..99.5%")
+        ax.lines[1].set_label("this plan, stores buying direct")
+        ax.lines[1].set_alpha(0.4)
+        nk = net["kpis"]
+        ax.plot(nk["store_fill_rate"] * 100, nk["network_inventory_value"], "*", ms=16, color="#6b3fa0",
+                label="this plan: the network (stores + DC stock)")  # fmt: skip
+        e = (net.get("minmax") or {}).get("erp")
+        if e:
+            ax.plot(e["store_fill_rate"] * 100, e["network_inventory_value"], "D", color="#e12d39",
+                    label=f"ERP min/max network ({net['minmax']['series']} lines)")  # fmt: skip
+    elif sim.get("minmax"):
+        mm = sim["minmax"]
         e = mm["erp"]
         ax.plot(
             e["fill_rate"] * 100,
@@ -324,7 +337,22 @@ def _kpis(orders, positions, meta: dict, forecast_meta: dict, sim: dict | None) 
         (f"target {kind}", f"{meta.get('service_level', 0):.1%}"),
         ("at or below reorder point", f"{(positions['inventory_position'] <= positions['reorder_point']).mean():.0%}"),
     ]
-    if sim and sim.get("stockwise"):
+    net = (sim or {}).get("network")
+    if sim and net and not sim.get("direct_lines"):
+        # every store is served by its DC: the network replay is what the plan was checked on
+        k = net["kpis"]
+        kpis += [
+            ("simulated store fill rate (network)", f"{k['store_fill_rate']:.1%}"),
+            ("simulated DC fill to stores", f"{k['dc_fill_rate']:.1%}"),
+            ("simulated network inventory value", f"{k['network_inventory_value']:,.0f}"),
+        ]
+        if net.get("minmax"):
+            e = net["minmax"]["erp"]
+            kpis.append(("ERP min/max network: simulated store fill", f"{e['store_fill_rate']:.1%}"))
+            if e["network_inventory_value"]:
+                change = k["network_inventory_value"] / e["network_inventory_value"] - 1
+                kpis.append(("network inventory value vs ERP min/max", f"{change:+.0%}"))
+    elif sim and sim.get("stockwise"):
         k = sim["stockwise"]
         kpis += [
             ("simulated fill rate", f"{k['fill_rate']:.1%}"),

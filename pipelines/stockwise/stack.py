@@ -525,10 +525,12 @@ def _demo_erp(st: Stack, env: dict[str, str], skus: int, stores: int, days: int,
     if has_items:
         say(f"the demo ERP is loaded already (PostgreSQL database {st.prefix}_erp)")
         return
-    say(f"loading the demo ERP into PostgreSQL ({skus} skus x {stores} stores x {days} days)")
+    say(f"loading the demo ERP into PostgreSQL ({skus} skus x {stores} stores x {days} days, stores buying direct)")
     run_env = env | {"STOCKWISE_ERP_URL": url, "STOCKWISE_HOME": str(st.home)}
     cmd = [str(BIN / "stockwise"), "-q", "demo-erp", "--skus", str(skus), "--stores", str(stores)]
-    cmd += ["--days", str(days), "--seed", str(seed), "--end", end.isoformat()]
+    # stores buying direct: the stock events' intraday revisions (bench/events.py) leave a network
+    # plan's lines to the nightly plan, so the stack's demo keeps lines they can revise
+    cmd += ["--days", str(days), "--seed", str(seed), "--end", end.isoformat(), "--direct"]
     subprocess.run(cmd, env=run_env, check=True)
 
 

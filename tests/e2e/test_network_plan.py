@@ -72,6 +72,24 @@ def test_the_erp_gets_transfers_from_the_dc_and_the_dcs_purchases(network_home):
     assert sim["network"]["checked"] and "network replay" in sim["why"]
 
 
+def test_the_plan_counts_transfers_on_the_truck_and_learns_the_lanes_lead_times(network_home):
+    """The history's transfers: those shipped but not yet received are in the stores' position
+    (the demo mapping's open orders), those received teach each lane its lead time."""
+    home, s, demo = network_home
+    store = lake.open_lake(s)
+    plan = pd.read_parquet(io.BytesIO(store.get(lake.read_manifest(store, "plans", D).key("all_positions.parquet"))))
+    assert not plan.duplicated(["sku", "location_id"]).any()  # a DC line once, as the DC
+    st = plan[plan["echelon"] == "store"].set_index(["sku", "location_id"])
+    tr = demo.tables["transfers"]
+    ds = pd.Timestamp(TINY_DS)
+    on_truck = tr[(tr["ship_date"] <= ds) & ~(tr["received_date"] <= ds)]
+    assert len(on_truck) > 0
+    due = on_truck.groupby(["sku", "location_id"])["qty"].sum()
+    assert (st.loc[due.index, "on_order"] >= due).all()
+    assert st["lead_time_source"].isin(["transfers", "transfers + sourcing"]).all()
+    assert st["lead_time_days"].between(1.0, 1.2).all()  # the truck takes a day, now and then two
+
+
 def test_a_rerun_of_the_publish_changes_nothing_in_the_erp(network_home):
     home, s, _ = network_home
     before = _erp(home)

@@ -168,3 +168,22 @@ def test_rolling_statistics_match_a_pandas_reference(spark, gaps):
             np.testing.assert_array_equal(
                 g[f"stockout_days_{n}"].to_numpy(dtype=float), so.rolling(n, min_periods=1).sum().to_numpy()
             )
+
+
+def test_a_warehouse_that_sells_nothing_gives_no_demand_series(spark):
+    """A DC's stock rows (it sells nothing, it ships to stores) are not a series to forecast;
+    an item a store stocks but has not sold yet is."""
+    sales = pd.DataFrame(
+        {"date": pd.to_datetime(["2025-01-02"]), "sku": "A", "location_id": "S", "qty": [3.0], "price": 2.0,
+         "on_promo": False}
+    )  # fmt: skip
+    days = pd.date_range("2025-01-01", "2025-01-10")
+    stock = pd.DataFrame(
+        [(d, sku, loc, 5.0) for d in days for sku, loc in (("A", "S"), ("B", "S"), ("A", "DC"), ("B", "DC"))],
+        columns=["date", "sku", "location_id", "on_hand"],
+    )
+    items = pd.DataFrame({"sku": ["A", "B"], "category": ["c", "c"], "unit_price": [2.0, 2.0]})
+    out = build_panel(
+        spark, spark.createDataFrame(sales), spark.createDataFrame(stock), spark.createDataFrame(items), DS
+    ).toPandas()
+    assert set(zip(out["sku"], out["location_id"], strict=True)) == {("A", "S"), ("B", "S")}

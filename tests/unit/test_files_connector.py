@@ -118,3 +118,37 @@ def test_a_network_plans_transfers_get_their_own_file_replaced_with_the_plan(dro
     # the rerun proposes no transfer: the file is replaced by an empty one, not left stale
     conn.commit_plan("SW-2", TINY_DS, "v2", lines.head(1))
     assert pd.read_csv(box / "transfer_orders" / "SW-2.csv").empty
+
+
+def test_a_networked_erps_transfers_and_sourcing_read_from_files(tmp_path):
+    """A networked ERP's drop: its transfers (an export with its own column names, those not
+    yet received blank) and its sourcing table read back typed, bounded by the run date."""
+    from datetime import date
+
+    from stockwise.erp.demo import DemoConfig, generate
+
+    demo = generate(DemoConfig(skus=12, stores=2, days=120, end=date(2025, 12, 31), seed=11, network=True))
+    ex = tmp_path / "export"
+    ex.mkdir()
+    tr = demo.tables["transfers"]
+    tr.rename(columns={"transfer_id": "STO_NO", "location_id": "TO_STORE", "source_id": "FROM_DC"}).to_csv(
+        ex / "transfers.csv", index=False
+    )
+    demo.tables["sourcing"].to_csv(ex / "sourcing.csv", index=False)
+    (tmp_path / "mapping.yaml").write_text(
+        MAPPING
+        + "  transfers:\n    file: export/transfers.csv\n"
+        + "    columns: {transfer_id: STO_NO, location_id: TO_STORE, source_id: FROM_DC}\n"
+        + "  sourcing: {file: export/sourcing.csv}\n"
+    )
+    conn = FilesConnector(tmp_path, load_mapping(tmp_path / "mapping.yaml"))
+    ds = date(2025, 12, 20)
+    got = conn.extract("transfers", ds, 365)
+    assert len(got) == (tr["ship_date"] <= pd.Timestamp(ds)).sum() > 0
+    assert got["ship_date"].dtype.kind == "M" and got["qty"].dtype == float
+    assert set(got["location_id"]) == set(demo.tables["sourcing"]["location_id"]) and set(got["source_id"]) == {"DC01"}
+    src = conn.extract("sourcing", ds, None)
+    assert src["lead_time_days_mean"].tolist() == [1.0, 1.0] and set(src["ship_weekdays"]) == {
+        "mon,wed,fri",
+        "tue,thu,sat",
+    }

@@ -341,3 +341,36 @@ def test_the_gate_holds_a_network_plan_whose_dc_would_starve_its_stores():
     net.levels.dc_S[:] = -1e9
     held = check_network(net, sales, DS, GateParams())
     assert not held["passed"] and "misses" in held["why"] and held["kpis"]["store_fill_rate"] < 0.9
+
+
+def test_the_gate_replays_the_erps_min_max_network_on_the_same_days_when_it_has_every_rule():
+    from stockwise.planning.gate import GateParams, check_network
+    from stockwise.planning.step import _direct_lines
+
+    inp, sourcing = _network_inputs(dc_on_hand=600.0)
+    cfg = PlanConfig(targets=TargetParams(kind="fill_rate"))
+    planned = plan_detail(inp, DS, cfg)
+    net = apply_network(planned, inp, DS, cfg, sourcing)
+    days = pd.date_range(end=pd.Timestamp(DS), periods=84)
+    sales = pd.DataFrame(
+        [(d, s, loc, 6.0) for d in days for s in ("A", "B") for loc in ("S1", "S2", "S3")],
+        columns=["date", "sku", "location_id", "qty"],
+    )
+    stores = [(s, loc) for s in ("A", "B") for loc in ("S1", "S2", "S3")]
+
+    def rules(st_min, st_max, dc_min, dc_max):
+        rows = [(s, loc, st_min, st_max) for s, loc in stores] + [(s, "DC1", dc_min, dc_max) for s in ("A", "B")]
+        return pd.DataFrame(rows, columns=["sku", "location_id", "min_qty", "max_qty"])
+
+    fat = check_network(net, sales, DS, GateParams(), reorder_rules=rules(40, 80, 600, 1200))["minmax"]
+    lean = check_network(net, sales, DS, GateParams(), reorder_rules=rules(40, 80, 10, 20))["minmax"]
+    assert fat["series"] == 8 and fat["stockwise"]["network_inventory_value"] > 0
+    # a fat DC keeps the stores full at a high network value; a starved one cannot
+    assert fat["erp"]["store_fill_rate"] > 0.97 > lean["erp"]["store_fill_rate"]
+    assert fat["erp"]["dc_inventory_value"] > 5 * lean["erp"]["dc_inventory_value"]
+    # a rule missing for one line: no ERP network to replay, said as None
+    partial = rules(40, 80, 600, 1200).iloc[1:]
+    assert check_network(net, sales, DS, GateParams(), reorder_rules=partial)["minmax"] is None
+    # the lines that buy direct keep the single-echelon gate: S9's two here, none once S9 is served
+    assert _direct_lines(planned.frame, sourcing) == 2
+    assert _direct_lines(planned.frame, pd.concat([sourcing, sourcing.iloc[:1].assign(location_id="S9")])) == 0

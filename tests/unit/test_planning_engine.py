@@ -146,6 +146,39 @@ def test_lead_times_shrink_towards_the_master_when_history_is_thin():
     assert lt.loc["W", "lead_time_days_mean"] == 3 and lt.loc["W", "lead_time_source"] == "supplier master"
 
 
+def test_a_lanes_transfer_lead_time_is_learned_from_the_transfers_it_received():
+    """The sourcing table's lead time is the prior; received transfers (in the window, by the
+    run date) move it; one still on the truck, or from the future, teaches nothing."""
+    src = pd.DataFrame(
+        {
+            "location_id": ["S1", "S2"],
+            "source_id": "DC",
+            "lead_time_days_mean": [1.0, 1.0],
+            "lead_time_days_std": [0.3, 0.3],
+            "ship_weekdays": "mon",
+        }
+    )
+    n = 40
+    ship = pd.Timestamp("2025-02-01") + pd.to_timedelta(np.arange(n), unit="D")
+    tr = pd.DataFrame(
+        {
+            "transfer_id": [f"T{i}" for i in range(n + 2)],
+            "sku": "A",
+            "source_id": "DC",
+            "location_id": ["S1"] * n + ["S2", "S2"],
+            "qty": 1.0,
+            "ship_date": list(ship) + [pd.Timestamp("2025-03-30"), pd.Timestamp("2025-04-20")],
+            "expected_date": list(ship + pd.Timedelta(days=1)) + [pd.NaT, pd.NaT],
+            "received_date": list(ship + pd.Timedelta(days=3)) + [pd.NaT, pd.Timestamp("2025-04-25")],
+        }
+    )
+    lanes = leadtime.learn_lanes(tr, src, DS).set_index("location_id")
+    assert 2.5 < lanes.loc["S1", "lead_time_days_mean"] < 3  # 40 trucks of three days outweigh the table's one
+    assert lanes.loc["S1", "lead_time_source"] == "transfers" and lanes.loc["S1", "on_time_rate"] == 0
+    assert lanes.loc["S2", "lead_time_days_mean"] == 1.0 and lanes.loc["S2", "lead_time_source"] == "sourcing table"
+    assert lanes.loc["S2", "transfers"] == 0
+
+
 def test_overrides_fixed_quantity_target_and_expiry():
     inp = _inputs(skus=("A", "B", "C"), on_hand=0)
     inp.overrides = pd.DataFrame(

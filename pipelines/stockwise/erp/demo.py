@@ -7,13 +7,19 @@ times, so stockouts happen and censor sales. Book stock (what the ERP believes) 
 stock drift apart through injected, labelled anomalies: unrecorded shrinkage, phantom stock,
 fat-finger adjustments (x10, x100), adjustments keyed slightly off, and duplicate receipts.
 
+With `network`, the warehouse DC01 holds stock through the whole history: the stores request
+transfers from it on their truck days (store packs, the ERP's min/max on a one-day transfer),
+the DC ships what it has (fair shares when short, so its shortages reach the shelves) and buys
+from the suppliers with its own min/max. The ERP then also holds the transfers (requested,
+shipped, received) and DC01's daily stock.
+
 The true demand and the anomaly labels go to a separate truth store that the pipeline never reads.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -36,6 +42,7 @@ CATEGORIES = {
 }
 PACK_SIZES = np.array([1, 4, 6, 12, 24])
 REGIONS = ("north", "south", "east", "west")
+DC = "DC01"  # the warehouse
 
 
 @dataclass(frozen=True)
@@ -46,9 +53,8 @@ class DemoConfig:
     end: date = date(2025, 12, 31)
     seed: int = 7
     anomaly_rate: float = 0.002  # share of sku x store x day rows that carry an injected anomaly
-    # the stores are served by the warehouse DC01 from the run date on (a cut-over: the history
-    # is the stores buying from suppliers; DC01 holds two weeks of their demand, a sourcing table
-    # says which store it serves, on which truck days): see `_network`
+    # the stores are served by the warehouse DC01 over the whole history (transfers on truck
+    # days, DC stock, the DC's purchase orders) and a sourcing table says so: see `_DC`
     network: bool = False
 
 
@@ -253,6 +259,7 @@ class _Sim:
     master_lt: np.ndarray
     actual_lt_mean: np.ndarray
     actual_lt_std: np.ndarray
+    dc: _DC | None = None  # a networked demo's DC01
 
 
 @dataclass
@@ -308,6 +315,110 @@ def _erp_policy(rng: np.random.Generator, cfg: DemoConfig, m: _Master, d: _Deman
     )
 
 
+TRUCK_DAYS = ("mon,wed,fri", "tue,thu,sat")  # stores alternate, so the DC's work is spread over the week
+TRANSFER_LEAD = (1.0, 0.3)  # days from the DC's shipment to the store's receipt: mean, spread
+
+
+def _store_pack(case: np.ndarray) -> np.ndarray:
+    """The pack a DC ships to stores in: a quarter of the supplier's case from cases of 12 up,
+    else single units."""
+    return np.where(case >= 12, case // 4, 1).astype(int)
+
+
+def _truck_days(n_stores: int) -> list[str]:
+    return [TRUCK_DAYS[i % 2] for i in range(n_stores)]
+
+
+def _store_policy(pol: _Policy, cfg: DemoConfig, d: _Demand) -> _Policy:
+    """The stores' side of a networked ERP: min/max on the transfer lead time, reviewed on the
+    store's truck days, in store packs (no MOQ); the same stale estimate as the direct ERP."""
+    order_days = np.zeros((len(d.it), 7), dtype=bool)
+    for j, codes in enumerate(_truck_days(cfg.stores)):
+        order_days[np.ix_(d.st == j, [WEEKDAYS.index(c) for c in codes.split(",")])] = True
+    pack = _store_pack(pol.pack.astype(int)).astype(float)
+    lt = np.full(len(d.it), TRANSFER_LEAD[0])
+    mn = np.ceil(pol.est * (lt + 5) * 1.3)
+    mx = mn + np.maximum(np.ceil(pol.est * 7), pack)
+    return replace(
+        pol,
+        lt_mean=lt,
+        lt_std=np.full(len(d.it), TRANSFER_LEAD[1]),
+        order_days=order_days,
+        pack=pack,
+        moq=np.zeros(len(d.it)),
+        master_lt=lt,
+        mn=mn,
+        mx=mx,
+    )
+
+
+class _DC:
+    """DC01 of a networked demo, per item: its stock, the purchase orders it places with the
+    item's supplier (its own static min/max on the stores' summed estimate) and the transfers it
+    ships. Series index of an item at the DC: n_series + item."""
+
+    def __init__(self, cfg: DemoConfig, d: _Demand, pol: _Policy, horizon: int) -> None:
+        n_items = cfg.skus
+        self.n_series, self.horizon = len(d.it), horizon
+        first = np.arange(n_items) * cfg.stores  # a store series per item: its supplier's terms
+        self.lt_mean, self.lt_std = pol.lt_mean[first], pol.lt_std[first]
+        self.order_days, self.case, self.moq = pol.order_days[first], pol.pack[first], pol.moq[first]
+        self.master_lt = pol.master_lt[first]
+        self.est = np.bincount(d.it, weights=pol.est, minlength=n_items)
+        self.mn = np.ceil(self.est * (self.master_lt + 5) * 1.3)
+        self.mx = self.mn + np.maximum(np.ceil(self.est * 14), self.case)
+        self.launch = d.launch
+        self.phys = np.where(self.launch == 0, self.mx, 0.0)
+        self.on_order = np.zeros(n_items)
+        self.arriving = np.zeros((n_items, horizon))
+        self.eod = np.full((n_items, cfg.days), np.nan)
+        self.transfers: list[tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.rng = np.random.default_rng(cfg.seed + 3)  # its own stream: trucks and suppliers
+
+    def receive(self, t: int, moves: _Moves) -> None:
+        """The suppliers' deliveries due today land first; a new item's first stock on its launch day."""
+        first = np.flatnonzero(self.launch == t) if t > 0 else np.array([], dtype=int)
+        self.phys[first] += self.mx[first]
+        moves.record("receipt", t, self.n_series + first, self.mx[first], 7, [f"LAUNCH-DC-{t}"] * len(first))
+        arr = self.arriving[:, t]
+        self.phys += arr
+        self.on_order -= arr
+
+    def ship(
+        self, t: int, series: np.ndarray, item: np.ndarray, req: np.ndarray, pack: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Today's store requests: what the DC has, in fair shares of store packs when short.
+        Returns (shipped, arrival day) per request."""
+        n = len(self.phys)
+        asked = np.bincount(item, weights=req, minlength=n)
+        share = np.minimum(1.0, self.phys / np.maximum(asked, 1e-9))
+        packs = req * share[item] / pack
+        shipped = np.floor(packs) * pack
+        # what the floor left at the DC goes a pack at a time to the largest remainders
+        left = self.phys - np.bincount(item, weights=shipped, minlength=n)
+        order = np.lexsort((-(packs - np.floor(packs)), item))
+        rank = np.empty(len(item), dtype=int)
+        rank[order] = np.arange(len(item)) - np.searchsorted(item[order], item[order])
+        extra = (share[item] < 1) & (rank < np.floor(left[item] / pack + 1e-9))
+        shipped += extra * pack
+        self.phys -= np.bincount(item, weights=shipped, minlength=n)
+        arrival = t + np.maximum(1, np.round(self.rng.normal(*TRANSFER_LEAD, len(series)))).astype(int)
+        self.transfers.append((series, t, req, shipped, arrival))
+        return shipped, arrival
+
+    def reorder(self, t: int, weekday: int, pos: list) -> None:
+        due = np.flatnonzero((self.launch <= t) & self.order_days[:, weekday] & (self.phys + self.on_order <= self.mn))
+        if len(due):
+            need = self.mx[due] - (self.phys[due] + self.on_order[due])
+            qty = np.maximum(np.ceil(need / self.case[due]) * self.case[due], self.moq[due])
+            lead = np.round(self.rng.normal(self.lt_mean[due], self.lt_std[due]))
+            arrival = t + np.maximum(1, lead).astype(int)
+            self.arriving[due, np.minimum(arrival, self.horizon - 1)] += qty
+            self.on_order[due] += qty
+            pos.append((self.n_series + due, t, qty, arrival))
+        self.eod[:, t] = np.where(self.launch <= t, self.phys, np.nan)
+
+
 def _replenish(rng: np.random.Generator, cfg: DemoConfig, m: _Master, d: _Demand, dates: pd.DatetimeIndex) -> _Sim:
     """The ERP's static min/max, run on its book every order day, through suppliers whose lead
     times vary; sales are censored by physical stock; anomalies are injected and labelled."""
@@ -315,6 +426,9 @@ def _replenish(rng: np.random.Generator, cfg: DemoConfig, m: _Master, d: _Demand
     pol = _erp_policy(rng, cfg, m, d)
     rng_adj = np.random.default_rng(cfg.seed + 2)
     horizon = n_days + 60
+    dc = _DC(cfg, d, pol, horizon) if cfg.network else None
+    if cfg.network:
+        pol = _store_policy(pol, cfg, d)
     arriving = np.zeros((n_series, horizon))
     launch = d.launch[d.it]
     physical = np.where(launch == 0, pol.mx, 0.0)
@@ -330,6 +444,8 @@ def _replenish(rng: np.random.Generator, cfg: DemoConfig, m: _Master, d: _Demand
 
     for t in range(n_days):
         active = launch <= t
+        if dc is not None:
+            dc.receive(t, moves)
         # a new item's first delivery arrives on launch day
         first = launch == t
         if t > 0 and first.any():
@@ -359,10 +475,15 @@ def _replenish(rng: np.random.Generator, cfg: DemoConfig, m: _Master, d: _Demand
         if len(due):
             need = pol.mx[due] - (book[due] + on_order[due])
             qty = np.maximum(np.ceil(need / pol.pack[due]) * pol.pack[due], pol.moq[due])
-            arrival = t + np.maximum(1, np.round(rng.normal(pol.lt_mean[due], pol.lt_std[due]))).astype(int)
+            if dc is None:  # a purchase order to the supplier
+                arrival = t + np.maximum(1, np.round(rng.normal(pol.lt_mean[due], pol.lt_std[due]))).astype(int)
+                pos.append((due, t, qty, arrival))
+            else:  # a transfer request to the DC: it ships what it has
+                qty, arrival = dc.ship(t, due, d.it[due], qty, pol.pack[due])
             arriving[due, np.minimum(arrival, horizon - 1)] += qty
             on_order[due] += qty
-            pos.append((due, t, qty, arrival))
+        if dc is not None:
+            dc.reorder(t, dow[t], pos)
         book_eod[:, t] = np.where(active, book, np.nan)
     return _Sim(
         sales,
@@ -378,6 +499,7 @@ def _replenish(rng: np.random.Generator, cfg: DemoConfig, m: _Master, d: _Demand
         pol.master_lt,
         pol.actual_lt_mean,
         pol.actual_lt_std,
+        dc,
     )
 
 
@@ -456,19 +578,45 @@ def _tables(
     """The ERP's tables and the truth store from the simulation."""
     n_days, it, st = cfg.days, d.it, d.st
     items, locations = m.items, m.locations
+    n_series = len(it)
     sku = items["sku"].to_numpy()[it]
     loc = locations["location_id"].to_numpy()[st]
     grid = _daily_grid(m, d, sim, dates, sku, loc)
     sales_df = grid.loc[grid["qty"] > 0, ["date", "sku", "location_id", "qty", "price", "on_promo"]]
     stock_df = grid.loc[grid["on_hand"].notna(), ["date", "sku", "location_id", "on_hand"]]
-    purchase_orders, po_series, received = _purchase_orders(sim, dates, n_days, sku, loc)
-    movements = _movements(sim, grid, purchase_orders, po_series, received, dates, sku, loc)
-    anomalies = _anomaly_labels(sim.labels, movements, dates, sku, loc)
-    truth_demand = grid[["date", "sku", "location_id", "true_demand"]].copy()
-    truth_demand["lost_sales"] = grid["true_demand"] - grid["qty"]
     minmax = pd.DataFrame(
         {"sku": sku, "location_id": loc, "min_qty": sim.mn, "max_qty": sim.mx, "est_daily_demand": sim.est}
     )
+    master_lt = sim.master_lt
+    if sim.dc is not None:  # DC01's items follow the stores' series (index n_series + item)
+        dc = sim.dc
+        sku = np.concatenate([sku, items["sku"].to_numpy()])
+        loc = np.concatenate([loc, np.full(len(items), DC)])
+        master_lt = np.concatenate([master_lt, dc.master_lt])
+        dc_stock = pd.DataFrame(
+            {
+                "date": np.tile(dates, len(items)),
+                "sku": np.repeat(items["sku"].to_numpy(), n_days),
+                "location_id": DC,
+                "on_hand": dc.eod.ravel(),
+            }
+        ).dropna(subset=["on_hand"])
+        stock_df = pd.concat([stock_df, dc_stock], ignore_index=True)
+        dc_rules = {
+            "sku": items["sku"],
+            "location_id": DC,
+            "min_qty": dc.mn,
+            "max_qty": dc.mx,
+            "est_daily_demand": dc.est,
+        }
+        minmax = pd.concat([minmax, pd.DataFrame(dc_rules)], ignore_index=True)
+    purchase_orders, po_series, received = _purchase_orders(sim, master_lt, dates, n_days, sku, loc)
+    transfers, tr_series = _transfers(sim, dates, n_days, sku, loc)
+    inbound = _inbound(purchase_orders, po_series, received, transfers, tr_series, dates)
+    movements = _movements(sim, grid, inbound, transfers, tr_series, n_series, d.it, dates, sku, loc)
+    anomalies = _anomaly_labels(sim.labels, movements, dates, sku, loc)
+    truth_demand = grid[["date", "sku", "location_id", "true_demand"]].copy()
+    truth_demand["lost_sales"] = grid["true_demand"] - grid["qty"]
     tables = {
         "items": items,
         "locations": locations,
@@ -477,6 +625,7 @@ def _tables(
         "stock": stock_df.reset_index(drop=True),
         "movements": movements,
         "purchase_orders": purchase_orders,
+        "transfers": transfers,  # DC01 -> store (empty unless the demo is networked)
         "reorder_rules": minmax,  # the ERP's static min/max (the baseline policy)
         "planner_overrides": _overrides(cfg, items, locations),
     }
@@ -525,7 +674,7 @@ def _daily_grid(
 
 
 def _purchase_orders(
-    sim: _Sim, dates: pd.DatetimeIndex, n_days: int, sku: np.ndarray, loc: np.ndarray
+    sim: _Sim, master_lt: np.ndarray, dates: pd.DatetimeIndex, n_days: int, sku: np.ndarray, loc: np.ndarray
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     pos = sim.pos
     po_series = np.concatenate([p[0] for p in pos]) if pos else np.array([], dtype=int)
@@ -533,7 +682,7 @@ def _purchase_orders(
     po_qty = np.concatenate([p[2] for p in pos]) if pos else np.array([])
     po_arr = np.concatenate([p[3] for p in pos]) if pos else np.array([], dtype=int)
     po_ids = np.array([f"PO{i:07d}" for i in range(len(po_series))])
-    exp_days = po_day + np.round(sim.master_lt[po_series]).astype(int)  # what the supplier promised
+    exp_days = po_day + np.round(master_lt[po_series]).astype(int)  # what the supplier promised
     received = po_arr < n_days
     purchase_orders = pd.DataFrame(
         {
@@ -549,41 +698,116 @@ def _purchase_orders(
     return purchase_orders, po_series, received
 
 
-def _movements(
-    sim: _Sim,
-    grid: pd.DataFrame,
+TRANSFER_COLUMNS = [
+    "transfer_id",
+    "sku",
+    "source_id",
+    "location_id",
+    "requested_qty",
+    "qty",
+    "ship_date",
+    "expected_date",
+    "received_date",
+]
+
+
+def _transfers(
+    sim: _Sim, dates: pd.DatetimeIndex, n_days: int, sku: np.ndarray, loc: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """DC01's transfers to the stores, one line per store request it shipped something of:
+    asked, shipped, when it shipped, when the sourcing table said it would land and when it did
+    (none yet for those still on the truck). Requests it shipped nothing of leave no line."""
+    tr = sim.dc.transfers if sim.dc is not None else []
+    cat = {k: np.concatenate([x[k] for x in tr]) if tr else np.array([]) for k in (0, 2, 3, 4)}
+    day = np.concatenate([np.full(len(x[0]), x[1]) for x in tr]) if tr else np.array([], dtype=int)
+    out = cat[3] > 0
+    series, day, req, qty, arr = cat[0][out].astype(int), day[out], cat[2][out], cat[3][out], cat[4][out].astype(int)
+    received = arr < n_days
+    df = pd.DataFrame(
+        {
+            "transfer_id": np.array([f"TO{i:07d}" for i in range(len(series))], dtype=object),
+            "sku": sku[series],
+            "source_id": DC,
+            "location_id": loc[series],
+            "requested_qty": req,
+            "qty": qty,
+            "ship_date": dates[0] + pd.to_timedelta(day, unit="D"),
+            "expected_date": dates[0] + pd.to_timedelta(day + round(TRANSFER_LEAD[0]), unit="D"),
+            "received_date": (dates[0] + pd.to_timedelta(np.where(received, arr, 0), unit="D")).where(received),
+        }
+    )
+    return df[TRANSFER_COLUMNS], series
+
+
+def _inbound(
     purchase_orders: pd.DataFrame,
     po_series: np.ndarray,
     received: np.ndarray,
+    transfers: pd.DataFrame,
+    tr_series: np.ndarray,
+    dates: pd.DatetimeIndex,
+) -> pd.DataFrame:
+    """Every line a location received (PO lines and transfers), as the goods receipts it books."""
+    rec = purchase_orders[received]
+    got = transfers["received_date"].notna().to_numpy()
+    return pd.DataFrame(
+        {
+            "series": np.concatenate([po_series[received], tr_series[got]]),
+            "date": pd.concat([rec["received_date"], transfers.loc[got, "received_date"]], ignore_index=True),
+            "ref": np.concatenate([rec["po_id"].to_numpy(), transfers.loc[got, "transfer_id"].to_numpy()]),
+            "qty": np.concatenate([rec["qty"].to_numpy(), transfers.loc[got, "qty"].to_numpy()]),
+        }
+    )
+
+
+def _movements(
+    sim: _Sim,
+    grid: pd.DataFrame,
+    inbound: pd.DataFrame,
+    transfers: pd.DataFrame,
+    tr_series: np.ndarray,
+    n_series: int,
+    item: np.ndarray,
     dates: pd.DatetimeIndex,
     sku: np.ndarray,
     loc: np.ndarray,
 ) -> pd.DataFrame:
-    """Every movement the ERP booked: receipts against POs (and those keyed twice), sales, and
-    what the simulation recorded (returns, shrink, adjustments, counts, launches)."""
+    """Every movement the ERP booked: receipts against POs and transfers (and those keyed twice),
+    the DC's transfers out, sales, and what the simulation recorded (returns, shrink,
+    adjustments, counts, launches)."""
     moves = sim.moves.frames
-    rec = purchase_orders[received]
-    rec_idx = po_series[received]
     moves.append(
         pd.DataFrame(
             {
-                "series": rec_idx,
-                "ts": rec["received_date"].to_numpy() + np.timedelta64(8, "h"),
+                "series": inbound["series"].to_numpy(),
+                "ts": inbound["date"].to_numpy() + np.timedelta64(8, "h"),
                 "kind": "receipt",
-                "qty": rec["qty"].to_numpy(),
-                "ref": rec["po_id"].to_numpy(),
+                "qty": inbound["qty"].to_numpy(),
+                "ref": inbound["ref"].to_numpy(),
             }
         )
     )
-    # duplicate receipts repeat the PO line received that day
+    if len(transfers):  # the DC books each shipment out of its stock the evening it leaves
+        moves.append(
+            pd.DataFrame(
+                {
+                    "series": n_series + item[tr_series],
+                    "ts": transfers["ship_date"].to_numpy() + np.timedelta64(18, "h"),
+                    "kind": "transfer",
+                    "qty": -transfers["qty"].to_numpy(),
+                    "ref": transfers["transfer_id"].to_numpy(),
+                }
+            )
+        )
+    # duplicate receipts repeat the line received that day
     dup_labels = [lab for lab in sim.labels if lab["kind"] == "duplicate_receipt"]
     if dup_labels:
         key = pd.DataFrame(
             {
-                "series": rec_idx,
-                "day": (rec["received_date"] - dates[0]).dt.days.to_numpy(),
-                "po_id": rec["po_id"].to_numpy(),
-                "qty": rec["qty"].to_numpy(),
+                "series": inbound["series"].to_numpy(),
+                "day": (inbound["date"] - dates[0]).dt.days.to_numpy(),
+                "po_id": inbound["ref"].to_numpy(),
+                "qty": inbound["qty"].to_numpy(),
             }
         )
         for lab in dup_labels:
@@ -647,14 +871,9 @@ def _anomaly_labels(
     return anomalies
 
 
-TRUCK_DAYS = ("mon,wed,fri", "tue,thu,sat")  # stores alternate, so the DC's work is spread over the week
-
-
 def _network(cfg: DemoConfig, tables: dict[str, pd.DataFrame]) -> None:
-    """The sourcing table (empty unless `cfg.network`) and, with the network, DC01's stock for
-    the last two weeks (two weeks of the stores' recent sales per item) and store packs (a
-    quarter of the supplier's case from cases of 12 up, else single units). No draw from the
-    seeded stream: the rest of the demo is the same with or without it."""
+    """The sourcing table (empty unless `cfg.network`: then every store is served by DC01 on
+    its truck days) and the items' store packs. No draw from the seeded stream."""
     stores = tables["locations"].query("type == 'store'")["location_id"].tolist()
     cols = ["location_id", "source_id", "lead_time_days_mean", "lead_time_days_std", "ship_weekdays"]
     if not cfg.network:
@@ -663,28 +882,13 @@ def _network(cfg: DemoConfig, tables: dict[str, pd.DataFrame]) -> None:
     tables["sourcing"] = pd.DataFrame(
         {
             "location_id": stores,
-            "source_id": "DC01",
-            "lead_time_days_mean": 1.0,
-            "lead_time_days_std": 0.3,
-            "ship_weekdays": [TRUCK_DAYS[i % 2] for i in range(len(stores))],
+            "source_id": DC,
+            "lead_time_days_mean": TRANSFER_LEAD[0],
+            "lead_time_days_std": TRANSFER_LEAD[1],
+            "ship_weekdays": _truck_days(len(stores)),
         }
     )[cols]
-    sales = tables["sales"]
-    recent = sales[sales["date"] > pd.Timestamp(cfg.end) - pd.Timedelta(days=28)]
-    daily = recent.groupby("sku")["qty"].sum() / 28
-    dc_stock = np.ceil(daily.reindex(tables["items"]["sku"]).fillna(0).to_numpy() * 14)
-    days = pd.date_range(pd.Timestamp(cfg.end) - pd.Timedelta(days=13), pd.Timestamp(cfg.end), freq="D")
-    dc = pd.DataFrame(
-        {
-            "date": np.repeat(days, len(dc_stock)),
-            "sku": np.tile(tables["items"]["sku"].to_numpy(), len(days)),
-            "location_id": "DC01",
-            "on_hand": np.tile(dc_stock, len(days)),
-        }
-    )
-    tables["stock"] = pd.concat([tables["stock"], dc], ignore_index=True)
-    pack = tables["items"]["pack_size"].to_numpy()
-    tables["items"] = tables["items"].assign(store_pack_size=np.where(pack >= 12, pack // 4, 1).astype(int))
+    tables["items"] = tables["items"].assign(store_pack_size=_store_pack(tables["items"]["pack_size"].to_numpy()))
 
 
 def _overrides(cfg: DemoConfig, items: pd.DataFrame, locations: pd.DataFrame) -> pd.DataFrame:

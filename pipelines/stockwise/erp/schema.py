@@ -183,6 +183,29 @@ EXTRACTS: dict[str, Extract] = {
             max_abs={"lead_time_days_mean": 60, "lead_time_days_std": 60},
             optional=True,
         ),
+        # optional: the transfers a DC shipped to the stores it serves (received when landed):
+        # the transfer lead times are learned from them as supplier lead times from receipts.
+        # Transfers still on the truck belong in `open_orders` too (the store's position).
+        Extract(
+            "transfers",
+            ("transfer_id", "sku", "location_id"),
+            {
+                "transfer_id": "str",
+                "sku": "str",
+                "source_id": "str",
+                "location_id": "str",
+                "requested_qty": "float",
+                "qty": "float",
+                "ship_date": "date",
+                "expected_date": "date",
+                "received_date": "date",
+            },
+            date_column="ship_date",
+            non_negative=("qty", "requested_qty"),
+            max_abs={"qty": 1e7, "requested_qty": 1e7},
+            optional=True,
+            optional_columns=("requested_qty", "expected_date"),
+        ),
         # optional: planner overrides (a blank location means every location)
         Extract(
             "overrides",

@@ -150,6 +150,7 @@ class Inputs:
     reorder_rules: pd.DataFrame | None = None  # the ERP's min/max (policy 'minmax')
     suspect_stock: pd.DataFrame | None = None  # sku, location_id, reason: book stock not trusted (open phantom stock)
     sourcing: pd.DataFrame | None = None  # which location serves which (stores from a DC: `network_plan`)
+    transfers: pd.DataFrame | None = None  # DC -> store transfers shipped (their lead times are learned)
 
 
 def forecast_matrices(forecast: pd.DataFrame, ds: date) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.Series]:

@@ -58,15 +58,27 @@ def learn(
     master = suppliers[["supplier_id", "lead_time_days_mean", "lead_time_days_std"]].rename(
         columns={"lead_time_days_mean": "m0", "lead_time_days_std": "s0"}
     )
-    stats = pd.DataFrame(columns=["supplier_id", "n", "mean", "var", "on_time"])
     r = _window(receipts, items, ds, params)
-    if len(r):
-        on_time = (r["received_date"] <= pd.to_datetime(r["expected_date"])).astype(float)
-        g = pd.DataFrame({"supplier_id": r["supplier_id"], "lt": r["lt"], "on_time": on_time}).groupby("supplier_id")
-        stats = g.agg(
-            n=("lt", "size"), mean=("lt", "mean"), var=("lt", "var"), on_time=("on_time", "mean")
-        ).reset_index()
-    df = master.merge(stats, on="supplier_id", how="left")
+    on_time = (r["received_date"] <= pd.to_datetime(r["expected_date"])).astype(float) if len(r) else []
+    observed = pd.DataFrame({"supplier_id": r["supplier_id"], "lt": r["lt"], "on_time": on_time})
+    out = _posterior(master, observed, "supplier_id", params, ("supplier master", "receipts + master", "receipts"))
+    return out[COLUMNS]
+
+
+def _posterior(
+    master: pd.DataFrame, observed: pd.DataFrame, key: str, params: LeadTimeParams, sources: tuple[str, str, str]
+) -> pd.DataFrame:
+    """Per row of `master` (key, prior mean m0 and spread s0): the prior with `prior_weight`
+    pseudo-observations pooled with the observed lead times (key, lt, on_time). `sources`
+    names the result: prior only, both, observations only (three times the prior's weight)."""
+    stats = pd.DataFrame(columns=[key, "n", "mean", "var", "on_time"])
+    if len(observed):
+        stats = (
+            observed.groupby(key)
+            .agg(n=("lt", "size"), mean=("lt", "mean"), var=("lt", "var"), on_time=("on_time", "mean"))
+            .reset_index()
+        )
+    df = master.merge(stats, on=key, how="left")
     num = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float) for c in ("n", "m0", "s0", "mean", "var")}
     n = np.nan_to_num(num["n"], nan=0.0)
     m0 = np.nan_to_num(num["m0"], nan=7.0)
@@ -79,10 +91,10 @@ def learn(
     post_var = (w * s0**2 + np.maximum(n - 1, 0) * var + w * n / (w + n) * (mean - m0) ** 2 * (n > 0)) / (
         w + np.maximum(n - 1, 0)
     )
-    source = np.where(n == 0, "supplier master", np.where(n >= 3 * w, "receipts", "receipts + master"))
+    source = np.where(n == 0, sources[0], np.where(n >= 3 * w, sources[2], sources[1]))
     return pd.DataFrame(
         {
-            "supplier_id": df["supplier_id"],
+            key: df[key],
             "lead_time_days_mean": np.round(post_mean, 2),
             "lead_time_days_std": np.round(np.maximum(np.sqrt(post_var), params.min_std_days), 2),
             "lead_time_n": n.astype(int),
@@ -90,7 +102,38 @@ def learn(
             "on_time_rate": pd.to_numeric(df["on_time"], errors="coerce").astype(float),
             "lead_time_source": source,
         }
-    )[COLUMNS]
+    )
+
+
+def learn_lanes(
+    transfers: pd.DataFrame | None,
+    sourcing: pd.DataFrame,
+    ds: date,
+    params: LeadTimeParams = LeadTimeParams(),
+) -> pd.DataFrame:
+    """Per location of the sourcing table (a store served by a DC): the transfer lead time to
+    plan with, the sourcing table's figures as the prior and the received transfers of the last
+    `window_days` (received - shipped, days) as the observations, as `learn` does for suppliers."""
+    master = sourcing[["location_id", "lead_time_days_mean", "lead_time_days_std"]].rename(
+        columns={"lead_time_days_mean": "m0", "lead_time_days_std": "s0"}
+    )
+    master = master.drop_duplicates("location_id", keep="last")
+    observed = pd.DataFrame(columns=["location_id", "lt", "on_time"])
+    if transfers is not None and len(transfers):
+        t = transfers.dropna(subset=["received_date", "ship_date"])
+        got = pd.to_datetime(t["received_date"])
+        t = t[(got <= pd.Timestamp(ds)) & (got > pd.Timestamp(ds - timedelta(days=params.window_days)))]
+        got = pd.to_datetime(t["received_date"])
+        expected = pd.to_datetime(t["expected_date"]) if "expected_date" in t else pd.Series(pd.NaT, index=t.index)
+        observed = pd.DataFrame(
+            {
+                "location_id": t["location_id"],
+                "lt": (got - pd.to_datetime(t["ship_date"])).dt.days.astype(float),
+                "on_time": (got <= expected).astype(float).where(expected.notna()),
+            }
+        )
+    out = _posterior(master, observed, "location_id", params, ("sourcing table", "transfers + sourcing", "transfers"))
+    return out.drop(columns=["lead_time_master_mean"]).rename(columns={"lead_time_n": "transfers"})
 
 
 PERFORMANCE = [

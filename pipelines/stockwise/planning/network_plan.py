@@ -23,7 +23,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from stockwise.planning import levels, supplier
+from stockwise.planning import leadtime, levels, supplier
 from stockwise.planning.demand import exposed_days
 from stockwise.planning.engine import COLUMNS, Inputs, PlanConfig, Planned, with_master_data
 from stockwise.planning.network import (
@@ -51,6 +51,7 @@ class NetworkPlan:
     store_echelon: Echelon | None = None  # what the levels were planned from (the gate replays it)
     dc_echelon: Echelon | None = None
     store_keys: pd.DataFrame | None = None  # sku, location_id in the store echelon's row order
+    dc_keys: pd.DataFrame | None = None  # sku, location_id (the DC) in the DC echelon's row order
 
 
 def apply_network(
@@ -68,6 +69,13 @@ def apply_network(
     if sourcing is None or not len(sourcing):
         return NetworkPlan(df[COLUMNS + NETWORK_COLUMNS], None, 0, 0)
     src = sourcing.drop_duplicates("location_id", keep="last").set_index("location_id")
+    # the lanes' transfer lead times: the sourcing table's, learned from the transfers received
+    lanes = leadtime.learn_lanes(inp.transfers, sourcing, ds).set_index("location_id")
+    src = src.assign(
+        lead_time_days_mean=lanes["lead_time_days_mean"],
+        lead_time_days_std=lanes["lead_time_days_std"],
+        lead_time_source=lanes["lead_time_source"],
+    )
     chained = sorted(set(src["source_id"]) & set(src.index))
     if chained:
         raise ValueError(
@@ -94,9 +102,12 @@ def apply_network(
     po = dc_orders(dc, lv.dc_s, lv.dc_S, wd, asked, lv.dc_rate)
     # the review gap the levels were planned with (the cycle quantity's bound uses the average one)
     R_st = review_days(st.order_mask, wd, params.review)
-    st_df = _store_lines(st_df, st, lv, R_st, shipped, requested, dc_df, parent, ds)
+    st_df = _store_lines(st_df, st, lv, R_st, shipped, requested, dc_df, parent, ds, src)
     dc_df = _dc_lines(dc_df, dc, lv, po, asked, parent, ds, cfg)
-    out = pd.concat([df[~sourced], st_df, dc_df], ignore_index=True)
+    # the DC's own single-echelon line (its stock, no sales of its own) is the DC line now
+    rest = df[~sourced]
+    rest = rest[~pd.MultiIndex.from_frame(rest[KEYS]).isin(pd.MultiIndex.from_frame(dc_keys[KEYS]))]
+    out = pd.concat([rest, st_df, dc_df], ignore_index=True)
     out = out.sort_values(["order_value", "sku", "location_id"], ascending=[False, True, True]).reset_index(drop=True)
     return NetworkPlan(
         out[COLUMNS + NETWORK_COLUMNS],
@@ -106,6 +117,7 @@ def apply_network(
         st,
         dc,
         st_df[KEYS].reset_index(drop=True),
+        dc_keys[KEYS],
     )
 
 
@@ -178,10 +190,11 @@ def _where(dc: str, fill: float, wait: float) -> str:
     )
 
 
-def _store_lines(st_df, st: Echelon, lv: NetworkLevels, R, shipped, requested, dc_df, parent, ds) -> pd.DataFrame:
+def _store_lines(st_df, st: Echelon, lv: NetworkLevels, R, shipped, requested, dc_df, parent, ds, src) -> pd.DataFrame:
     d = st_df.copy()
     d["supplier_id"] = d["source_id"]
-    d["lead_time_days"], d["lead_time_days_std"], d["lead_time_source"] = st.L, st.sL, "sourcing"
+    d["lead_time_days"], d["lead_time_days_std"] = st.L, st.sL
+    d["lead_time_source"] = d["location_id"].map(src["lead_time_source"]).fillna("sourcing table")
     d["review_days"], d["pack_size"], d["moq"] = R, st.pack, 0.0
     d["order_today"] = st.order_mask[:, ds.weekday()]
     d["reorder_point"], d["order_up_to"], d["cycle_qty"] = lv.store_s, lv.store_S, st.q

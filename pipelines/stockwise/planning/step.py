@@ -81,7 +81,23 @@ def read_inputs(store, d: str, settings: Settings) -> Inputs:
         reorder_rules=catalog.validated("reorder_rules").read_if_there(store, d),
         suspect_stock=suspect,
         sourcing=catalog.validated("sourcing").read_if_there(store, d),
+        transfers=catalog.validated("transfers").read_if_there(store, d),
     )
+
+
+def _direct_lines(frame: pd.DataFrame, sourcing: pd.DataFrame | None) -> int:
+    """Lines with demand at a location neither served by a DC nor one: they buy from suppliers
+    with the single-echelon plan."""
+    served = set() if sourcing is None else set(sourcing["location_id"]) | set(sourcing["source_id"])
+    return int((~frame["location_id"].isin(served) & frame["mu_d"].gt(0)).sum())
+
+
+def _simulated_fill(sim: dict) -> float | None:
+    """The fill rate the published plan replayed to: the stores' in the network replay when the
+    network is the whole plan."""
+    if sim.get("network") and not sim.get("direct_lines"):
+        return float(sim["network"]["kpis"]["store_fill_rate"])
+    return sim["stockwise"]["fill_rate"] if sim.get("stockwise") else None
 
 
 def run(
@@ -125,10 +141,19 @@ def run(
     )
     sim = check(planned, inp.sales, ds, cfg, gp, reorder_rules=inp.reorder_rules)
     if net.levels is not None and sim["checked"]:
-        # what is published for the sourced stores is the network's plan: replay that too
-        sim["network"] = check_network(net, inp.sales, ds, gp)
-        sim["passed"] = bool(sim["passed"] and sim["network"]["passed"])
-        sim["why"] += "; " + sim["network"]["why"]
+        # what is published for the sourced stores is the network's plan: replay that too (and
+        # the ERP's own min/max network on the same days)
+        sim["network"] = check_network(net, inp.sales, ds, gp, reorder_rules=inp.reorder_rules)
+        sim["direct_lines"] = _direct_lines(planned.frame, inp.sourcing)
+        if sim["direct_lines"]:
+            sim["passed"] = bool(sim["passed"] and sim["network"]["passed"])
+            sim["why"] += "; " + sim["network"]["why"]
+        else:
+            # every line with demand is planned across echelons: the single-echelon replay (the
+            # stores buying from suppliers themselves) is not what is published; the network's is
+            sim["single_echelon"] = {"passed": sim["passed"], "why": sim["why"]}
+            sim["passed"] = sim["network"]["passed"]
+            sim["why"] = sim["network"]["why"]
     held = not sim["passed"] and not publish_if_gate_fails
     why = sim["why"] + (
         "; plan held back (not published)"
@@ -165,7 +190,7 @@ def run(
                 "checked": sim["checked"],
                 "held": held,
                 "why": why,
-                "simulated_fill_rate": sim["stockwise"]["fill_rate"] if sim["stockwise"] else None,
+                "simulated_fill_rate": _simulated_fill(sim),
             },
         },
     )
@@ -183,7 +208,7 @@ def run(
         float(orders["order_qty"].sum()),
         round(float(orders["order_value"].sum()), 2),
         target,
-        round(sim["stockwise"]["fill_rate"], 4) if sim["stockwise"] else None,
+        round(fill, 4) if (fill := _simulated_fill(sim)) is not None else None,
         sim["passed"],
         held,
         why,

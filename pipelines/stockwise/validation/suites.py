@@ -108,6 +108,15 @@ def _rules_of(name: str) -> list:
             gxe.ExpectColumnValuesToNotBeNull(column="lead_time_days_mean"),
             gxe.ExpectColumnValuesToMatchRegex(column="ship_weekdays", regex=rf"^(?:{DAY})(?:,(?:{DAY}))*$"),
         ],
+        "transfers": [
+            gxe.ExpectColumnValuesToBeInSet(column="source_id", value_set={"$PARAMETER": KNOWN_LOCATIONS}),
+            gxe.ExpectColumnValuesToNotBeNull(column="qty"),
+            gxe.ExpectColumnValuesToNotBeNull(column="ship_date"),
+            # a transfer still on the truck has no receipt yet
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="received_date", column_B="ship_date", or_equal=True, ignore_row_if="either_value_is_missing"
+            ),
+        ],
         "reorder_rules": [
             gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="max_qty", column_B="min_qty", or_equal=True)
         ],
