@@ -27,6 +27,11 @@ same true demand with the same trucks and supplier lead times (common random num
   means and spreads (processing time = lead time + review gap; equal holding cost at both
   echelons, the units cost the same), its base-stock levels mu*tau + z*sigma*sqrt(tau) as the
   reorder points, the same cycle quantities on top.
+- **ZF (s, S) per echelon**: Zheng-Federgruen's optimal (s, S) (`bench/zf.py`: stockpyl's
+  algorithm with the lead-time demand for the cost and one period's for the renewal) per store
+  row (transfer lead time, truck days) and per DC row (the stores' summed forecast, supplier
+  lead time and order days), fed the same forecast means and spreads; its knob is the shortage
+  penalty over a period's holding cost.
 - **Direct (today)**: the single-echelon engine, each store ordering from the supplier itself
   (no DC stock): its store fill and inventory.
 
@@ -49,10 +54,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import zf
 from policy_simulation import Scenario, demo_scenario, m5_scenario, replan, run_sim, stockwise_policy
 
 from stockwise.planning import levels
-from stockwise.planning.demand import PathParams, sample_interval
+from stockwise.planning.demand import PathParams, exposed_days, sample_interval
 from stockwise.planning.engine import PlanConfig
 from stockwise.planning.network import Echelon, NetworkParams, plan_levels
 from stockwise.planning.network_sim import NetworkPolicy, NetworkRows, simulate_network
@@ -65,6 +71,7 @@ REPO = Path(__file__).resolve().parents[1]
 KEYS = ["sku", "location_id"]
 TRANSFER_LEAD = (1.0, 0.4)
 Z_GRID = (-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.645)
+RATIO_GRID = (1.0, 3.0, 9.0, 19.0, 49.0, 99.0, 199.0)  # ZF's shortage penalty over holding
 log = logging.getLogger("network_simulation")
 
 
@@ -263,6 +270,32 @@ def _gsm_levels(p: Plan, z: float, cfg: PlanConfig):
     return s_st, s_st + st.q, s_dc, s_dc + dc.q
 
 
+def zf_network(plans: list[Plan], T: int, ratio: float, cfg: PlanConfig) -> NetworkPolicy:
+    """Zheng-Federgruen's optimal (s, S) per row of each echelon (`zf.item_levels`): the stores
+    on their forecast with the transfer lead time and truck days, the DC on the stores' summed
+    forecast with its supplier's lead time and order days, a shortage costing `ratio` times a
+    period's holding."""
+
+    def one(p: Plan):
+        st, dc = p.st, p.dc
+        n_dc = len(dc.position)
+        mu, sd = st.mu.mean(axis=1), np.sqrt((st.sd**2).mean(axis=1))
+        mu_dc = np.bincount(st.parent, weights=mu, minlength=n_dc)
+        sd_dc = np.sqrt(np.bincount(st.parent, weights=sd**2, minlength=n_dc))
+        out = []
+        for e, m, v in ((st, mu, sd), (dc, mu_dc, sd_dc)):
+            R = mean_review_days(e.order_mask)
+            h = cfg.holding_rate * e.unit_cost / 365
+            lv = [
+                zf.item_levels(m[i], v[i], R[i], exposed_days(e.L[i]), e.sL[i], h[i], ratio, cfg.order_cost)
+                for i in range(len(m))
+            ]
+            out += [np.array([x for x, _ in lv]), np.array([y for _, y in lv])]
+        return tuple(out)
+
+    return NetworkPolicy(f"ZF (s, S) p/h={ratio:g}", *_spread(plans, T, one))
+
+
 def equal_fill(curve: list[tuple[float, float]], fill: float) -> float:
     """Network value at `fill` on a policy's curve (linear between its points; NaN outside)."""
     pts = sorted(curve)
@@ -295,7 +328,13 @@ def evaluate(sc: Scenario, dc_of, targets, eval_days: int, warmup: int, paths: i
                  100 * r.kpis["dc_fill_rate"], r.kpis["network_inventory_value"])  # fmt: skip
         return r.kpis
 
-    curves: dict[str, list] = {"stockwise network": [], "independent echelons": [], "stockpyl GSM": [], "direct": []}
+    curves: dict[str, list] = {
+        "stockwise network": [],
+        "independent echelons": [],
+        "stockpyl GSM": [],
+        "ZF (s, S)": [],
+        "direct": [],
+    }
     for tg in targets:
         k = replay(stockwise_network(plans, T, tg, params))
         k["planned_dc_fill"] = float(np.mean(PLANNED_DC_FILL.pop(tg)))
@@ -303,6 +342,8 @@ def evaluate(sc: Scenario, dc_of, targets, eval_days: int, warmup: int, paths: i
         curves["independent echelons"].append((tg, replay(independent(plans, T, tg, params))))
     for z in Z_GRID:
         curves["stockpyl GSM"].append((z, replay(gsm_network(plans, T, z, cfg))))
+    for ratio in RATIO_GRID:
+        curves["ZF (s, S)"].append((ratio, replay(zf_network(plans, T, ratio, cfg))))
     sim_params = SimParams(warmup_days=warmup, order_cost=cfg.order_cost, holding_rate=cfg.holding_rate)
     for tg in targets:
         k = run_sim(sc, stockwise_policy(sc, rp, tg, cfg), a, T, sim_params).kpis
@@ -324,9 +365,9 @@ def table(res: dict, fills: list[float]) -> str:
     c = res["curves"]
     xy = {name: [(k["store_fill_rate"], k["network_inventory_value"]) for _, k in pts] for name, pts in c.items()}
     lines = [
-        "| store fill | Stockwise network | independent echelons | stockpyl GSM | direct (no DC) | "
-        "vs independent | vs GSM |",
-        "|---|---|---|---|---|---|---|",
+        "| store fill | Stockwise network | independent echelons | stockpyl GSM | ZF (s, S) per echelon | "
+        "direct (no DC) | vs independent | vs GSM | vs ZF |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for f in fills:
         v = {n: equal_fill(xy[n], f) for n in xy}
@@ -335,7 +376,8 @@ def table(res: dict, fills: list[float]) -> str:
         fmt = lambda x: f"{x:,.0f}" if np.isfinite(x) else "out of range"  # noqa: E731
         lines.append(
             f"| {f:.1%} | {fmt(sw)} | {fmt(v['independent echelons'])} | {fmt(v['stockpyl GSM'])} | "
-            f"{fmt(v['direct'])} | {vs(v['independent echelons'])} | {vs(v['stockpyl GSM'])} |"
+            f"{fmt(v['ZF (s, S)'])} | {fmt(v['direct'])} | {vs(v['independent echelons'])} | "
+            f"{vs(v['stockpyl GSM'])} | {vs(v['ZF (s, S)'])} |"
         )
     return "\n".join(lines)
 
@@ -364,7 +406,13 @@ def plot(results: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(results), figsize=(6.5 * len(results), 4.6), squeeze=False)
-    style = {"stockwise network": "o-", "independent echelons": "s--", "stockpyl GSM": "^-.", "direct": "x:"}
+    style = {
+        "stockwise network": "o-",
+        "independent echelons": "s--",
+        "stockpyl GSM": "^-.",
+        "ZF (s, S)": "v-",
+        "direct": "x:",
+    }
     for ax, res in zip(axes[0], results, strict=True):
         for name, pts in res["curves"].items():
             xy = sorted((k["store_fill_rate"] * 100, k["network_inventory_value"]) for _, k in pts)
