@@ -308,6 +308,20 @@ def test_a_dc_served_by_another_location_is_refused_by_name():
         apply_network(plan_detail(inp, DS, cfg), inp, DS, cfg, chained)
 
 
+def test_a_dc_the_stock_extract_never_mentions_is_refused_by_name():
+    """No stock row at all for the DC (a broken extract, not an empty DC): planned as zero, every
+    transfer would be cut; the plan step fails naming it instead."""
+    inp, sourcing = _network_inputs(dc_on_hand=100.0)
+    inp.stock = inp.stock[inp.stock["location_id"] != "DC1"]
+    cfg = PlanConfig(targets=TargetParams(kind="fill_rate"))
+    with pytest.raises(ValueError, match=r"sourcing: DC1 serve\(s\) stores but the stock extract has no row"):
+        apply_network(plan_detail(inp, DS, cfg), inp, DS, cfg, sourcing)
+    # an empty DC (rows of zero) is planned: its stores are owed what it cannot ship
+    inp, sourcing = _network_inputs(dc_on_hand=0.0)
+    net = apply_network(plan_detail(inp, DS, cfg), inp, DS, cfg, sourcing)
+    assert net.dcs == 2
+
+
 def test_the_reports_network_view_sums_each_echelon_and_lists_the_dc_lines_at_risk():
     import html
 

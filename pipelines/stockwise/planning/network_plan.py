@@ -82,6 +82,16 @@ def apply_network(
             f"sourcing: {', '.join(map(str, chained))} both serve(s) stores and is/are served by another "
             "location; Stockwise plans two echelons (stores from a DC, the DC from suppliers)"
         )
+    # a DC the stock extract never mentions is a broken extract, not an empty DC (an empty one
+    # has rows of zero): planned as zero, every store's transfer would be cut
+    seen = set(inp.stock.loc[pd.to_datetime(inp.stock["date"]) <= pd.Timestamp(ds), "location_id"])
+    blind = sorted(set(src["source_id"]) - seen)
+    if blind:
+        raise ValueError(
+            f"sourcing: {', '.join(map(str, blind))} serve(s) stores but the stock extract has no row for "
+            f"it up to {ds}: its stock would be taken as zero and every transfer from it cut (check the "
+            "stock extract's mapping, or the sourcing table)"
+        )
     sourced = df["location_id"].isin(src.index).to_numpy() & df["needs_master_data"].eq("").to_numpy()
     if not sourced.any():
         return NetworkPlan(df[COLUMNS + NETWORK_COLUMNS], None, 0, 0)
